@@ -1,0 +1,465 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ */
+
+
+#include <string.h>
+
+#include "ngx_http_ws_heartbeat_frame.h"
+
+
+#define NGX_HTTP_WSHB_FIN          0x80
+#define NGX_HTTP_WSHB_MASK         0x80
+#define NGX_HTTP_WSHB_OP_CONT      0x0
+#define NGX_HTTP_WSHB_OP_TEXT      0x1
+#define NGX_HTTP_WSHB_OP_BINARY    0x2
+#define NGX_HTTP_WSHB_OP_CLOSE     0x8
+#define NGX_HTTP_WSHB_OP_PING      0x9
+#define NGX_HTTP_WSHB_OP_PONG      0xa
+
+#define NGX_HTTP_WSHB_NO_MATCH     0
+#define NGX_HTTP_WSHB_PARTIAL      1
+#define NGX_HTTP_WSHB_MATCH        2
+
+
+static size_t ngx_http_ws_heartbeat_header_size(uint8_t b0, uint8_t b1);
+static unsigned ngx_http_ws_heartbeat_header(ngx_http_ws_heartbeat_parser_t *p,
+    const uint8_t *h, ngx_http_ws_heartbeat_events_t *ev);
+static unsigned ngx_http_ws_heartbeat_match(ngx_http_ws_heartbeat_parser_t *p,
+    const uint8_t *b, size_t n, uint32_t *seq);
+
+
+static const char  *ngx_http_ws_heartbeat_errors[] = {
+    "no error",
+    "reserved opcode",
+    "invalid control frame",
+    "wrong masking for this direction",
+    "payload length out of range",
+    "broken fragmentation"
+};
+
+
+void
+ngx_http_ws_heartbeat_parser_init(ngx_http_ws_heartbeat_parser_t *p,
+    int masked, const uint8_t *prefix)
+{
+    memset(p, 0, sizeof(ngx_http_ws_heartbeat_parser_t));
+
+    p->masked = masked ? 1 : 0;
+    memcpy(p->prefix, prefix, NGX_HTTP_WSHB_PREFIX_LEN);
+}
+
+
+/*
+ * Parses buf[0..len) in place.  Our pongs are cut out, a pong that may be
+ * ours but is not complete yet is withheld in the stash (the caller puts it
+ * back in front of the next bytes with ngx_http_ws_heartbeat_unstash()).
+ * Everything else stays byte for byte.  Returns the length of the output.
+ * After a protocol error the rest of the input, and everything later, is
+ * passed through untouched.
+ */
+
+size_t
+ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
+    size_t len, ngx_http_ws_heartbeat_events_t *ev)
+{
+    size_t     n, need;
+    uint8_t   *r, *w, *end;
+    uint32_t   seq;
+    unsigned   rc;
+
+    memset(ev, 0, sizeof(ngx_http_ws_heartbeat_events_t));
+    ev->boundary = NGX_HTTP_WSHB_NO_BOUNDARY;
+
+    if (p->error) {
+        return len;
+    }
+
+    r = buf;
+    w = buf;
+    end = buf + len;
+
+    while (r < end) {
+
+        if (p->left) {
+            n = (size_t) (end - r);
+
+            if ((uint64_t) n > p->left) {
+                n = (size_t) p->left;
+            }
+
+            if (w != r) {
+                memmove(w, r, n);
+            }
+
+            w += n;
+            r += n;
+            p->left -= n;
+            continue;
+        }
+
+        if (p->hlen == 0) {
+
+            if (ev->boundary == NGX_HTTP_WSHB_NO_BOUNDARY) {
+                ev->boundary = (size_t) (w - buf);
+            }
+
+            if (p->armed
+                && r[0] == (NGX_HTTP_WSHB_FIN | NGX_HTTP_WSHB_OP_PONG))
+            {
+                need = p->masked ? 6 + NGX_HTTP_WSHB_PAYLOAD_LEN
+                                 : 2 + NGX_HTTP_WSHB_PAYLOAD_LEN;
+                n = (size_t) (end - r);
+
+                rc = ngx_http_ws_heartbeat_match(p, r, n < need ? n : need,
+                                                 &seq);
+
+                if (rc == NGX_HTTP_WSHB_MATCH) {
+                    ev->frames++;
+                    ev->pongs++;
+                    ev->pong_seq = seq;
+                    r += need;
+                    continue;
+                }
+
+                if (rc == NGX_HTTP_WSHB_PARTIAL) {
+                    memcpy(p->stash, r, n);
+                    p->slen = (uint8_t) n;
+                    break;
+                }
+            }
+
+            if (end - r >= 2) {
+                need = ngx_http_ws_heartbeat_header_size(r[0], r[1]);
+
+                if ((size_t) (end - r) >= need) {
+
+                    if (ngx_http_ws_heartbeat_header(p, r, ev)) {
+                        goto failed;
+                    }
+
+                    if (w != r) {
+                        memmove(w, r, need);
+                    }
+
+                    w += need;
+                    r += need;
+                    continue;
+                }
+            }
+        }
+
+        /* a header split across reads: collect it byte by byte */
+
+        p->hdr[p->hlen++] = *r;
+        *w++ = *r++;
+
+        if (p->hlen >= 2
+            && p->hlen == ngx_http_ws_heartbeat_header_size(p->hdr[0],
+                                                            p->hdr[1]))
+        {
+            if (ngx_http_ws_heartbeat_header(p, p->hdr, ev)) {
+                goto failed;
+            }
+
+            p->hlen = 0;
+        }
+    }
+
+    if (ev->boundary == NGX_HTTP_WSHB_NO_BOUNDARY
+        && ngx_http_ws_heartbeat_at_boundary(p))
+    {
+        ev->boundary = (size_t) (w - buf);
+    }
+
+    return (size_t) (w - buf);
+
+failed:
+
+    n = (size_t) (end - r);
+
+    if (w != r) {
+        memmove(w, r, n);
+    }
+
+    return (size_t) (w - buf) + n;
+}
+
+
+size_t
+ngx_http_ws_heartbeat_unstash(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf)
+{
+    size_t  n;
+
+    n = p->slen;
+
+    if (n) {
+        memcpy(buf, p->stash, n);
+        p->slen = 0;
+    }
+
+    return n;
+}
+
+
+void
+ngx_http_ws_heartbeat_restash(ngx_http_ws_heartbeat_parser_t *p,
+    const uint8_t *buf, size_t len)
+{
+    memcpy(p->stash, buf, len);
+    p->slen = (uint8_t) len;
+}
+
+
+static size_t
+ngx_http_ws_heartbeat_header_size(uint8_t b0, uint8_t b1)
+{
+    size_t  n;
+
+    (void) b0;
+
+    n = 2;
+
+    if ((b1 & 0x7f) == 126) {
+        n += 2;
+
+    } else if ((b1 & 0x7f) == 127) {
+        n += 8;
+    }
+
+    if (b1 & NGX_HTTP_WSHB_MASK) {
+        n += 4;
+    }
+
+    return n;
+}
+
+
+static unsigned
+ngx_http_ws_heartbeat_header(ngx_http_ws_heartbeat_parser_t *p,
+    const uint8_t *h, ngx_http_ws_heartbeat_events_t *ev)
+{
+    uint64_t  len;
+    unsigned  fin, opcode, i;
+
+    fin = h[0] & NGX_HTTP_WSHB_FIN;
+    opcode = h[0] & 0x0f;
+
+    if (((h[1] & NGX_HTTP_WSHB_MASK) != 0) != (p->masked != 0)) {
+        p->error = NGX_HTTP_WSHB_ERR_MASK;
+        return p->error;
+    }
+
+    len = h[1] & 0x7f;
+
+    if (len == 126) {
+        len = ((uint64_t) h[2] << 8) | h[3];
+
+    } else if (len == 127) {
+        len = 0;
+
+        for (i = 2; i < 10; i++) {
+            len = (len << 8) | h[i];
+        }
+
+        if (len >> 63) {
+            p->error = NGX_HTTP_WSHB_ERR_LENGTH;
+            return p->error;
+        }
+    }
+
+    switch (opcode) {
+
+    case NGX_HTTP_WSHB_OP_CONT:
+        if (!p->in_message) {
+            p->error = NGX_HTTP_WSHB_ERR_FRAGMENT;
+            return p->error;
+        }
+
+        p->in_message = fin ? 0 : 1;
+        ev->data_frames++;
+        break;
+
+    case NGX_HTTP_WSHB_OP_TEXT:
+    case NGX_HTTP_WSHB_OP_BINARY:
+        if (p->in_message) {
+            p->error = NGX_HTTP_WSHB_ERR_FRAGMENT;
+            return p->error;
+        }
+
+        p->in_message = fin ? 0 : 1;
+        ev->data_frames++;
+        break;
+
+    case NGX_HTTP_WSHB_OP_CLOSE:
+    case NGX_HTTP_WSHB_OP_PING:
+    case NGX_HTTP_WSHB_OP_PONG:
+        if (!fin || len > 125) {
+            p->error = NGX_HTTP_WSHB_ERR_CONTROL;
+            return p->error;
+        }
+
+        if (opcode == NGX_HTTP_WSHB_OP_CLOSE) {
+            ev->closes++;
+        }
+
+        break;
+
+    default:
+        p->error = NGX_HTTP_WSHB_ERR_OPCODE;
+        return p->error;
+    }
+
+    ev->frames++;
+    p->left = len;
+
+    return NGX_HTTP_WSHB_OK;
+}
+
+
+/*
+ * Does b[0..n) start one of our pongs?  b[0] is known to be FIN + pong.
+ * The masked payload is compared without unmasking it in place.
+ */
+
+static unsigned
+ngx_http_ws_heartbeat_match(ngx_http_ws_heartbeat_parser_t *p,
+    const uint8_t *b, size_t n, uint32_t *seq)
+{
+    size_t          i, off, full;
+    uint8_t         c;
+    const uint8_t  *mask;
+
+    if (n < 2) {
+        return NGX_HTTP_WSHB_PARTIAL;
+    }
+
+    if (b[1] != ((p->masked ? NGX_HTTP_WSHB_MASK : 0)
+                 | NGX_HTTP_WSHB_PAYLOAD_LEN))
+    {
+        return NGX_HTTP_WSHB_NO_MATCH;
+    }
+
+    off = p->masked ? 6 : 2;
+    full = off + NGX_HTTP_WSHB_PAYLOAD_LEN;
+
+    if (n < off) {
+        return NGX_HTTP_WSHB_PARTIAL;
+    }
+
+    mask = p->masked ? &b[2] : NULL;
+
+    for (i = 0; i < NGX_HTTP_WSHB_PREFIX_LEN && off + i < n; i++) {
+        c = b[off + i];
+
+        if (mask) {
+            c ^= mask[i & 3];
+        }
+
+        if (c != p->prefix[i]) {
+            return NGX_HTTP_WSHB_NO_MATCH;
+        }
+    }
+
+    if (n < full) {
+        return NGX_HTTP_WSHB_PARTIAL;
+    }
+
+    *seq = 0;
+
+    for (i = NGX_HTTP_WSHB_PREFIX_LEN; i < NGX_HTTP_WSHB_PAYLOAD_LEN; i++) {
+        c = b[off + i];
+
+        if (mask) {
+            c ^= mask[i & 3];
+        }
+
+        *seq = (*seq << 8) | c;
+    }
+
+    return NGX_HTTP_WSHB_MATCH;
+}
+
+
+size_t
+ngx_http_ws_heartbeat_build_ping(uint8_t *out, const uint8_t *prefix,
+    uint32_t seq, const uint8_t *mask)
+{
+    size_t    i, off;
+    uint8_t  *payload;
+
+    out[0] = NGX_HTTP_WSHB_FIN | NGX_HTTP_WSHB_OP_PING;
+    out[1] = (mask ? NGX_HTTP_WSHB_MASK : 0) | NGX_HTTP_WSHB_PAYLOAD_LEN;
+    off = 2;
+
+    if (mask) {
+        memcpy(&out[2], mask, 4);
+        off = 6;
+    }
+
+    payload = &out[off];
+
+    memcpy(payload, prefix, NGX_HTTP_WSHB_PREFIX_LEN);
+    payload[12] = (uint8_t) (seq >> 24);
+    payload[13] = (uint8_t) (seq >> 16);
+    payload[14] = (uint8_t) (seq >> 8);
+    payload[15] = (uint8_t) seq;
+
+    if (mask) {
+        for (i = 0; i < NGX_HTTP_WSHB_PAYLOAD_LEN; i++) {
+            payload[i] ^= mask[i & 3];
+        }
+    }
+
+    return off + NGX_HTTP_WSHB_PAYLOAD_LEN;
+}
+
+
+size_t
+ngx_http_ws_heartbeat_build_close(uint8_t *out, unsigned code,
+    const char *reason, size_t len, const uint8_t *mask)
+{
+    size_t    i, off;
+    uint8_t  *payload;
+
+    if (len > NGX_HTTP_WSHB_REASON_MAX) {
+        len = NGX_HTTP_WSHB_REASON_MAX;
+    }
+
+    out[0] = NGX_HTTP_WSHB_FIN | NGX_HTTP_WSHB_OP_CLOSE;
+    out[1] = (uint8_t) ((mask ? NGX_HTTP_WSHB_MASK : 0) | (2 + len));
+    off = 2;
+
+    if (mask) {
+        memcpy(&out[2], mask, 4);
+        off = 6;
+    }
+
+    payload = &out[off];
+
+    payload[0] = (uint8_t) (code >> 8);
+    payload[1] = (uint8_t) code;
+    memcpy(&payload[2], reason, len);
+
+    if (mask) {
+        for (i = 0; i < 2 + len; i++) {
+            payload[i] ^= mask[i & 3];
+        }
+    }
+
+    return off + 2 + len;
+}
+
+
+const char *
+ngx_http_ws_heartbeat_strerror(unsigned error)
+{
+    if (error >= sizeof(ngx_http_ws_heartbeat_errors)
+                 / sizeof(ngx_http_ws_heartbeat_errors[0]))
+    {
+        return "unknown error";
+    }
+
+    return ngx_http_ws_heartbeat_errors[error];
+}

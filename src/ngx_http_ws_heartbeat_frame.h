@@ -1,0 +1,82 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ *
+ * RFC 6455 frame codec: tracks frame boundaries in a byte stream, removes
+ * pongs that answer our own pings and builds the frames we inject.
+ * Pure C, no nginx dependency: unit tested and fuzzed on its own.
+ */
+
+
+#ifndef _NGX_HTTP_WS_HEARTBEAT_FRAME_H_INCLUDED_
+#define _NGX_HTTP_WS_HEARTBEAT_FRAME_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+/* ping payload: magic (4), session cookie (8), sequence (4) */
+#define NGX_HTTP_WSHB_PREFIX_LEN     12
+#define NGX_HTTP_WSHB_PAYLOAD_LEN    16
+#define NGX_HTTP_WSHB_PING_MAX       (2 + 4 + NGX_HTTP_WSHB_PAYLOAD_LEN)
+
+/* close frame: code (2) and a short reason */
+#define NGX_HTTP_WSHB_REASON_MAX     64
+#define NGX_HTTP_WSHB_CLOSE_MAX      (2 + 4 + 2 + NGX_HTTP_WSHB_REASON_MAX)
+
+#define NGX_HTTP_WSHB_NO_BOUNDARY    ((size_t) -1)
+
+#define NGX_HTTP_WSHB_OK             0
+#define NGX_HTTP_WSHB_ERR_OPCODE     1
+#define NGX_HTTP_WSHB_ERR_CONTROL    2
+#define NGX_HTTP_WSHB_ERR_MASK       3
+#define NGX_HTTP_WSHB_ERR_LENGTH     4
+#define NGX_HTTP_WSHB_ERR_FRAGMENT   5
+
+
+typedef struct {
+    uint64_t   left;            /* payload bytes left in the current frame */
+    uint8_t    prefix[NGX_HTTP_WSHB_PREFIX_LEN];  /* our payload prefix */
+    uint8_t    hdr[14];         /* header bytes collected so far */
+    uint8_t    stash[NGX_HTTP_WSHB_PING_MAX];     /* withheld pong start */
+    uint8_t    hlen;
+    uint8_t    slen;
+    uint8_t    masked;          /* frames from this peer carry a mask */
+    uint8_t    armed;           /* our pings went out: look for pongs */
+    uint8_t    in_message;      /* inside a fragmented data message */
+    uint8_t    error;           /* NGX_HTTP_WSHB_ERR_*, sticky */
+} ngx_http_ws_heartbeat_parser_t;
+
+
+typedef struct {
+    uint32_t   frames;          /* frames whose header completed */
+    uint32_t   data_frames;     /* of which text, binary or continuation */
+    uint32_t   closes;          /* of which close frames */
+    uint32_t   pongs;           /* our pongs removed from the stream */
+    uint32_t   pong_seq;        /* sequence number of the last one */
+    size_t     boundary;        /* first frame boundary in the output */
+} ngx_http_ws_heartbeat_events_t;
+
+
+void ngx_http_ws_heartbeat_parser_init(ngx_http_ws_heartbeat_parser_t *p,
+    int masked, const uint8_t *prefix);
+size_t ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p,
+    uint8_t *buf, size_t len, ngx_http_ws_heartbeat_events_t *ev);
+size_t ngx_http_ws_heartbeat_unstash(ngx_http_ws_heartbeat_parser_t *p,
+    uint8_t *buf);
+void ngx_http_ws_heartbeat_restash(ngx_http_ws_heartbeat_parser_t *p,
+    const uint8_t *buf, size_t len);
+size_t ngx_http_ws_heartbeat_build_ping(uint8_t *out, const uint8_t *prefix,
+    uint32_t seq, const uint8_t *mask);
+size_t ngx_http_ws_heartbeat_build_close(uint8_t *out, unsigned code,
+    const char *reason, size_t len, const uint8_t *mask);
+const char *ngx_http_ws_heartbeat_strerror(unsigned error);
+
+
+/* a frame boundary sits at the end of what the parser has let through */
+#define ngx_http_ws_heartbeat_at_boundary(p)                                  \
+    ((p)->hlen == 0 && (p)->left == 0 && (p)->error == 0)
+
+
+#endif /* _NGX_HTTP_WS_HEARTBEAT_FRAME_H_INCLUDED_ */

@@ -1,0 +1,283 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_ws_heartbeat_module.h"
+
+
+static ngx_int_t ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_ws_heartbeat_is_websocket(ngx_http_request_t *r);
+static char *ngx_http_ws_heartbeat_positive(ngx_conf_t *cf, void *post,
+    void *data);
+static void *ngx_http_ws_heartbeat_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_ws_heartbeat_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_http_ws_heartbeat_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_ws_heartbeat_init_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_post_handler_pt  ngx_http_ws_heartbeat_positive_p =
+    ngx_http_ws_heartbeat_positive;
+
+
+static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
+
+    { ngx_string("ws_heartbeat"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_ws_heartbeat_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("ws_heartbeat_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_ws_heartbeat_loc_conf_t, interval),
+      &ngx_http_ws_heartbeat_positive_p },
+
+    { ngx_string("ws_heartbeat_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_ws_heartbeat_loc_conf_t, timeout),
+      &ngx_http_ws_heartbeat_positive_p },
+
+    { ngx_string("ws_heartbeat_upstream"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_ws_heartbeat_loc_conf_t, upstream),
+      NULL },
+
+    { ngx_string("ws_heartbeat_idle_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_ws_heartbeat_loc_conf_t, idle_timeout),
+      NULL },
+
+    { ngx_string("ws_heartbeat_drain"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_ws_heartbeat_main_conf_t, drain),
+      NULL },
+
+    { ngx_string("ws_heartbeat_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_ws_heartbeat_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_ws_heartbeat_module_ctx = {
+    ngx_http_ws_heartbeat_add_variables,   /* preconfiguration */
+    ngx_http_ws_heartbeat_init,            /* postconfiguration */
+
+    ngx_http_ws_heartbeat_create_main_conf, /* create main configuration */
+    ngx_http_ws_heartbeat_init_main_conf,  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_ws_heartbeat_create_loc_conf, /* create location configuration */
+    ngx_http_ws_heartbeat_merge_loc_conf   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_ws_heartbeat_module = {
+    NGX_MODULE_V1,
+    &ngx_http_ws_heartbeat_module_ctx,     /* module context */
+    ngx_http_ws_heartbeat_commands,        /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_ws_heartbeat_init_process,    /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+
+static ngx_int_t
+ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r)
+{
+    ngx_int_t                          rc;
+    ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
+
+    if (r->headers_out.status != NGX_HTTP_SWITCHING_PROTOCOLS
+        || r != r->main
+        || r->upstream == NULL
+        || !r->upstream->upgrade)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
+
+    if (!wlcf->enable) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (r->http_version >= NGX_HTTP_VERSION_20) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "ws_heartbeat: not HTTP/1.x, skipped");
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (!ngx_http_ws_heartbeat_is_websocket(r)) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "ws_heartbeat: upgrade is not to WebSocket, "
+                      "passing it through");
+        return ngx_http_next_header_filter(r);
+    }
+
+    rc = ngx_http_next_header_filter(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_ws_heartbeat_start(r, wlcf) != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "ws_heartbeat: could not start heartbeats, "
+                      "passing the session through");
+    }
+
+    return rc;
+}
+
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_is_websocket(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.upgrade;
+
+    if (h == NULL || h->value.len < sizeof("websocket") - 1) {
+        return 0;
+    }
+
+    return ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                            (u_char *) "websocket", sizeof("websocket") - 2)
+           != NULL;
+}
+
+
+static char *
+ngx_http_ws_heartbeat_positive(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ms = data;
+
+    if (*ms == 0) {
+        return "must be greater than zero";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_ws_heartbeat_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    wmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_ws_heartbeat_main_conf_t));
+    if (wmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     wmcf->shm_zone = NULL;
+     */
+
+    wmcf->drain = NGX_CONF_UNSET_MSEC;
+
+    return wmcf;
+}
+
+
+static char *
+ngx_http_ws_heartbeat_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf = conf;
+
+    ngx_conf_init_msec_value(wmcf->drain, 10000);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
+
+    wlcf = ngx_palloc(cf->pool, sizeof(ngx_http_ws_heartbeat_loc_conf_t));
+    if (wlcf == NULL) {
+        return NULL;
+    }
+
+    wlcf->enable = NGX_CONF_UNSET;
+    wlcf->interval = NGX_CONF_UNSET_MSEC;
+    wlcf->timeout = NGX_CONF_UNSET_MSEC;
+    wlcf->upstream = NGX_CONF_UNSET;
+    wlcf->idle_timeout = NGX_CONF_UNSET_MSEC;
+
+    return wlcf;
+}
+
+
+static char *
+ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_ws_heartbeat_loc_conf_t *prev = parent;
+    ngx_http_ws_heartbeat_loc_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_msec_value(conf->interval, prev->interval, 30000);
+    ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 10000);
+    ngx_conf_merge_value(conf->upstream, prev->upstream, 0);
+    ngx_conf_merge_msec_value(conf->idle_timeout, prev->idle_timeout, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_ws_heartbeat_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_ws_heartbeat_header_filter;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_ws_heartbeat_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_ws_heartbeat_init_worker(cycle);
+}

@@ -1,0 +1,129 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ */
+
+
+#ifndef _NGX_HTTP_WS_HEARTBEAT_MODULE_H_INCLUDED_
+#define _NGX_HTTP_WS_HEARTBEAT_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_ws_heartbeat_frame.h"
+
+
+#define NGX_HTTP_WS_HEARTBEAT_VERSION     "0.1.0"
+
+#define NGX_HTTP_WSHB_CLIENT              0
+#define NGX_HTTP_WSHB_UPSTREAM            1
+
+/* worker start time (8), pid (6) and a counter (8), in hex */
+#define NGX_HTTP_WSHB_ID_LEN              22
+
+#define NGX_HTTP_WSHB_REASON_NONE         0
+#define NGX_HTTP_WSHB_CLIENT_CLOSE        1
+#define NGX_HTTP_WSHB_UPSTREAM_CLOSE      2
+#define NGX_HTTP_WSHB_CLIENT_TIMEOUT      3
+#define NGX_HTTP_WSHB_UPSTREAM_TIMEOUT    4
+#define NGX_HTTP_WSHB_IDLE_TIMEOUT        5
+#define NGX_HTTP_WSHB_SHUTDOWN            6
+#define NGX_HTTP_WSHB_ERROR               7
+#define NGX_HTTP_WSHB_PROXY_TIMEOUT       8
+#define NGX_HTTP_WSHB_NREASONS            9
+
+
+typedef struct {
+    ngx_flag_t                        enable;
+    ngx_msec_t                        interval;
+    ngx_msec_t                        timeout;
+    ngx_flag_t                        upstream;
+    ngx_msec_t                        idle_timeout;
+} ngx_http_ws_heartbeat_loc_conf_t;
+
+
+typedef struct {
+    ngx_msec_t                        drain;
+    ngx_shm_zone_t                   *shm_zone;
+} ngx_http_ws_heartbeat_main_conf_t;
+
+
+typedef struct {
+    ngx_connection_t                 *connection;
+    ngx_recv_pt                       recv;        /* the one we wrapped */
+    ngx_http_ws_heartbeat_parser_t    parser;      /* frames from the peer */
+
+    uint64_t                          rx_bytes;    /* read from the peer */
+    uint64_t                          rx_frames;
+    uint64_t                          queued;      /* put in nginx's buffer
+                                                      for the peer */
+    uint64_t                          ping_end;    /* queued, up to our ping */
+    uint64_t                          rx_mark;     /* rx_bytes at the ping */
+    uint64_t                          sent_mark;
+    uint64_t                          sent_prev;
+
+    ngx_msec_t                        ping_time;
+    ngx_msec_t                        deadline;
+    ngx_msec_t                        next_ping;
+    ngx_msec_t                        rtt;
+
+    ngx_uint_t                        pings;
+    ngx_uint_t                        pongs;
+    uint32_t                          seq;
+    int                               outq;
+
+    u_char                            inject[NGX_HTTP_WSHB_PING_MAX];
+    u_char                            inject_len;
+
+    unsigned                          enabled:1;
+    unsigned                          awaiting:1;
+    unsigned                          rtt_set:1;
+} ngx_http_ws_heartbeat_peer_t;
+
+
+typedef struct {
+    ngx_http_request_t               *request;
+    ngx_http_ws_heartbeat_loc_conf_t *conf;
+    ngx_http_ws_heartbeat_peer_t      peer[2];
+
+    ngx_event_handler_pt              upstream_read_handler;
+    ngx_event_handler_pt              upstream_write_handler;
+
+    ngx_event_t                       timer;
+    ngx_queue_t                       queue;
+
+    ngx_msec_t                        start;
+    ngx_msec_t                        last_data;
+    ngx_msec_t                        drain_at;
+
+    u_char                            id[NGX_HTTP_WSHB_ID_LEN];
+    u_char                            prefix[NGX_HTTP_WSHB_PREFIX_LEN];
+
+    ngx_uint_t                        reason;
+
+    unsigned                          passthrough:1;
+    unsigned                          closing:1;
+    unsigned                          close_seen:1;
+    unsigned                          draining:1;
+} ngx_http_ws_heartbeat_ctx_t;
+
+
+ngx_int_t ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_loc_conf_t *wlcf);
+ngx_int_t ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle);
+ngx_uint_t ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_ctx_t *ctx);
+
+ngx_int_t ngx_http_ws_heartbeat_add_variables(ngx_conf_t *cf);
+
+char *ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+extern ngx_str_t   ngx_http_ws_heartbeat_reasons[];
+extern ngx_module_t  ngx_http_ws_heartbeat_module;
+
+
+#endif /* _NGX_HTTP_WS_HEARTBEAT_MODULE_H_INCLUDED_ */

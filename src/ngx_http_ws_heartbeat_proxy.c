@@ -1,0 +1,1043 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ *
+ * The upgraded proxy session: recv wrappers on both connections parse
+ * frames and remove our pongs; pings and close frames are put into nginx's
+ * own upgrade buffers at frame boundaries, so that nginx itself deals with
+ * partial writes, TLS and send_timeout.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <sys/ioctl.h>
+#if (NGX_LINUX)
+#include <linux/sockios.h>
+#endif
+
+#include "ngx_http_ws_heartbeat_module.h"
+
+
+#define NGX_HTTP_WSHB_WATCH_INTERVAL  1000
+
+#define NGX_HTTP_WSHB_DEAD            0
+#define NGX_HTTP_WSHB_ALIVE           1
+#define NGX_HTTP_WSHB_WAIT            2
+
+
+static ssize_t ngx_http_ws_heartbeat_recv_client(ngx_connection_t *c,
+    u_char *buf, size_t size);
+static ssize_t ngx_http_ws_heartbeat_recv_upstream(ngx_connection_t *c,
+    u_char *buf, size_t size);
+static ssize_t ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ngx_connection_t *c, u_char *buf, size_t size);
+static void ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ngx_http_ws_heartbeat_events_t *ev);
+static void ngx_http_ws_heartbeat_upstream_handler(ngx_event_t *ev);
+static void ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ngx_buf_t *b);
+static void ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i);
+static ngx_buf_t *ngx_http_ws_heartbeat_buffer_to(
+    ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
+static size_t ngx_http_ws_heartbeat_pending_to(
+    ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
+static ngx_int_t ngx_http_ws_heartbeat_append(
+    ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i, u_char *frame,
+    size_t len);
+static void ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i);
+static void ngx_http_ws_heartbeat_ping_queued(
+    ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
+static ngx_uint_t ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i);
+static int ngx_http_ws_heartbeat_outq(ngx_connection_t *c);
+static void ngx_http_ws_heartbeat_timer_handler(ngx_event_t *ev);
+static void ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx);
+static void ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t reason, ngx_uint_t to_client, ngx_uint_t to_upstream);
+static void ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ngx_uint_t reason);
+static void ngx_http_ws_heartbeat_watch(ngx_event_t *ev);
+static void ngx_http_ws_heartbeat_cleanup(void *data);
+
+
+ngx_str_t  ngx_http_ws_heartbeat_reasons[] = {
+    ngx_null_string,
+    ngx_string("client_close"),
+    ngx_string("upstream_close"),
+    ngx_string("client_timeout"),
+    ngx_string("upstream_timeout"),
+    ngx_string("idle_timeout"),
+    ngx_string("shutdown"),
+    ngx_string("error"),
+    ngx_string("proxy_timeout")
+};
+
+
+static char  *ngx_http_ws_heartbeat_close_text[] = {
+    "",
+    "",
+    "",
+    "client heartbeat timeout",
+    "upstream heartbeat timeout",
+    "idle timeout",
+    "server shutting down",
+    "",
+    ""
+};
+
+
+static char  *ngx_http_ws_heartbeat_peer_name[] = { "client", "upstream" };
+
+
+static ngx_queue_t    ngx_http_ws_heartbeat_sessions;
+static ngx_uint_t     ngx_http_ws_heartbeat_nsessions;
+static ngx_event_t    ngx_http_ws_heartbeat_watcher;
+static ngx_uint_t     ngx_http_ws_heartbeat_counter;
+static time_t         ngx_http_ws_heartbeat_worker_start;
+
+
+ngx_int_t
+ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
+{
+    ngx_queue_init(&ngx_http_ws_heartbeat_sessions);
+
+    ngx_http_ws_heartbeat_nsessions = 0;
+    ngx_http_ws_heartbeat_counter = 0;
+    ngx_http_ws_heartbeat_worker_start = ngx_time();
+
+    ngx_http_ws_heartbeat_watcher.handler = ngx_http_ws_heartbeat_watch;
+    ngx_http_ws_heartbeat_watcher.log = cycle->log;
+    ngx_http_ws_heartbeat_watcher.data = cycle;
+    ngx_http_ws_heartbeat_watcher.cancelable = 1;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_loc_conf_t *wlcf)
+{
+    uint32_t                            rnd;
+    ngx_uint_t                          i;
+    ngx_connection_t                   *c, *uc;
+    ngx_pool_cleanup_t                 *cln;
+    ngx_http_upstream_t                *u;
+    ngx_http_ws_heartbeat_ctx_t        *ctx;
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    c = r->connection;
+    u = r->upstream;
+    uc = u->peer.connection;
+
+    if (uc == NULL || ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module))
+    {
+        return NGX_ERROR;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_ws_heartbeat_ctx_t));
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->conf = wlcf;
+    ctx->start = ngx_current_msec;
+    ctx->last_data = ctx->start;
+
+    ngx_sprintf(ctx->id, "%08xT%06xP%08xui",
+                ngx_http_ws_heartbeat_worker_start, ngx_pid,
+                ngx_http_ws_heartbeat_counter++ & 0xffffffff);
+
+    /* "WSHB" and a per-session random cookie identify our pings */
+
+    ngx_memcpy(ctx->prefix, "WSHB", 4);
+
+    for (i = 4; i < NGX_HTTP_WSHB_PREFIX_LEN; i += 4) {
+        rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+        ngx_memcpy(&ctx->prefix[i], &rnd, 4);
+    }
+
+    ctx->peer[NGX_HTTP_WSHB_CLIENT].connection = c;
+    ctx->peer[NGX_HTTP_WSHB_CLIENT].recv = c->recv;
+    ctx->peer[NGX_HTTP_WSHB_CLIENT].enabled = 1;
+    ngx_http_ws_heartbeat_parser_init(&ctx->peer[NGX_HTTP_WSHB_CLIENT].parser,
+                                      1, ctx->prefix);
+
+    ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection = uc;
+    ctx->peer[NGX_HTTP_WSHB_UPSTREAM].recv = uc->recv;
+    ctx->peer[NGX_HTTP_WSHB_UPSTREAM].enabled = wlcf->upstream ? 1 : 0;
+    ngx_http_ws_heartbeat_parser_init(
+                                &ctx->peer[NGX_HTTP_WSHB_UPSTREAM].parser,
+                                0, ctx->prefix);
+
+    for (i = 0; i < 2; i++) {
+        ctx->peer[i].next_ping = ctx->start + wlcf->interval;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_ws_heartbeat_module);
+
+    cln->handler = ngx_http_ws_heartbeat_cleanup;
+    cln->data = ctx;
+
+    c->recv = ngx_http_ws_heartbeat_recv_client;
+    uc->recv = ngx_http_ws_heartbeat_recv_upstream;
+
+    ctx->upstream_read_handler = uc->read->handler;
+    ctx->upstream_write_handler = uc->write->handler;
+    uc->read->handler = ngx_http_ws_heartbeat_upstream_handler;
+    uc->write->handler = ngx_http_ws_heartbeat_upstream_handler;
+
+    ngx_queue_insert_tail(&ngx_http_ws_heartbeat_sessions, &ctx->queue);
+
+    if (ngx_http_ws_heartbeat_nsessions++ == 0
+        && !ngx_http_ws_heartbeat_watcher.timer_set)
+    {
+        ngx_add_timer(&ngx_http_ws_heartbeat_watcher,
+                      NGX_HTTP_WSHB_WATCH_INTERVAL);
+    }
+
+    ctx->timer.handler = ngx_http_ws_heartbeat_timer_handler;
+    ctx->timer.data = ctx;
+    ctx->timer.log = c->log;
+    ctx->timer.cancelable = 1;
+
+    /* bytes that arrived with the handshake never pass through recv */
+
+    ngx_http_ws_heartbeat_early(ctx, NGX_HTTP_WSHB_UPSTREAM, &u->buffer);
+    ngx_http_ws_heartbeat_early(ctx, NGX_HTTP_WSHB_CLIENT, r->header_in);
+
+    if (ngx_exiting) {
+        wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+
+        ctx->draining = 1;
+        ctx->drain_at = ctx->start + ngx_random() % (wmcf->drain + 1);
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "ws_heartbeat: session %*s started",
+                   (size_t) NGX_HTTP_WSHB_ID_LEN, ctx->id);
+
+    if (!ctx->passthrough) {
+        ngx_http_ws_heartbeat_schedule(ctx);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
+    ngx_buf_t *b)
+{
+    size_t                          len;
+    ngx_http_ws_heartbeat_events_t  ev;
+
+    if (b == NULL || b->pos == NULL || b->last <= b->pos) {
+        return;
+    }
+
+    len = b->last - b->pos;
+
+    /* nothing can be removed yet: no ping of ours went out */
+
+    (void) ngx_http_ws_heartbeat_parse(&ctx->peer[i].parser, b->pos, len,
+                                       &ev);
+
+    ctx->peer[i].rx_bytes += len;
+    ctx->peer[i ^ 1].queued += len;
+
+    ngx_http_ws_heartbeat_events(ctx, i, &ev);
+}
+
+
+static ssize_t
+ngx_http_ws_heartbeat_recv_client(ngx_connection_t *c, u_char *buf,
+    size_t size)
+{
+    ngx_http_request_t  *r;
+
+    r = c->data;
+
+    return ngx_http_ws_heartbeat_recv(
+                      ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module),
+                      NGX_HTTP_WSHB_CLIENT, c, buf, size);
+}
+
+
+static ssize_t
+ngx_http_ws_heartbeat_recv_upstream(ngx_connection_t *c, u_char *buf,
+    size_t size)
+{
+    ngx_http_request_t  *r;
+
+    r = c->data;
+
+    return ngx_http_ws_heartbeat_recv(
+                      ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module),
+                      NGX_HTTP_WSHB_UPSTREAM, c, buf, size);
+}
+
+
+/*
+ * Bytes from peer i, on their way to peer i ^ 1.  A call that removed
+ * bytes never answers 0 or NGX_AGAIN while the socket is still ready:
+ * with edge-triggered events nobody would call again.
+ */
+
+static ssize_t
+ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
+    ngx_connection_t *c, u_char *buf, size_t size)
+{
+    size_t                          k, len, reserve, at;
+    ssize_t                         n;
+    ngx_http_ws_heartbeat_peer_t   *peer, *to;
+    ngx_http_ws_heartbeat_events_t  ev;
+
+    peer = &ctx->peer[i];
+    to = &ctx->peer[i ^ 1];
+
+    if (ctx->passthrough) {
+        n = peer->recv(c, buf, size);
+
+        if ((n == 0 || n == NGX_ERROR)
+            && ctx->reason == NGX_HTTP_WSHB_REASON_NONE)
+        {
+            ctx->reason = (n == NGX_ERROR) ? NGX_HTTP_WSHB_ERROR
+                                           : NGX_HTTP_WSHB_CLIENT_CLOSE + i;
+        }
+
+        return n;
+    }
+
+    for ( ;; ) {
+
+        k = peer->parser.slen;
+
+        if (k && size <= k) {
+            /* nginx's buffer is nearly full; it calls again once drained */
+            return NGX_AGAIN;
+        }
+
+        reserve = 0;
+
+        if (to->inject_len && size - k > (size_t) to->inject_len) {
+            reserve = to->inject_len;
+        }
+
+        k = ngx_http_ws_heartbeat_unstash(&peer->parser, buf);
+
+        n = peer->recv(c, buf + k, size - k - reserve);
+
+        if (n == NGX_AGAIN && k) {
+            ngx_http_ws_heartbeat_restash(&peer->parser, buf, k);
+            return NGX_AGAIN;
+        }
+
+        if (n == 0 || n == NGX_ERROR) {
+
+            if (ctx->reason == NGX_HTTP_WSHB_REASON_NONE) {
+                ctx->reason = (n == NGX_ERROR) ? NGX_HTTP_WSHB_ERROR
+                                               : NGX_HTTP_WSHB_CLIENT_CLOSE + i;
+            }
+
+            /* the stream ends inside a withheld frame: it goes as it is */
+
+            return k ? (ssize_t) k : n;
+        }
+
+        if (n == NGX_AGAIN) {
+            return n;
+        }
+
+        peer->rx_bytes += n;
+
+        len = ngx_http_ws_heartbeat_parse(&peer->parser, buf, k + n, &ev);
+
+        if (ev.frames || peer->parser.error) {
+            ngx_http_ws_heartbeat_events(ctx, i, &ev);
+        }
+
+        if (reserve && to->inject_len && !ctx->passthrough
+            && ev.boundary != NGX_HTTP_WSHB_NO_BOUNDARY)
+        {
+            at = ev.boundary;
+
+            ngx_memmove(buf + at + reserve, buf + at, len - at);
+            ngx_memcpy(buf + at, to->inject, reserve);
+
+            to->queued += at + reserve;
+            to->inject_len = 0;
+            ngx_http_ws_heartbeat_ping_queued(ctx, i ^ 1);
+
+            to->queued += len - at;
+            return len + reserve;
+        }
+
+        to->queued += len;
+
+        if (len) {
+            return len;
+        }
+
+        if (!c->read->ready) {
+            return NGX_AGAIN;
+        }
+    }
+}
+
+
+static void
+ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
+    ngx_http_ws_heartbeat_events_t *ev)
+{
+    ngx_http_ws_heartbeat_peer_t  *peer;
+
+    peer = &ctx->peer[i];
+    peer->rx_frames += ev->frames;
+
+    if (ev->data_frames) {
+        ctx->last_data = ngx_current_msec;
+    }
+
+    if (ev->pongs) {
+        peer->pongs += ev->pongs;
+
+        if (peer->awaiting && ev->pong_seq == peer->seq) {
+            peer->awaiting = 0;
+            peer->rtt = ngx_current_msec - peer->ping_time;
+            peer->rtt_set = 1;
+
+            ngx_log_debug3(NGX_LOG_DEBUG_HTTP, peer->connection->log, 0,
+                           "ws_heartbeat: %s pong %uD, rtt %M",
+                           ngx_http_ws_heartbeat_peer_name[i],
+                           ev->pong_seq, peer->rtt);
+        }
+    }
+
+    if (ev->closes && !ctx->close_seen) {
+        ctx->close_seen = 1;
+
+        if (ctx->reason == NGX_HTTP_WSHB_REASON_NONE) {
+            ctx->reason = NGX_HTTP_WSHB_CLIENT_CLOSE + i;
+        }
+    }
+
+    if (peer->parser.error) {
+        ngx_http_ws_heartbeat_fail(ctx, i);
+    }
+}
+
+
+static void
+ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
+{
+    if (ctx->passthrough) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ctx->peer[NGX_HTTP_WSHB_CLIENT].connection->log,
+                  0, "ws_heartbeat: %s stream does not parse (%s), "
+                  "session %*s passed through from now on",
+                  ngx_http_ws_heartbeat_peer_name[i],
+                  ngx_http_ws_heartbeat_strerror(ctx->peer[i].parser.error),
+                  (size_t) NGX_HTTP_WSHB_ID_LEN, ctx->id);
+
+    ctx->passthrough = 1;
+    ctx->peer[0].inject_len = 0;
+    ctx->peer[1].inject_len = 0;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+}
+
+
+static void
+ngx_http_ws_heartbeat_upstream_handler(ngx_event_t *ev)
+{
+    ngx_connection_t             *c;
+    ngx_http_request_t           *r;
+    ngx_http_ws_heartbeat_ctx_t  *ctx;
+
+    c = ev->data;
+    r = c->data;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module);
+
+    if (ev->timedout && ctx->reason == NGX_HTTP_WSHB_REASON_NONE) {
+        ctx->reason = NGX_HTTP_WSHB_PROXY_TIMEOUT;
+    }
+
+    if (ev->write) {
+        ctx->upstream_write_handler(ev);
+
+    } else {
+        ctx->upstream_read_handler(ev);
+    }
+}
+
+
+/* nginx's buffer that carries bytes to peer i, if we may append to it */
+
+static ngx_buf_t *
+ngx_http_ws_heartbeat_buffer_to(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
+{
+    ngx_http_request_t   *r;
+    ngx_http_upstream_t  *u;
+
+    r = ctx->request;
+    u = r->upstream;
+
+    if (i == NGX_HTTP_WSHB_CLIENT) {
+        return u->buffer.start ? &u->buffer : NULL;
+    }
+
+    if (r->header_in->last > r->header_in->pos
+        || u->from_client.start == NULL)
+    {
+        return NULL;
+    }
+
+    return &u->from_client;
+}
+
+
+static size_t
+ngx_http_ws_heartbeat_pending_to(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i)
+{
+    ngx_http_request_t   *r;
+    ngx_http_upstream_t  *u;
+
+    r = ctx->request;
+    u = r->upstream;
+
+    if (i == NGX_HTTP_WSHB_CLIENT) {
+        return u->buffer.last - u->buffer.pos;
+    }
+
+    return (u->from_client.last - u->from_client.pos)
+           + (r->header_in->last - r->header_in->pos);
+}
+
+
+/*
+ * Appends a frame to the bytes nginx is about to send to peer i, if the
+ * stream to it is at a frame boundary and there is room; nginx's write
+ * handler then sends it as any other byte.
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_append(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
+    u_char *frame, size_t len)
+{
+    ngx_buf_t  *b;
+
+    if (!ngx_http_ws_heartbeat_at_boundary(&ctx->peer[i ^ 1].parser)) {
+        return NGX_DECLINED;
+    }
+
+    b = ngx_http_ws_heartbeat_buffer_to(ctx, i);
+
+    if (b == NULL || (size_t) (b->end - b->last) < len) {
+        return NGX_DECLINED;
+    }
+
+    b->last = ngx_cpymem(b->last, frame, len);
+    ctx->peer[i].queued += len;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
+{
+    size_t                         len;
+    uint32_t                       rnd;
+    ngx_http_ws_heartbeat_peer_t  *peer;
+
+    peer = &ctx->peer[i];
+
+    peer->seq++;
+    peer->pings++;
+    peer->awaiting = 1;
+    peer->ping_time = ngx_current_msec;
+    peer->deadline = peer->ping_time + ctx->conf->timeout;
+    peer->next_ping = peer->ping_time + ctx->conf->interval;
+    peer->rx_mark = peer->rx_bytes;
+    peer->outq = ngx_http_ws_heartbeat_outq(peer->connection);
+    peer->parser.armed = 1;
+
+    if (i == NGX_HTTP_WSHB_CLIENT) {
+        len = ngx_http_ws_heartbeat_build_ping(peer->inject, ctx->prefix,
+                                               peer->seq, NULL);
+
+    } else {
+        rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+        len = ngx_http_ws_heartbeat_build_ping(peer->inject, ctx->prefix,
+                                               peer->seq, (u_char *) &rnd);
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, peer->connection->log, 0,
+                   "ws_heartbeat: ping %uD to %s",
+                   peer->seq, ngx_http_ws_heartbeat_peer_name[i]);
+
+    if (ngx_http_ws_heartbeat_append(ctx, i, peer->inject, len) == NGX_OK) {
+        ngx_http_ws_heartbeat_ping_queued(ctx, i);
+        ngx_post_event(peer->connection->write, &ngx_posted_events);
+        return;
+    }
+
+    /* the recv wrapper of the other peer puts it at the next boundary */
+
+    peer->inject_len = (u_char) len;
+}
+
+
+static void
+ngx_http_ws_heartbeat_ping_queued(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i)
+{
+    ngx_http_ws_heartbeat_peer_t  *peer;
+
+    peer = &ctx->peer[i];
+
+    peer->ping_end = peer->queued;
+    peer->sent_mark = peer->queued;
+    peer->sent_prev = peer->queued - ngx_http_ws_heartbeat_pending_to(ctx, i);
+}
+
+
+/*
+ * Is peer i, which owes us a pong, alive?  Any byte from it counts, and so
+ * do its bytes that nginx still holds (its pong may be queued behind them
+ * while the other side applies backpressure), and so does progress in
+ * sending to it: a peer that reads is not dead, it is slow.
+ */
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
+{
+    int                            outq;
+    uint64_t                       sent;
+    ngx_uint_t                     rc;
+    ngx_http_ws_heartbeat_peer_t  *peer;
+
+    peer = &ctx->peer[i];
+
+    if (peer->rx_bytes != peer->rx_mark
+        || ngx_http_ws_heartbeat_pending_to(ctx, i ^ 1))
+    {
+        return NGX_HTTP_WSHB_ALIVE;
+    }
+
+    if (peer->inject_len) {
+        /* the ping is not out yet: the other side is mid-frame */
+        return NGX_HTTP_WSHB_WAIT;
+    }
+
+    rc = NGX_HTTP_WSHB_DEAD;
+    sent = peer->queued - ngx_http_ws_heartbeat_pending_to(ctx, i);
+
+    if (sent > peer->sent_mark) {
+        peer->sent_mark = sent;
+        rc = NGX_HTTP_WSHB_WAIT;
+
+    } else if (sent < peer->ping_end && sent != peer->sent_prev) {
+        rc = NGX_HTTP_WSHB_WAIT;
+    }
+
+    peer->sent_prev = sent;
+
+    outq = ngx_http_ws_heartbeat_outq(peer->connection);
+
+    if (outq < peer->outq) {
+        rc = NGX_HTTP_WSHB_WAIT;
+    }
+
+    peer->outq = outq;
+
+    return rc;
+}
+
+
+static int
+ngx_http_ws_heartbeat_outq(ngx_connection_t *c)
+{
+#if (NGX_LINUX && defined SIOCOUTQ)
+    int  n;
+
+    if (ioctl(c->fd, SIOCOUTQ, &n) == -1) {
+        return 0;
+    }
+
+    return n;
+#else
+    return 0;
+#endif
+}
+
+
+static void
+ngx_http_ws_heartbeat_timer_handler(ngx_event_t *ev)
+{
+    ngx_msec_t                     now;
+    ngx_uint_t                     i, rc;
+    ngx_http_ws_heartbeat_ctx_t   *ctx;
+    ngx_http_ws_heartbeat_peer_t  *peer;
+
+    ctx = ev->data;
+    now = ngx_current_msec;
+
+    if (ctx->passthrough || ctx->closing) {
+        return;
+    }
+
+    if (ctx->draining) {
+        if ((ngx_msec_int_t) (now - ctx->drain_at) >= 0) {
+            ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_SHUTDOWN, 1, 1);
+            return;
+        }
+
+        ngx_http_ws_heartbeat_schedule(ctx);
+        return;
+    }
+
+    if (ctx->close_seen) {
+        /* the closing handshake is under way: nginx ends the session */
+        return;
+    }
+
+    for (i = 0; i < 2; i++) {
+        peer = &ctx->peer[i];
+
+        if (!peer->enabled) {
+            continue;
+        }
+
+        if (peer->awaiting) {
+            rc = ngx_http_ws_heartbeat_alive(ctx, i);
+
+            if (rc == NGX_HTTP_WSHB_ALIVE) {
+                peer->awaiting = 0;
+
+            } else if ((ngx_msec_int_t) (now - peer->deadline) >= 0) {
+
+                if (rc == NGX_HTTP_WSHB_WAIT) {
+                    peer->deadline = now + ctx->conf->timeout;
+
+                } else {
+                    ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                                  "ws_heartbeat: %s did not answer ping %uD "
+                                  "within %M ms, closing session %*s",
+                                  ngx_http_ws_heartbeat_peer_name[i],
+                                  peer->seq, ctx->conf->timeout,
+                                  (size_t) NGX_HTTP_WSHB_ID_LEN, ctx->id);
+
+                    ngx_http_ws_heartbeat_close(ctx,
+                                             NGX_HTTP_WSHB_CLIENT_TIMEOUT + i,
+                                             i == NGX_HTTP_WSHB_UPSTREAM,
+                                             i == NGX_HTTP_WSHB_CLIENT);
+                    return;
+                }
+            }
+        }
+
+        if (!peer->awaiting && (ngx_msec_int_t) (now - peer->next_ping) >= 0)
+        {
+            ngx_http_ws_heartbeat_ping(ctx, i);
+        }
+    }
+
+    if (ctx->conf->idle_timeout
+        && (ngx_msec_int_t) (now - ctx->last_data - ctx->conf->idle_timeout)
+           >= 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                      "ws_heartbeat: no data for %M ms, closing session %*s",
+                      ctx->conf->idle_timeout,
+                      (size_t) NGX_HTTP_WSHB_ID_LEN, ctx->id);
+
+        ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_IDLE_TIMEOUT, 1, 1);
+        return;
+    }
+
+    ngx_http_ws_heartbeat_schedule(ctx);
+}
+
+
+static void
+ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx)
+{
+    ngx_msec_t                     now, at;
+    ngx_uint_t                     i;
+    ngx_msec_int_t                 d, min;
+    ngx_http_ws_heartbeat_peer_t  *peer;
+
+    now = ngx_current_msec;
+
+    if (ctx->draining) {
+        min = (ngx_msec_int_t) (ctx->drain_at - now);
+        goto set;
+    }
+
+    min = NGX_MAX_INT32_VALUE;
+
+    for (i = 0; i < 2; i++) {
+        peer = &ctx->peer[i];
+
+        if (!peer->enabled) {
+            continue;
+        }
+
+        at = peer->awaiting ? peer->deadline : peer->next_ping;
+        d = (ngx_msec_int_t) (at - now);
+
+        if (d < min) {
+            min = d;
+        }
+    }
+
+    if (ctx->conf->idle_timeout) {
+        d = (ngx_msec_int_t) (ctx->last_data + ctx->conf->idle_timeout - now);
+
+        if (d < min) {
+            min = d;
+        }
+    }
+
+set:
+
+    if (min < 1) {
+        min = 1;
+    }
+
+    ngx_add_timer(&ctx->timer, (ngx_msec_t) min);
+}
+
+
+/*
+ * Ends the session: a close frame to each side named, sent at once if the
+ * socket takes it, then nginx's own upgraded-connection code finishes the
+ * request from a posted event, as after an end of stream on both sides.
+ */
+
+static void
+ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t reason, ngx_uint_t to_client, ngx_uint_t to_upstream)
+{
+    ngx_connection_t  *c, *uc;
+
+    if (ctx->closing) {
+        return;
+    }
+
+    ctx->closing = 1;
+
+    if (ctx->reason == NGX_HTTP_WSHB_REASON_NONE) {
+        ctx->reason = reason;
+    }
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    if (to_client) {
+        ngx_http_ws_heartbeat_send_close(ctx, NGX_HTTP_WSHB_CLIENT, reason);
+    }
+
+    if (to_upstream) {
+        ngx_http_ws_heartbeat_send_close(ctx, NGX_HTTP_WSHB_UPSTREAM, reason);
+    }
+
+    c = ctx->peer[NGX_HTTP_WSHB_CLIENT].connection;
+    uc = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection;
+
+    ctx->passthrough = 1;
+
+    c->read->eof = 1;
+    uc->read->eof = 1;
+
+    ngx_post_event(c->write, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ngx_uint_t reason)
+{
+    char              *text;
+    size_t             len;
+    ssize_t            n;
+    uint32_t           rnd;
+    ngx_buf_t         *b;
+    ngx_connection_t  *c;
+    u_char             frame[NGX_HTTP_WSHB_CLOSE_MAX];
+
+    text = ngx_http_ws_heartbeat_close_text[reason];
+
+    if (i == NGX_HTTP_WSHB_CLIENT) {
+        len = ngx_http_ws_heartbeat_build_close(frame, 1001, text,
+                                                ngx_strlen(text), NULL);
+
+    } else {
+        rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+        len = ngx_http_ws_heartbeat_build_close(frame, 1001, text,
+                                                ngx_strlen(text),
+                                                (u_char *) &rnd);
+    }
+
+    if (ngx_http_ws_heartbeat_append(ctx, i, frame, len) != NGX_OK) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->timer.log, 0,
+                       "ws_heartbeat: no close frame to %s, mid-frame",
+                       ngx_http_ws_heartbeat_peer_name[i]);
+        return;
+    }
+
+    /* best effort, never blocks: what the socket does not take is lost */
+
+    c = ctx->peer[i].connection;
+    b = ngx_http_ws_heartbeat_buffer_to(ctx, i);
+
+    if (!c->write->ready) {
+        return;
+    }
+
+    n = c->send(c, b->pos, b->last - b->pos);
+
+    if (n > 0) {
+        b->pos += n;
+
+        if (b->pos == b->last) {
+            b->pos = b->start;
+            b->last = b->start;
+        }
+    }
+}
+
+
+static void
+ngx_http_ws_heartbeat_watch(ngx_event_t *ev)
+{
+    ngx_uint_t                          n, k;
+    ngx_msec_t                          now;
+    ngx_queue_t                        *q;
+    ngx_http_ws_heartbeat_ctx_t        *ctx;
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    if (ngx_http_ws_heartbeat_nsessions == 0) {
+        return;
+    }
+
+    if (!ngx_exiting) {
+        ngx_add_timer(ev, NGX_HTTP_WSHB_WATCH_INTERVAL);
+        return;
+    }
+
+    /*
+     * The worker is shutting down: our pings would keep its sessions alive
+     * for ever.  Close them with 1001, spread evenly over the drain window
+     * so that clients do not all reconnect at the same moment.
+     */
+
+    n = ngx_http_ws_heartbeat_nsessions;
+    now = ngx_current_msec;
+    k = 0;
+
+    ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
+                  "ws_heartbeat: worker exiting, draining %ui sessions", n);
+
+    for (q = ngx_queue_head(&ngx_http_ws_heartbeat_sessions);
+         q != ngx_queue_sentinel(&ngx_http_ws_heartbeat_sessions);
+         q = ngx_queue_next(q))
+    {
+        ctx = ngx_queue_data(q, ngx_http_ws_heartbeat_ctx_t, queue);
+
+        if (ctx->draining || ctx->passthrough || ctx->closing) {
+            continue;
+        }
+
+        wmcf = ngx_http_get_module_main_conf(ctx->request,
+                                             ngx_http_ws_heartbeat_module);
+
+        ctx->draining = 1;
+        ctx->drain_at = now + wmcf->drain * k++ / n;
+
+        ngx_http_ws_heartbeat_schedule(ctx);
+    }
+}
+
+
+ngx_uint_t
+ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_ctx_t *ctx)
+{
+    if (ctx->reason != NGX_HTTP_WSHB_REASON_NONE) {
+        return ctx->reason;
+    }
+
+    if (r->connection->timedout) {
+        return NGX_HTTP_WSHB_PROXY_TIMEOUT;
+    }
+
+    return NGX_HTTP_WSHB_ERROR;
+}
+
+
+static void
+ngx_http_ws_heartbeat_cleanup(void *data)
+{
+    ngx_http_ws_heartbeat_ctx_t *ctx = data;
+
+    ngx_connection_t  *c, *uc;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    if (ctx->timer.posted) {
+        ngx_delete_posted_event(&ctx->timer);
+    }
+
+    /*
+     * Either connection may already be closed; its structure is not freed,
+     * and a new owner has set its own handlers, so only ours are undone.
+     */
+
+    c = ctx->peer[NGX_HTTP_WSHB_CLIENT].connection;
+    uc = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection;
+
+    if (c->recv == ngx_http_ws_heartbeat_recv_client) {
+        c->recv = ctx->peer[NGX_HTTP_WSHB_CLIENT].recv;
+    }
+
+    if (uc->recv == ngx_http_ws_heartbeat_recv_upstream) {
+        uc->recv = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].recv;
+    }
+
+    if (uc->read->handler == ngx_http_ws_heartbeat_upstream_handler) {
+        uc->read->handler = ctx->upstream_read_handler;
+    }
+
+    if (uc->write->handler == ngx_http_ws_heartbeat_upstream_handler) {
+        uc->write->handler = ctx->upstream_write_handler;
+    }
+
+    ngx_queue_remove(&ctx->queue);
+    ngx_http_ws_heartbeat_nsessions--;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->timer.log, 0,
+                   "ws_heartbeat: session %*s done",
+                   (size_t) NGX_HTTP_WSHB_ID_LEN, ctx->id);
+}

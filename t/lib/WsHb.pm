@@ -1,0 +1,388 @@
+package WsHb;
+
+# The project's small test harness: writes an nginx.conf from a template,
+# starts nginx with the module loaded on free loopback ports, starts
+# backends, stops everything, and fails the test file if error.log has
+# [alert], [crit] or [emerg] lines or a sanitizer report.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+our $TOP = abs_path(dirname(__FILE__) . '/../..');
+our $NGINX = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
+our $MODULE = $ENV{WSHB_MODULE}
+    || "$TOP/build/release/ngx_http_ws_heartbeat_module.so";
+our $NODE_DIR = "$TOP/t/node";
+
+my @all;
+
+sub new {
+    my ($class, %o) = @_;
+
+    my $self = bless {
+        prefix => tempdir('wshb-XXXXXX', TMPDIR => 1,
+                          CLEANUP => !$ENV{WSHB_KEEP}),
+        ports => {},
+        children => [],
+        %o,
+    }, $class;
+
+    chmod 0755, $self->{prefix};
+    make_path("$self->{prefix}/logs", "$self->{prefix}/asan");
+    chmod 0777, "$self->{prefix}/asan";
+
+    push @all, $self;
+    return $self;
+}
+
+sub prefix { $_[0]{prefix} }
+
+# a free TCP port on 127.0.0.1, the same one for the same name
+
+sub port {
+    my ($self, $name) = @_;
+
+    return $self->{ports}{$name} //= do {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => 0, Listen => 1,
+                                      ReuseAddr => 1)
+            or die "no free port: $!";
+        my $p = $s->sockport;
+        close $s;
+        $p;
+    };
+}
+
+# %%PORT_name%% become ports, %%PREFIX%% the prefix; the template is the
+# http {} block's contents unless it has its own "http {"
+
+sub write_conf {
+    my ($self, $body, %o) = @_;
+
+    $body =~ s/%%PORT_(\w+)%%/$self->port($1)/ge;
+    $body =~ s/%%PREFIX%%/$self->{prefix}/g;
+
+    my $workers = $o{workers} // 1;
+    my $main = $o{main} // '';
+    my $user = $> == 0 ? "user root;\n" : '';
+    my $http = $body =~ /^\s*http\s*\{/m ? $body
+        : "http {\n    access_log off;\n$body\n}\n";
+
+    my $conf = "load_module $MODULE;\n"
+        . $user
+        . "daemon off;\n"
+        . "master_process on;\n"
+        . "worker_processes $workers;\n"
+        . "pid $self->{prefix}/nginx.pid;\n"
+        . "error_log $self->{prefix}/logs/error.log info;\n"
+        . $main
+        . "events {\n    worker_connections 4096;\n}\n"
+        . $http;
+
+    open my $fh, '>', "$self->{prefix}/nginx.conf" or die $!;
+    print $fh $conf;
+    close $fh;
+
+    return $self;
+}
+
+sub env {
+    my ($self) = @_;
+    return () unless $ENV{WSHB_ASAN};
+
+    chomp(my $asan = `gcc -print-file-name=libasan.so`);
+    chomp(my $ubsan = `gcc -print-file-name=libubsan.so`);
+
+    return (LD_PRELOAD => "$asan $ubsan",
+            ASAN_OPTIONS => "detect_leaks=0:abort_on_error=0:"
+                . "log_path=$self->{prefix}/asan/asan",
+            UBSAN_OPTIONS => "print_stacktrace=1:halt_on_error=1:"
+                . "log_path=$self->{prefix}/asan/ubsan");
+}
+
+# nginx -t; returns (exit status, output)
+
+sub test_conf {
+    my ($self) = @_;
+    my %env = $self->env;
+    local @ENV{keys %env} = values %env;
+    my $out = `$NGINX -t -p $self->{prefix} -c $self->{prefix}/nginx.conf 2>&1`;
+    return ($? >> 8, $out);
+}
+
+# starts nginx and waits until it listens on the named ports
+
+sub run {
+    my ($self, @listen) = @_;
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        my %env = $self->env;
+        @ENV{keys %env} = values %env;
+        open STDERR, '>>', "$self->{prefix}/logs/stderr.log";
+        exec $NGINX, '-p', $self->{prefix}, '-c',
+             "$self->{prefix}/nginx.conf";
+        die "exec: $!";
+    }
+
+    $self->{nginx} = $pid;
+
+    $self->wait_port($self->port($_)) for @listen;
+
+    return $self;
+}
+
+sub wait_port {
+    my ($self, $port, $timeout) = @_;
+    my $end = time + ($timeout // 10);
+
+    while (time < $end) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        return 1 if $s;
+        sleep 0.02;
+    }
+
+    die "nothing listens on port $port";
+}
+
+sub master_pid { $_[0]{nginx} }
+
+sub worker_pids {
+    my ($self) = @_;
+    my $master = $self->{nginx};
+    return map { /^\s*(\d+)\s+(\d+)/ && $2 == $master ? $1 : () }
+        `ps -o pid=,ppid= -e`;
+}
+
+sub reload {
+    my ($self) = @_;
+    kill 'HUP', $self->{nginx};
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = delete $self->{nginx} or return;
+
+    kill 'QUIT', $pid;
+    my $end = time + 15;
+
+    while (time < $end) {
+        return if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.05;
+    }
+
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+    fail('nginx did not exit on QUIT within 15 s');
+}
+
+sub read_file {
+    my ($self, $name) = @_;
+    open my $fh, '<', "$self->{prefix}/$name" or return '';
+    local $/;
+    return <$fh>;
+}
+
+sub error_log { $_[0]->read_file('logs/error.log') }
+
+# waits until the file matches; returns the match (or $1) or undef
+
+sub wait_file {
+    my ($self, $name, $re, $timeout) = @_;
+    my $end = time + ($timeout // 10);
+
+    while (time < $end) {
+        my @m = $self->read_file($name) =~ $re;
+        return $m[0] // 1 if @m;
+        sleep 0.05;
+    }
+
+    return undef;
+}
+
+sub wait_log {
+    my ($self, $re, $timeout) = @_;
+    return $self->wait_file('logs/error.log', $re, $timeout);
+}
+
+sub spawn {
+    my ($self, @cmd) = @_;
+    my $p = WsHb::Proc->spawn(@cmd);
+    push @{ $self->{children} }, $p;
+    return $p;
+}
+
+# a `ws` server, once it said it is ready
+
+sub ws_server {
+    my ($self, $port, @args) = @_;
+    my $p = $self->spawn('node', "$NODE_DIR/server.js", '--port', $port,
+                         @args);
+    $p->expect('ready', 20) or die 'ws server did not start';
+    return $p;
+}
+
+sub ws_client {
+    my ($self, $url, @args) = @_;
+    return $self->spawn('node', "$NODE_DIR/client.js", '--url', $url, @args);
+}
+
+sub check_logs {
+    my ($self) = @_;
+    my @bad = grep { /\[(alert|crit|emerg)\]/ } split /\n/, $self->error_log;
+
+    ok(!@bad, 'no alert, crit or emerg in error.log')
+        or diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
+
+    opendir my $dh, "$self->{prefix}/asan" or return;
+    my @reports = grep { !/^\./ } readdir $dh;
+    my $text = join '', map { $self->read_file("asan/$_") } @reports;
+
+    ok(!@reports, 'no sanitizer reports') or diag(substr $text, 0, 6000);
+}
+
+sub finish {
+    my ($self) = @_;
+    return if $self->{finished}++;
+    $_->kill for @{ $self->{children} };
+    $self->stop;
+    $self->check_logs;
+}
+
+END {
+    my $status = $?;
+    $_->finish for @all;
+    $? = $status;
+}
+
+
+package WsHb::Proc;
+
+# a child process whose stdout is read as JSON lines and whose stdin takes
+# commands
+
+use strict;
+use warnings;
+
+use IO::Handle;
+use IO::Select;
+use JSON::PP;
+use Time::HiRes qw(time);
+
+sub spawn {
+    my ($class, @cmd) = @_;
+
+    pipe(my $out_r, my $out_w) or die $!;
+    pipe(my $in_r, my $in_w) or die $!;
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        close $out_r;
+        close $in_w;
+        open STDOUT, '>&', $out_w or die $!;
+        open STDIN, '<&', $in_r or die $!;
+        exec @cmd;
+        die "exec @cmd: $!";
+    }
+
+    close $out_w;
+    close $in_r;
+    $in_w->autoflush(1);
+
+    return bless { pid => $pid, out => $out_r, in => $in_w, buf => '',
+                   events => [] }, $class;
+}
+
+sub pid { $_[0]{pid} }
+
+sub send {
+    my ($self, $line) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    print { $self->{in} } "$line\n";
+}
+
+# the next event (decoded JSON line), or undef after the timeout
+
+sub event {
+    my ($self, $timeout) = @_;
+    my $end = time + ($timeout // 10);
+
+    for (;;) {
+        if ($self->{buf} =~ s/^(.*)\n//) {
+            my $line = $1;
+            my $ev = eval { decode_json($line) }
+                // { event => 'text', text => $line };
+            $ev->{at} = time;
+            push @{ $self->{events} }, $ev;
+            return $ev;
+        }
+
+        my $left = $end - time;
+        return undef if $left <= 0;
+
+        next unless IO::Select->new($self->{out})->can_read($left);
+
+        my $n = sysread $self->{out}, my $chunk, 65536;
+        return undef unless $n;
+        $self->{buf} .= $chunk;
+    }
+}
+
+# waits for an event of that name whose fields match; returns it
+
+sub expect {
+    my ($self, $name, $timeout, %match) = @_;
+    my $end = time + ($timeout // 10);
+
+    while ((my $left = $end - time) > 0) {
+        my $ev = $self->event($left) or return undef;
+        next unless $ev->{event} eq $name;
+        next if grep { ($ev->{$_} // '') ne $match{$_} } keys %match;
+        return $ev;
+    }
+
+    return undef;
+}
+
+# the events of that name read so far
+
+sub seen {
+    my ($self, $name) = @_;
+    return grep { $_->{event} eq $name } @{ $self->{events} };
+}
+
+# reads whatever arrives for $seconds
+
+sub drain {
+    my ($self, $seconds) = @_;
+    my $end = time + ($seconds // 0.1);
+
+    while ((my $left = $end - time) > 0) {
+        $self->event($left);
+    }
+}
+
+sub stop { kill 'STOP', $_[0]{pid} }
+sub cont { kill 'CONT', $_[0]{pid} }
+
+sub kill {
+    my ($self) = @_;
+    return unless $self->{pid};
+    kill 'CONT', $self->{pid};
+    kill 'KILL', $self->{pid};
+    waitpid $self->{pid}, 0;
+    $self->{pid} = 0;
+}
+
+1;

@@ -1,0 +1,70 @@
+// A real WebSocket upstream built on the `ws` library.
+// Prints one JSON line per event on stdout; the first is {"event":"ready"}.
+//
+//   node server.js --port N [--tls cert,key] [--mode echo|stream|silent]
+//                  [--no-pong]
+
+'use strict';
+
+const fs = require('fs');
+const http = require('http');
+const https = require('https');
+const { WebSocketServer } = require('ws');
+
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf('--' + name);
+  return i >= 0 ? args[i + 1] : def;
+};
+const flag = (name) => args.includes('--' + name);
+
+const port = Number(opt('port', '0'));
+const mode = opt('mode', 'echo');
+const tls = opt('tls', null);
+
+const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+
+const server = tls
+  ? https.createServer({
+      cert: fs.readFileSync(tls.split(',')[0]),
+      key: fs.readFileSync(tls.split(',')[1]),
+    })
+  : http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('plain http\n');
+    });
+
+const wss = new WebSocketServer({ server, autoPong: !flag('no-pong') });
+let next = 0;
+
+wss.on('connection', (ws, req) => {
+  const id = ++next;
+  say({ event: 'open', id, url: req.url });
+
+  ws.on('ping', (data) => say({ event: 'ping', id, len: data.length,
+                                 hex: data.toString('hex') }));
+  ws.on('pong', (data) => say({ event: 'pong', id, len: data.length,
+                                 hex: data.toString('hex') }));
+  ws.on('message', (data, binary) => {
+    say({ event: 'message', id, len: data.length });
+    if (mode === 'echo') {
+      ws.send(data, { binary });
+    }
+    if (mode === 'stream') {
+      // answer "N" with N bytes in 64 KB messages
+      let left = Number(data.toString());
+      const chunk = Buffer.alloc(65536, 0x61);
+      while (left > 0) {
+        ws.send(left >= chunk.length ? chunk : chunk.subarray(0, left));
+        left -= chunk.length;
+      }
+    }
+  });
+  ws.on('close', (code, reason) =>
+    say({ event: 'close', id, code, reason: reason.toString() }));
+  ws.on('error', (e) => say({ event: 'error', id, message: e.message }));
+});
+
+server.listen(port, '127.0.0.1', () => {
+  say({ event: 'ready', port: server.address().port });
+});
