@@ -45,6 +45,8 @@ static ngx_buf_t *ngx_http_ws_heartbeat_buffer_to(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
 static size_t ngx_http_ws_heartbeat_pending_to(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
+static size_t ngx_http_ws_heartbeat_held_from(
+    ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
 static ngx_int_t ngx_http_ws_heartbeat_append(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i, u_char *frame,
     size_t len);
@@ -532,6 +534,38 @@ ngx_http_ws_heartbeat_pending_to(ngx_http_ws_heartbeat_ctx_t *ctx,
 
 
 /*
+ * Bytes that peer i sent and nginx has not passed on yet; our own ping to
+ * the other peer, if still unsent, is not among them.
+ */
+
+static size_t
+ngx_http_ws_heartbeat_held_from(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i)
+{
+    size_t                         held, ours;
+    uint64_t                       sent;
+    ngx_http_ws_heartbeat_peer_t  *to;
+
+    to = &ctx->peer[i ^ 1];
+
+    held = ngx_http_ws_heartbeat_pending_to(ctx, i ^ 1);
+
+    if (held == 0) {
+        return 0;
+    }
+
+    sent = to->queued - held;
+    ours = 0;
+
+    if (sent < to->ping_end) {
+        ours = ngx_min(to->ping_end - sent, NGX_HTTP_WSHB_PING_MAX);
+    }
+
+    return held > ours ? held - ours : 0;
+}
+
+
+/*
  * Appends a frame to the bytes nginx is about to send to peer i, if the
  * stream to it is at a frame boundary and there is room; nginx's write
  * handler then sends it as any other byte.
@@ -637,7 +671,7 @@ ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     peer = &ctx->peer[i];
 
     if (peer->rx_bytes != peer->rx_mark
-        || ngx_http_ws_heartbeat_pending_to(ctx, i ^ 1))
+        || ngx_http_ws_heartbeat_held_from(ctx, i))
     {
         return NGX_HTTP_WSHB_ALIVE;
     }
@@ -754,7 +788,15 @@ ngx_http_ws_heartbeat_timer_handler(ngx_event_t *ev)
             }
         }
 
-        if (!peer->awaiting && (ngx_msec_int_t) (now - peer->next_ping) >= 0)
+    }
+
+    /* pings go out after both checks: a fresh ping is not a sign of life */
+
+    for (i = 0; i < 2; i++) {
+        peer = &ctx->peer[i];
+
+        if (peer->enabled && !peer->awaiting
+            && (ngx_msec_int_t) (now - peer->next_ping) >= 0)
         {
             ngx_http_ws_heartbeat_ping(ctx, i);
         }

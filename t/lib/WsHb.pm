@@ -33,6 +33,7 @@ sub new {
                           CLEANUP => !$ENV{WSHB_KEEP}),
         ports => {},
         children => [],
+        owner => $$,
         %o,
     }, $class;
 
@@ -83,7 +84,7 @@ sub write_conf {
         . "master_process on;\n"
         . "worker_processes $workers;\n"
         . "pid $self->{prefix}/nginx.pid;\n"
-        . "error_log $self->{prefix}/logs/error.log info;\n"
+        . "error_log $self->{prefix}/logs/error.log " . ($ENV{WSHB_DEBUG} ? "debug" : "info") . ";\n"
         . $main
         . "events {\n    worker_connections 4096;\n}\n"
         . $http;
@@ -261,7 +262,7 @@ sub finish {
 
 END {
     my $status = $?;
-    $_->finish for @all;
+    $_->finish for grep { $_->{owner} == $$ } @all;
     $? = $status;
 }
 

@@ -62,6 +62,24 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
     ws.ping(arg);
   } else if (cmd === 'close') {
     ws.close(1000, 'bye');
+  } else if (cmd === 'slow') {
+    // read in short bursts: paused P ms, reading R ms, over and over
+    const [p, r] = arg.split(' ').map(Number);
+    const cycle = () => {
+      ws._socket.pause();
+      setTimeout(() => {
+        ws._socket.resume();
+        setTimeout(cycle, r);
+      }, p);
+    };
+    cycle();
+  } else if (cmd === 'sendmany') {
+    // N binary messages of S bytes each, as fast as the socket takes them
+    const [n, size] = arg.split(' ').map(Number);
+    for (let i = 0; i < n; i++) {
+      ws.send(Buffer.alloc(size, 0x63));
+    }
+    say({ event: 'queued', bytes: n * size });
   } else if (cmd === 'pause') {
     ws._socket.pause();
   } else if (cmd === 'resume') {

@@ -41,12 +41,27 @@ wss.on('connection', (ws, req) => {
   const id = ++next;
   say({ event: 'open', id, url: req.url });
 
+  let total = 0;
+  const pause = Number(opt('pause-ms', '0'));
+  if (pause) {
+    ws._socket.pause();
+    setTimeout(() => ws._socket.resume(), pause);
+  }
+  ws.on('message', (data) => {
+    total += data.length;
+    if (flag('count')) {
+      say({ event: 'total', id, total });
+    }
+  });
+
   ws.on('ping', (data) => say({ event: 'ping', id, len: data.length,
                                  hex: data.toString('hex') }));
   ws.on('pong', (data) => say({ event: 'pong', id, len: data.length,
                                  hex: data.toString('hex') }));
   ws.on('message', (data, binary) => {
-    say({ event: 'message', id, len: data.length });
+    if (!flag('count')) {
+      say({ event: 'message', id, len: data.length });
+    }
     if (mode === 'echo') {
       ws.send(data, { binary });
     }
