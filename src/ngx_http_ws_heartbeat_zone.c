@@ -42,8 +42,8 @@ ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (p == NULL || p == value[1].data) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone \"%V\", expected name:size",
-                           &value[1]);
+                           "invalid zone \"%V\" in \"%V\" directive, "
+                           "expected name:size", &value[1], &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -57,13 +57,16 @@ ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (size == NGX_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\"", &value[1]);
+                           "invalid zone size \"%V\" in \"%V\" directive",
+                           &value[1], &cmd->name);
         return NGX_CONF_ERROR;
     }
 
     if (size < (ssize_t) (8 * ngx_pagesize)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small", &value[1]);
+                           "zone \"%V\" is too small in \"%V\" directive, "
+                           "at least %uzk", &value[1], &cmd->name,
+                           8 * ngx_pagesize / 1024);
         return NGX_CONF_ERROR;
     }
 
@@ -75,7 +78,8 @@ ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (wmcf->shm_zone->data) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is already used", &name);
+                           "zone \"%V\" in \"%V\" directive is already used",
+                           &name, &cmd->name);
         return NGX_CONF_ERROR;
     }
 

@@ -255,6 +255,7 @@ sub check_logs {
 sub finish {
     my ($self) = @_;
     return if $self->{finished}++;
+    return if $self->{no_log_check};
     $_->kill for @{ $self->{children} };
     $self->stop;
     $self->check_logs;
@@ -324,7 +325,7 @@ sub event {
             my $line = $1;
             my $ev = eval { decode_json($line) }
                 // { event => 'text', text => $line };
-            $ev->{at} = time;
+            $ev->{at} = $ev->{t} // time;
             push @{ $self->{events} }, $ev;
             return $ev;
         }

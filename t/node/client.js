@@ -20,11 +20,15 @@ const opt = (name, def) => {
 };
 const flag = (name) => args.includes('--' + name);
 
-const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const say = (o) => process.stdout.write(
+  JSON.stringify(Object.assign(o, { t: Date.now() / 1000 })) + '\n');
 
 const options = { autoPong: !flag('no-pong') };
 if (opt('ca', null)) {
   options.ca = fs.readFileSync(opt('ca'));
+}
+if (flag('insecure')) {
+  options.rejectUnauthorized = false;
 }
 if (opt('local', null)) {
   options.localAddress = opt('local');

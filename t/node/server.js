@@ -22,7 +22,8 @@ const port = Number(opt('port', '0'));
 const mode = opt('mode', 'echo');
 const tls = opt('tls', null);
 
-const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const say = (o) => process.stdout.write(
+  JSON.stringify(Object.assign(o, { t: Date.now() / 1000 })) + '\n');
 
 const server = tls
   ? https.createServer({

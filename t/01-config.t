@@ -1,0 +1,89 @@
+#!/usr/bin/perl
+
+# Directives: good configurations pass "nginx -t", bad values fail it with
+# a message naming the directive.
+
+use strict;
+use warnings;
+
+use Test::More;
+use lib 't/lib';
+use WsHb;
+
+sub conf_test {
+    my ($http, $main) = @_;
+    my $t = WsHb->new(no_log_check => 1);
+    $t->write_conf($http, main => $main // '');
+    my ($rc, $out) = $t->test_conf;
+    $t->{finished} = 1;
+    return ($rc, $out);
+}
+
+my ($rc, $out) = conf_test(<<'EOF');
+    ws_heartbeat_zone ws:10m;
+    ws_heartbeat_drain 5s;
+    ws_heartbeat on;
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        ws_heartbeat_interval 15s;
+        location /terminal/ {
+            proxy_pass http://127.0.0.1:1;
+            ws_heartbeat_interval 15s;
+            ws_heartbeat_timeout 10s;
+            ws_heartbeat_upstream on;
+            ws_heartbeat_idle_timeout 30m;
+        }
+        location /off/ {
+            ws_heartbeat off;
+        }
+    }
+EOF
+is($rc, 0, 'a full configuration passes nginx -t') or diag $out;
+
+my @bad = (
+    [ 'ws_heartbeat maybe;',
+      qr/invalid value "maybe" in "ws_heartbeat" directive/ ],
+    [ 'ws_heartbeat_interval 0;',
+      qr/"ws_heartbeat_interval" directive must be greater than zero/ ],
+    [ 'ws_heartbeat_interval soon;',
+      qr/"ws_heartbeat_interval" directive invalid value/ ],
+    [ 'ws_heartbeat_timeout 0s;',
+      qr/"ws_heartbeat_timeout" directive must be greater than zero/ ],
+    [ 'ws_heartbeat_timeout -1;',
+      qr/"ws_heartbeat_timeout" directive invalid value/ ],
+    [ 'ws_heartbeat_upstream yes;',
+      qr/invalid value "yes" in "ws_heartbeat_upstream" directive/ ],
+    [ 'ws_heartbeat_idle_timeout x;',
+      qr/"ws_heartbeat_idle_timeout" directive invalid value/ ],
+    [ 'ws_heartbeat_drain 1h 2;',
+      qr/invalid number of arguments in "ws_heartbeat_drain" directive/ ],
+    [ 'ws_heartbeat_zone ws;',
+      qr/invalid zone "ws" in "ws_heartbeat_zone" directive, expected/ ],
+    [ 'ws_heartbeat_zone ws:lots;',
+      qr/invalid zone size "ws:lots" in "ws_heartbeat_zone" directive/ ],
+    [ 'ws_heartbeat_zone ws:1k;',
+      qr/zone "ws:1k" is too small in "ws_heartbeat_zone" directive/ ],
+    [ "ws_heartbeat_zone a:1m;\n    ws_heartbeat_zone b:1m;",
+      qr/"ws_heartbeat_zone" directive is duplicate/ ],
+);
+
+for my $case (@bad) {
+    my ($directive, $re) = @$case;
+    (my $name = $directive) =~ s/\s+/ /g;
+    my ($rc, $out) = conf_test("    $directive\n"
+        . "    server { listen 127.0.0.1:%%PORT_http%%; }\n");
+    isnt($rc, 0, "nginx -t fails: $name");
+    like($out, $re, "and names the directive: $name");
+}
+
+($rc, $out) = conf_test(<<'EOF');
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        ws_heartbeat_drain 1s;
+    }
+EOF
+isnt($rc, 0, 'ws_heartbeat_drain is not allowed in server');
+like($out, qr/"ws_heartbeat_drain" directive is not allowed here/,
+     'and the error says so');
+
+done_testing;
