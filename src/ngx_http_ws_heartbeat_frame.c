@@ -295,7 +295,9 @@ ngx_http_ws_heartbeat_header(ngx_http_ws_heartbeat_parser_t *p,
     case NGX_HTTP_WSHB_OP_CLOSE:
     case NGX_HTTP_WSHB_OP_PING:
     case NGX_HTTP_WSHB_OP_PONG:
-        if (!fin || len > 125) {
+        /* at most 125 bytes, hence always in the 7-bit length field */
+
+        if (!fin || (h[1] & 0x7f) > 125) {
             p->error = NGX_HTTP_WSHB_ERR_CONTROL;
             return p->error;
         }

@@ -140,6 +140,13 @@ sub run {
 
     $self->wait_port($self->port($_)) for @listen;
 
+    if ($ENV{WSHB_ASAN} && !$self->{asan_checked}++) {
+        my ($w) = $self->worker_pids;
+        my $maps = $w ? $self->read_abs("/proc/$w/maps") : '';
+        ok($maps =~ /libasan/ && $maps =~ /ngx_http_ws_heartbeat_module/,
+           'the worker runs the module under AddressSanitizer');
+    }
+
     return $self;
 }
 
@@ -195,6 +202,13 @@ sub read_file {
 }
 
 sub error_log { $_[0]->read_file('logs/error.log') }
+
+sub read_abs {
+    my ($self, $path) = @_;
+    open my $fh, '<', $path or return '';
+    local $/;
+    return <$fh>;
+}
 
 # waits until the file matches; returns the match (or $1) or undef
 

@@ -338,6 +338,19 @@ test_errors(void)
     ok(same(res, s, len) && p.error == NGX_HTTP_WSHB_ERR_LENGTH,
        "2^63 length stops parsing");
 
+    /* a pong in the 16-bit length form (found by the fuzzer) */
+
+    len = frame(s, 0x81, 1, 3, 'o');
+    memcpy(s + len, "\x8a\xfe\x00\x10" "abcd", 8);
+    memset(s + len + 8, 'x', 16);
+    len += 24;
+
+    ngx_http_ws_heartbeat_parser_init(&p, 1, prefix);
+    p.armed = 1;
+    feed(&p, s, len, NULL, 0, res);
+    ok(same(res, s, len) && p.error == NGX_HTTP_WSHB_ERR_CONTROL,
+       "control frame with an extended length stops parsing");
+
     ok(strcmp(ngx_http_ws_heartbeat_strerror(NGX_HTTP_WSHB_ERR_MASK),
               "wrong masking for this direction") == 0, "error text");
 
