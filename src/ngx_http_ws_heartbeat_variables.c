@@ -78,6 +78,7 @@ ngx_http_ws_heartbeat_variable(ngx_http_request_t *r,
 {
     u_char                        *p;
     ngx_str_t                     *reason;
+    ngx_uint_t                     n;
     ngx_http_ws_heartbeat_ctx_t   *ctx;
     ngx_http_ws_heartbeat_peer_t  *peer;
 
@@ -96,8 +97,8 @@ ngx_http_ws_heartbeat_variable(ngx_http_request_t *r,
         goto found;
 
     case NGX_HTTP_WSHB_VAR_REASON:
-        reason = &ngx_http_ws_heartbeat_reasons[
-                               ngx_http_ws_heartbeat_final_reason(r->main, ctx)];
+        n = ngx_http_ws_heartbeat_final_reason(r->main, ctx);
+        reason = &ngx_http_ws_heartbeat_reasons[n];
         v->data = reason->data;
         v->len = reason->len;
         goto found;
