@@ -79,6 +79,20 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
       0,
       NULL },
 
+    { ngx_string("ws_heartbeat_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_ws_heartbeat_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("ws_heartbeat_status_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_ws_heartbeat_status_token,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -209,7 +223,7 @@ ngx_http_ws_heartbeat_create_main_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     wmcf->shm_zone = NULL;
+     *     wmcf->zone = NULL;
      */
 
     wmcf->drain = NGX_CONF_UNSET_MSEC;
@@ -244,6 +258,7 @@ ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf)
     wlcf->timeout = NGX_CONF_UNSET_MSEC;
     wlcf->upstream = NGX_CONF_UNSET;
     wlcf->idle_timeout = NGX_CONF_UNSET_MSEC;
+    wlcf->tokens = NGX_CONF_UNSET_PTR;
 
     return wlcf;
 }
@@ -261,6 +276,7 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 10000);
     ngx_conf_merge_value(conf->upstream, prev->upstream, 0);
     ngx_conf_merge_msec_value(conf->idle_timeout, prev->idle_timeout, 0);
+    ngx_conf_merge_ptr_value(conf->tokens, prev->tokens, NULL);
 
     return NGX_CONF_OK;
 }
@@ -269,6 +285,18 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t
 ngx_http_ws_heartbeat_init(ngx_conf_t *cf)
 {
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_ws_heartbeat_module);
+
+    if (wmcf->status && wmcf->zone == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"ws_heartbeat_status\" directive requires "
+                      "\"ws_heartbeat_zone\" in the http block");
+        return NGX_ERROR;
+    }
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_ws_heartbeat_header_filter;
 

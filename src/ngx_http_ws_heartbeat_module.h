@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_frame.h"
+#include "ngx_http_ws_heartbeat_zone.h"
 
 
 #define NGX_HTTP_WS_HEARTBEAT_VERSION     "0.1.0"
@@ -41,12 +42,14 @@ typedef struct {
     ngx_msec_t                        timeout;
     ngx_flag_t                        upstream;
     ngx_msec_t                        idle_timeout;
+    ngx_array_t                      *tokens;     /* of ngx_str_t */
 } ngx_http_ws_heartbeat_loc_conf_t;
 
 
 typedef struct {
     ngx_msec_t                        drain;
-    ngx_shm_zone_t                   *shm_zone;
+    ngx_http_ws_heartbeat_zone_t     *zone;
+    ngx_uint_t                        status;     /* a status location */
 } ngx_http_ws_heartbeat_main_conf_t;
 
 
@@ -57,6 +60,8 @@ typedef struct {
 
     uint64_t                          rx_bytes;    /* read from the peer */
     uint64_t                          rx_frames;
+    uint64_t                          pub_bytes;   /* published to the zone */
+    uint64_t                          pub_frames;
     uint64_t                          queued;      /* put in nginx's buffer
                                                       for the peer */
     uint64_t                          ping_end;    /* queued, up to our ping */
@@ -65,6 +70,8 @@ typedef struct {
     uint64_t                          sent_prev;
 
     ngx_msec_t                        ping_time;
+    ngx_msec_t                        last_rx;
+    ngx_msec_t                        last_pong;
     ngx_msec_t                        deadline;
     ngx_msec_t                        next_ping;
     ngx_msec_t                        rtt;
@@ -86,6 +93,7 @@ typedef struct {
 typedef struct {
     ngx_http_request_t               *request;
     ngx_http_ws_heartbeat_loc_conf_t *conf;
+    ngx_http_ws_heartbeat_zone_t     *zone;
     ngx_http_ws_heartbeat_peer_t      peer[2];
 
     ngx_event_handler_pt              upstream_read_handler;
@@ -102,6 +110,7 @@ typedef struct {
     u_char                            prefix[NGX_HTTP_WSHB_PREFIX_LEN];
 
     ngx_uint_t                        reason;
+    uint32_t                          record;
 
     unsigned                          passthrough:1;
     unsigned                          closing:1;
@@ -115,10 +124,16 @@ ngx_int_t ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 ngx_int_t ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle);
 ngx_uint_t ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_ctx_t *ctx);
+void ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t state);
 
 ngx_int_t ngx_http_ws_heartbeat_add_variables(ngx_conf_t *cf);
 
 char *ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_ws_heartbeat_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 

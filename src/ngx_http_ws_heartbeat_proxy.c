@@ -63,6 +63,8 @@ static void ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t to_client, ngx_uint_t to_upstream);
 static void ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_uint_t reason);
+static void ngx_http_ws_heartbeat_rtt(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i);
 static void ngx_http_ws_heartbeat_watch(ngx_event_t *ev);
 static void ngx_http_ws_heartbeat_cleanup(void *data);
 
@@ -125,7 +127,7 @@ ngx_int_t
 ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t *wlcf)
 {
-    uint32_t                            rnd;
+    uint32_t                            rnd, counter;
     ngx_uint_t                          i;
     ngx_connection_t                   *c, *uc;
     ngx_pool_cleanup_t                 *cln;
@@ -157,9 +159,21 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ctx->start = ngx_current_msec;
     ctx->last_data = ctx->start;
 
-    ngx_sprintf(ctx->id, "%08xT%06xP%08xui",
-                ngx_http_ws_heartbeat_worker_start, ngx_pid,
-                ngx_http_ws_heartbeat_counter++ & 0xffffffff);
+    counter = (uint32_t) ngx_http_ws_heartbeat_counter++;
+
+    ngx_sprintf(ctx->id, "%08xT%06xP%08xD",
+                ngx_http_ws_heartbeat_worker_start, ngx_pid, counter);
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+
+    ctx->zone = wmcf->zone;
+    ctx->record = NGX_HTTP_WSHB_NO_RECORD;
+
+    if (ctx->zone) {
+        ctx->record = ngx_http_ws_heartbeat_record_alloc(ctx->zone, r,
+                               (uint32_t) ngx_http_ws_heartbeat_worker_start,
+                               counter);
+    }
 
     /* "WSHB" and a per-session random cookie identify our pings */
 
@@ -220,8 +234,6 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_early(ctx, NGX_HTTP_WSHB_CLIENT, r->header_in);
 
     if (ngx_exiting) {
-        wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
-
         ctx->draining = 1;
         ctx->drain_at = ctx->start + ngx_random() % (wmcf->drain + 1);
     }
@@ -363,6 +375,7 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         }
 
         peer->rx_bytes += n;
+        peer->last_rx = ngx_current_msec;
 
         len = ngx_http_ws_heartbeat_parse(&peer->parser, buf, k + n, &ev);
 
@@ -414,11 +427,20 @@ ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
 
     if (ev->pongs) {
         peer->pongs += ev->pongs;
+        peer->last_pong = ngx_current_msec;
+
+        if (ctx->zone) {
+            (void) ngx_atomic_fetch_add(&ctx->zone->sh->totals.pongs[i],
+                                        ev->pongs);
+        }
 
         if (peer->awaiting && ev->pong_seq == peer->seq) {
             peer->awaiting = 0;
             peer->rtt = ngx_current_msec - peer->ping_time;
             peer->rtt_set = 1;
+
+            ngx_http_ws_heartbeat_rtt(ctx, i);
+            ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_HEALTHY);
 
             ngx_log_debug3(NGX_LOG_DEBUG_HTTP, peer->connection->log, 0,
                            "ws_heartbeat: %s pong %uD, rtt %M",
@@ -458,6 +480,8 @@ ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     ctx->passthrough = 1;
     ctx->peer[0].inject_len = 0;
     ctx->peer[1].inject_len = 0;
+
+    ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_PASSTHROUGH);
 
     if (ctx->timer.timer_set) {
         ngx_del_timer(&ctx->timer);
@@ -613,6 +637,12 @@ ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     peer->outq = ngx_http_ws_heartbeat_outq(peer->connection);
     peer->parser.armed = 1;
 
+    if (ctx->zone) {
+        (void) ngx_atomic_fetch_add(&ctx->zone->sh->totals.pings[i], 1);
+    }
+
+    ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_AWAITING);
+
     if (i == NGX_HTTP_WSHB_CLIENT) {
         len = ngx_http_ws_heartbeat_build_ping(peer->inject, ctx->prefix,
                                                peer->seq, NULL);
@@ -737,6 +767,8 @@ ngx_http_ws_heartbeat_timer_handler(ngx_event_t *ev)
     if (ctx->passthrough || ctx->closing) {
         return;
     }
+
+    ngx_http_ws_heartbeat_publish(ctx, 0);
 
     if (ctx->draining) {
         if ((ngx_msec_int_t) (now - ctx->drain_at) >= 0) {
@@ -895,6 +927,8 @@ ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
         ngx_del_timer(&ctx->timer);
     }
 
+    ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_CLOSING);
+
     if (to_client) {
         ngx_http_ws_heartbeat_send_close(ctx, NGX_HTTP_WSHB_CLIENT, reason);
     }
@@ -1021,6 +1055,93 @@ ngx_http_ws_heartbeat_watch(ngx_event_t *ev)
 }
 
 
+/*
+ * Copies the session's counters to its record and adds what changed to
+ * the zone's totals: from state changes and timers, never per frame.
+ */
+
+void
+ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t state)
+{
+    ngx_uint_t                       i;
+    ngx_http_ws_heartbeat_peer_t    *peer;
+    ngx_http_ws_heartbeat_totals_t  *totals;
+    ngx_http_ws_heartbeat_record_t  *rec;
+
+    if (ctx->zone == NULL) {
+        return;
+    }
+
+    totals = &ctx->zone->sh->totals;
+
+    for (i = 0; i < 2; i++) {
+        peer = &ctx->peer[i];
+
+        if (peer->rx_frames != peer->pub_frames) {
+            (void) ngx_atomic_fetch_add(&totals->frames[i],
+                                        peer->rx_frames - peer->pub_frames);
+            peer->pub_frames = peer->rx_frames;
+        }
+
+        if (peer->rx_bytes != peer->pub_bytes) {
+            (void) ngx_atomic_fetch_add(&totals->bytes[i],
+                                        peer->rx_bytes - peer->pub_bytes);
+            peer->pub_bytes = peer->rx_bytes;
+        }
+    }
+
+    if (ctx->record == NGX_HTTP_WSHB_NO_RECORD) {
+        return;
+    }
+
+    rec = &ctx->zone->sh->records[ctx->record];
+
+    for (i = 0; i < 2; i++) {
+        peer = &ctx->peer[i];
+
+        rec->last_rx[i] = peer->last_rx ? peer->last_rx - ctx->start : 0;
+        rec->last_pong[i] = peer->last_pong ? peer->last_pong - ctx->start
+                                            : 0;
+        rec->rtt[i] = peer->rtt_set ? peer->rtt : (uint32_t) -1;
+        rec->pings[i] = peer->pings;
+        rec->pongs[i] = peer->pongs;
+        rec->frames[i] = peer->rx_frames;
+        rec->bytes[i] = peer->rx_bytes;
+    }
+
+    rec->reason = (u_char) ctx->reason;
+
+    if (state) {
+        rec->state = (u_char) state;
+    }
+}
+
+
+static void
+ngx_http_ws_heartbeat_rtt(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
+{
+    ngx_uint_t                       b;
+    ngx_http_ws_heartbeat_totals_t  *totals;
+
+    if (ctx->zone == NULL) {
+        return;
+    }
+
+    totals = &ctx->zone->sh->totals;
+
+    for (b = 0; b < NGX_HTTP_WSHB_RTT_BUCKETS; b++) {
+        if (ctx->peer[i].rtt <= ngx_http_ws_heartbeat_rtt_bounds[b]) {
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&totals->rtt_bucket[i][b], 1);
+    (void) ngx_atomic_fetch_add(&totals->rtt_sum[i], ctx->peer[i].rtt);
+    (void) ngx_atomic_fetch_add(&totals->rtt_count[i], 1);
+}
+
+
 ngx_uint_t
 ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_ctx_t *ctx)
@@ -1078,6 +1199,18 @@ ngx_http_ws_heartbeat_cleanup(void *data)
 
     ngx_queue_remove(&ctx->queue);
     ngx_http_ws_heartbeat_nsessions--;
+
+    if (ctx->zone) {
+        ctx->reason = ngx_http_ws_heartbeat_final_reason(ctx->request, ctx);
+        ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_CLOSING);
+
+        (void) ngx_atomic_fetch_add(
+                              &ctx->zone->sh->totals.closed[ctx->reason], 1);
+
+        if (ctx->record != NGX_HTTP_WSHB_NO_RECORD) {
+            ngx_http_ws_heartbeat_record_free(ctx->zone, ctx->record);
+        }
+    }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->timer.log, 0,
                    "ws_heartbeat: session %*s done",

@@ -2,8 +2,8 @@
 /*
  * Copyright (C) The ngx_http_ws_heartbeat_module authors
  *
- * The shared memory zone.  For now it holds global counters only; the
- * per-session table comes with the status handler.
+ * The shared memory zone: global counters and a fixed table of session
+ * records, one per live proxied WebSocket session of any worker.
  */
 
 
@@ -12,15 +12,27 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_module.h"
-
-
-typedef struct {
-    ngx_atomic_t                  sessions;
-} ngx_http_ws_heartbeat_shctx_t;
+#include "ngx_http_ws_heartbeat_zone.h"
 
 
 static ngx_int_t ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static void ngx_http_ws_heartbeat_addr(ngx_http_ws_heartbeat_addr_t *a,
+    struct sockaddr *sa);
+
+
+ngx_uint_t  ngx_http_ws_heartbeat_rtt_bounds[] = {
+    1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000
+};
+
+
+ngx_str_t  ngx_http_ws_heartbeat_states[] = {
+    ngx_string("free"),
+    ngx_string("healthy"),
+    ngx_string("awaiting_pong"),
+    ngx_string("closing"),
+    ngx_string("passthrough")
+};
 
 
 char *
@@ -28,11 +40,12 @@ ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_ws_heartbeat_main_conf_t *wmcf = conf;
 
-    u_char      *p;
-    ssize_t      size;
-    ngx_str_t   *value, name, s;
+    u_char                        *p;
+    ssize_t                        size;
+    ngx_str_t                     *value, name, s;
+    ngx_http_ws_heartbeat_zone_t  *zone;
 
-    if (wmcf->shm_zone) {
+    if (wmcf->zone) {
         return "is duplicate";
     }
 
@@ -70,21 +83,27 @@ ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    wmcf->shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                           &ngx_http_ws_heartbeat_module);
-    if (wmcf->shm_zone == NULL) {
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_ws_heartbeat_zone_t));
+    if (zone == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    if (wmcf->shm_zone->data) {
+    zone->shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                           &ngx_http_ws_heartbeat_module);
+    if (zone->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (zone->shm_zone->data) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "zone \"%V\" in \"%V\" directive is already used",
                            &name, &cmd->name);
         return NGX_CONF_ERROR;
     }
 
-    wmcf->shm_zone->init = ngx_http_ws_heartbeat_init_zone;
-    wmcf->shm_zone->data = wmcf;
+    zone->shm_zone->init = ngx_http_ws_heartbeat_init_zone;
+    zone->shm_zone->data = zone;
+    wmcf->zone = zone;
 
     return NGX_CONF_OK;
 }
@@ -93,27 +112,29 @@ ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    size_t                          len;
+    ngx_http_ws_heartbeat_zone_t  *ozone = data;
+
+    size_t                          len, n, i;
     ngx_slab_pool_t                *shpool;
+    ngx_http_ws_heartbeat_zone_t   *zone;
     ngx_http_ws_heartbeat_shctx_t  *sh;
 
-    if (data) {
-        /* reload: the zone, and what it holds, carries over */
+    zone = shm_zone->data;
+
+    if (ozone) {
+        /* reload: the table and the counters carry over */
+        zone->sh = ozone->sh;
+        zone->shpool = ozone->shpool;
         return NGX_OK;
     }
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    zone->shpool = shpool;
 
     if (shm_zone->shm.exists) {
+        zone->sh = shpool->data;
         return NGX_OK;
     }
-
-    sh = ngx_slab_calloc(shpool, sizeof(ngx_http_ws_heartbeat_shctx_t));
-    if (sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    shpool->data = sh;
 
     len = sizeof(" in ws_heartbeat zone \"\"") + shm_zone->shm.name.len;
 
@@ -125,5 +146,249 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_sprintf(shpool->log_ctx, " in ws_heartbeat zone \"%V\"%Z",
                 &shm_zone->shm.name);
 
+    /* as many records as the zone holds */
+
+    n = shm_zone->shm.size / sizeof(ngx_http_ws_heartbeat_record_t);
+
+    for ( ;; ) {
+        sh = ngx_slab_calloc(shpool, offsetof(ngx_http_ws_heartbeat_shctx_t,
+                                              records)
+                                     + n * sizeof(ngx_http_ws_heartbeat_record_t));
+        if (sh) {
+            break;
+        }
+
+        if (n < 16) {
+            return NGX_ERROR;
+        }
+
+        n -= n / 32 + 1;
+    }
+
+    sh->nrecords = (uint32_t) n;
+    sh->created = ngx_time();
+
+    for (i = 0; i < n; i++) {
+        sh->records[i].next = (i + 1 < n) ? (uint32_t) (i + 1)
+                                          : NGX_HTTP_WSHB_NO_RECORD;
+    }
+
+    sh->free = 0;
+
+    zone->sh = sh;
+    shpool->data = sh;
+
     return NGX_OK;
+}
+
+
+/* a record for a new session, or NGX_HTTP_WSHB_NO_RECORD if full */
+
+uint32_t
+ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_request_t *r, uint32_t worker_start, uint32_t counter)
+{
+    size_t                           len;
+    uint32_t                         i;
+    ngx_time_t                      *tp;
+    ngx_http_upstream_t             *u;
+    ngx_http_ws_heartbeat_shctx_t   *sh;
+    ngx_http_ws_heartbeat_record_t  *rec;
+
+    sh = zone->sh;
+
+    (void) ngx_atomic_fetch_add(&sh->totals.opened, 1);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    i = sh->free;
+
+    if (i == NGX_HTTP_WSHB_NO_RECORD) {
+
+        if (ngx_current_msec - sh->warned >= 60000 || sh->warned == 0) {
+            sh->warned = ngx_current_msec | 1;
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "ws_heartbeat: zone \"%V\" is full, session "
+                          "not tracked (%uD records)",
+                          &zone->shm_zone->shm.name, sh->nrecords);
+
+        } else {
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+        }
+
+        (void) ngx_atomic_fetch_add(&sh->totals.untracked, 1);
+
+        return NGX_HTTP_WSHB_NO_RECORD;
+    }
+
+    rec = &sh->records[i];
+    sh->free = rec->next;
+    sh->used++;
+
+    ngx_memzero(rec, sizeof(ngx_http_ws_heartbeat_record_t));
+
+    rec->next = NGX_HTTP_WSHB_NO_RECORD;
+    rec->pid = ngx_pid;
+    rec->worker_start = worker_start;
+    rec->counter = counter;
+    rec->state = NGX_HTTP_WSHB_STATE_HEALTHY;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    /* the record is ours now; the rest needs no lock */
+
+    tp = ngx_timeofday();
+    rec->start = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    ngx_http_ws_heartbeat_addr(&rec->client, r->connection->sockaddr);
+
+    u = r->upstream;
+
+    if (u && u->peer.sockaddr) {
+        ngx_http_ws_heartbeat_addr(&rec->upstream, u->peer.sockaddr);
+    }
+
+    if (r->headers_in.server.len) {
+        len = ngx_min(r->headers_in.server.len, NGX_HTTP_WSHB_HOST_LEN);
+        ngx_memcpy(rec->host, r->headers_in.server.data, len);
+        rec->host_len = (u_char) len;
+    }
+
+    len = ngx_min(r->unparsed_uri.len, NGX_HTTP_WSHB_URI_LEN);
+    ngx_memcpy(rec->uri, r->unparsed_uri.data, len);
+    rec->uri_len = (u_char) len;
+
+    return i;
+}
+
+
+void
+ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
+    uint32_t i)
+{
+    ngx_http_ws_heartbeat_shctx_t  *sh;
+
+    sh = zone->sh;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    sh->records[i].state = NGX_HTTP_WSHB_STATE_FREE;
+    sh->records[i].next = sh->free;
+    sh->free = i;
+    sh->used--;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * Records of workers that died without cleaning up (SIGKILL, a crash) are
+ * freed, so that counts stay exact.  Called with the mutex held.
+ */
+
+ngx_uint_t
+ngx_http_ws_heartbeat_zone_reap_locked(ngx_http_ws_heartbeat_zone_t *zone)
+{
+    uint32_t                         i;
+    ngx_pid_t                        alive, dead;
+    ngx_uint_t                       n;
+    ngx_http_ws_heartbeat_shctx_t   *sh;
+    ngx_http_ws_heartbeat_record_t  *rec;
+
+    sh = zone->sh;
+    alive = ngx_pid;
+    dead = 0;
+    n = 0;
+
+    for (i = 0; i < sh->nrecords && sh->used; i++) {
+        rec = &sh->records[i];
+
+        if (rec->state == NGX_HTTP_WSHB_STATE_FREE || rec->pid == alive) {
+            continue;
+        }
+
+        if (rec->pid != dead) {
+            if (kill(rec->pid, 0) == 0 || ngx_errno != NGX_ESRCH) {
+                alive = rec->pid;
+                continue;
+            }
+
+            dead = rec->pid;
+        }
+
+        rec->state = NGX_HTTP_WSHB_STATE_FREE;
+        rec->next = sh->free;
+        sh->free = i;
+        sh->used--;
+        n++;
+    }
+
+    if (n) {
+        (void) ngx_atomic_fetch_add(&sh->totals.reaped, n);
+    }
+
+    return n;
+}
+
+
+static void
+ngx_http_ws_heartbeat_addr(ngx_http_ws_heartbeat_addr_t *a,
+    struct sockaddr *sa)
+{
+    struct sockaddr_in   *sin;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6  *sin6;
+#endif
+
+    switch (sa->sa_family) {
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) sa;
+        a->family = AF_INET;
+        ngx_memcpy(a->addr, &sin->sin_addr, 4);
+        a->port = ntohs(sin->sin_port);
+        break;
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) sa;
+        a->family = AF_INET6;
+        ngx_memcpy(a->addr, &sin6->sin6_addr, 16);
+        a->port = ntohs(sin6->sin6_port);
+        break;
+#endif
+
+    default:
+        a->family = (u_char) sa->sa_family;
+    }
+}
+
+
+/* "127.0.0.1:8080", "[::1]:8080", "unix:" */
+
+u_char *
+ngx_http_ws_heartbeat_addr_text(u_char *p,
+    ngx_http_ws_heartbeat_addr_t *a)
+{
+    switch (a->family) {
+
+    case AF_INET:
+        return ngx_sprintf(p, "%ud.%ud.%ud.%ud:%ud", a->addr[0], a->addr[1],
+                           a->addr[2], a->addr[3], (ngx_uint_t) a->port);
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        *p++ = '[';
+        p += ngx_inet6_ntop(a->addr, p, NGX_INET6_ADDRSTRLEN);
+        return ngx_sprintf(p, "]:%ud", (ngx_uint_t) a->port);
+#endif
+
+    case AF_UNIX:
+        return ngx_cpymem(p, "unix:", 5);
+
+    default:
+        return ngx_cpymem(p, "-", 1);
+    }
 }

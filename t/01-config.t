@@ -15,7 +15,7 @@ sub conf_test {
     my $t = WsHb->new(no_log_check => 1);
     $t->write_conf($http, main => $main // '');
     my ($rc, $out) = $t->test_conf;
-    $t->{finished} = 1;
+    $t->finish;
     return ($rc, $out);
 }
 

@@ -167,7 +167,11 @@ sub master_pid { $_[0]{nginx} }
 
 sub worker_pids {
     my ($self) = @_;
-    my $master = $self->{nginx};
+    return $self->worker_pids_of($self->{nginx});
+}
+
+sub worker_pids_of {
+    my ($self, $master) = @_;
     return map { /^\s*(\d+)\s+(\d+)/ && $2 == $master ? $1 : () }
         `ps -o pid=,ppid= -e`;
 }
@@ -189,7 +193,8 @@ sub stop {
         sleep 0.05;
     }
 
-    kill 'KILL', $pid;
+    my @workers = $self->worker_pids_of($pid);
+    kill 'KILL', $pid, @workers;
     waitpid $pid, 0;
     fail('nginx did not exit on QUIT within 15 s');
 }
@@ -252,6 +257,37 @@ sub ws_client {
     return $self->spawn('node', "$NODE_DIR/client.js", '--url', $url, @args);
 }
 
+# a plain HTTP/1.0 request; returns { status, headers (lower-case keys),
+# body }
+
+sub http {
+    my ($self, $port, $request) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                  Timeout => 5)
+        or die "connect: $!";
+    $request =~ s/%%PORT_(\w+)%%/$self->port($1)/ge;
+    print $s $request;
+
+    local $/;
+    my $raw = <$s> // '';
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/\d\.\d (\d+)};
+    my %h;
+
+    for (split /\r\n/, $head // '') {
+        $h{lc $1} = $2 if /^([^:]+):\s*(.*)$/;
+    }
+
+    return { status => $status // 0, headers => \%h, body => $body // '' };
+}
+
+sub get {
+    my ($self, $port, $uri, @headers) = @_;
+    return $self->http($port, "GET $uri HTTP/1.0\r\nHost: localhost\r\n"
+        . join('', map { "$_\r\n" } @headers) . "\r\n");
+}
+
 sub check_logs {
     my ($self) = @_;
     my @bad = grep { /\[(alert|crit|emerg)\]/ } split /\n/, $self->error_log;
@@ -269,10 +305,9 @@ sub check_logs {
 sub finish {
     my ($self) = @_;
     return if $self->{finished}++;
-    return if $self->{no_log_check};
     $_->kill for @{ $self->{children} };
     $self->stop;
-    $self->check_logs;
+    $self->check_logs unless $self->{no_log_check};
 }
 
 END {

@@ -100,7 +100,9 @@ sub connect_ws {
     my $upgrade = $o{upgrade} // 'websocket';
     my $path = $o{path} // '/';
 
-    syswrite $s, "GET $path HTTP/1.1\r\nHost: localhost\r\n"
+    my $host = $o{host} // 'localhost';
+
+    syswrite $s, "GET $path HTTP/1.1\r\nHost: $host\r\n"
         . "Upgrade: $upgrade\r\nConnection: Upgrade\r\n"
         . "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
         . "Sec-WebSocket-Version: 13\r\n\r\n" . ($o{early} // '');

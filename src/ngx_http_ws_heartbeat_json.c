@@ -1,0 +1,319 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ *
+ * The status document as JSON.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <nginx.h>
+
+#include "ngx_http_ws_heartbeat_module.h"
+#include "ngx_http_ws_heartbeat_status.h"
+
+
+#define NGX_HTTP_WSHB_TIME_LEN  (sizeof("1970-01-01T00:00:00.000Z") - 1)
+
+
+static u_char *ngx_http_ws_heartbeat_json_str(u_char *p, u_char *s,
+    size_t len);
+static u_char *ngx_http_ws_heartbeat_json_time(u_char *p, uint64_t ms);
+static u_char *ngx_http_ws_heartbeat_json_ago(u_char *p, uint64_t now,
+    uint64_t start, uint32_t at);
+static u_char *ngx_http_ws_heartbeat_json_peer(u_char *p, char *name,
+    ngx_http_ws_heartbeat_record_t *rec, ngx_uint_t i, uint64_t now);
+
+
+static char  *ngx_http_ws_heartbeat_peer_key[] = { "client", "upstream" };
+static char  *ngx_http_ws_heartbeat_dir_key[] = {
+    "client_to_upstream", "upstream_to_client"
+};
+
+
+ngx_int_t
+ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
+    ngx_http_ws_heartbeat_summary_t *sum)
+{
+    u_char                                  *p;
+    ngx_uint_t                               i, b;
+    ngx_time_t                              *tp;
+    ngx_http_ws_heartbeat_totals_t          *t;
+    ngx_http_ws_heartbeat_upstream_count_t  *uc;
+
+    t = &sum->totals;
+    tp = ngx_timeofday();
+
+    p = ngx_http_ws_heartbeat_reserve(out, 4096);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(p, "{\"module\":\"ngx_http_ws_heartbeat_module\","
+                       "\"version\":\"" NGX_HTTP_WS_HEARTBEAT_VERSION "\","
+                       "\"nginx_version\":\"" NGINX_VERSION "\","
+                       "\"pid\":%P,\"time\":\"",
+                    ngx_pid);
+    p = ngx_http_ws_heartbeat_json_time(p, (uint64_t) tp->sec * 1000
+                                           + tp->msec);
+    p = ngx_sprintf(p, "\",\"uptime\":%T,", tp->sec - sum->created);
+
+    p = ngx_sprintf(p, "\"zone\":{\"name\":");
+    p = ngx_http_ws_heartbeat_json_str(p, sum->zone_name.data,
+                                       ngx_min(sum->zone_name.len, 256));
+    p = ngx_sprintf(p, ",\"size\":%uz,\"record_size\":%uz,"
+                       "\"max_records\":%ui,\"used_records\":%ui,"
+                       "\"free_records\":%ui},",
+                    sum->zone_size, sizeof(ngx_http_ws_heartbeat_record_t),
+                    sum->nrecords, sum->used, sum->nrecords - sum->used);
+
+    p = ngx_sprintf(p, "\"sessions_by_state\":{");
+
+    for (i = 1; i < NGX_HTTP_WSHB_NSTATES; i++) {
+        p = ngx_sprintf(p, "%s\"%V\":%ui", i > 1 ? "," : "",
+                        &ngx_http_ws_heartbeat_states[i], sum->states[i]);
+    }
+
+    p = ngx_sprintf(p, "},\"totals\":{\"opened\":%uA,\"closed\":{",
+                    t->opened);
+
+    for (i = 1; i < NGX_HTTP_WSHB_NREASONS; i++) {
+        p = ngx_sprintf(p, "%s\"%V\":%uA", i > 1 ? "," : "",
+                        &ngx_http_ws_heartbeat_reasons[i], t->closed[i]);
+    }
+
+    p = ngx_sprintf(p, "},\"rejected\":%uA,\"untracked\":%uA,"
+                       "\"reaped\":%uA",
+                    t->rejected, t->untracked, t->reaped);
+
+    p = ngx_sprintf(p, ",\"pings\":{\"client\":%uA,\"upstream\":%uA}"
+                       ",\"pongs\":{\"client\":%uA,\"upstream\":%uA}",
+                    t->pings[0], t->pings[1], t->pongs[0], t->pongs[1]);
+
+    p = ngx_sprintf(p, ",\"frames\":{\"%s\":%uA,\"%s\":%uA}"
+                       ",\"bytes\":{\"%s\":%uA,\"%s\":%uA}},",
+                    ngx_http_ws_heartbeat_dir_key[0], t->frames[0],
+                    ngx_http_ws_heartbeat_dir_key[1], t->frames[1],
+                    ngx_http_ws_heartbeat_dir_key[0], t->bytes[0],
+                    ngx_http_ws_heartbeat_dir_key[1], t->bytes[1]);
+
+    p = ngx_sprintf(p, "\"rtt\":{");
+
+    for (i = 0; i < 2; i++) {
+        p = ngx_sprintf(p, "%s\"%s\":{\"count\":%uA,\"sum_ms\":%uA,"
+                           "\"avg_ms\":%uA,\"buckets_ms\":{",
+                        i ? "," : "", ngx_http_ws_heartbeat_peer_key[i],
+                        t->rtt_count[i], t->rtt_sum[i],
+                        t->rtt_count[i] ? t->rtt_sum[i] / t->rtt_count[i]
+                                        : 0);
+
+        for (b = 0; b < NGX_HTTP_WSHB_RTT_BUCKETS; b++) {
+            p = ngx_sprintf(p, "\"%ui\":%uA,",
+                            ngx_http_ws_heartbeat_rtt_bounds[b],
+                            t->rtt_bucket[i][b]);
+        }
+
+        p = ngx_sprintf(p, "\"+Inf\":%uA}}",
+                        t->rtt_bucket[i][NGX_HTTP_WSHB_RTT_BUCKETS]);
+    }
+
+    p = ngx_sprintf(p, "},\"upstreams\":[");
+    out->buf->last = p;
+
+    uc = sum->upstreams.elts;
+
+    for (i = 0; i < sum->upstreams.nelts; i++) {
+        p = ngx_http_ws_heartbeat_reserve(out, NGX_SOCKADDR_STRLEN + 64);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_sprintf(p, "%s{\"peer\":\"", i ? "," : "");
+        p = ngx_http_ws_heartbeat_addr_text(p, &uc[i].addr);
+        p = ngx_sprintf(p, "\",\"sessions\":%ui}", uc[i].sessions);
+        out->buf->last = p;
+    }
+
+    p = ngx_http_ws_heartbeat_reserve(out, 128);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(p, "],\"sessions_matching\":%ui,\"sessions\":[",
+                    sum->matching);
+    out->buf->last = p;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_ws_heartbeat_json_session(ngx_http_ws_heartbeat_out_t *out,
+    ngx_http_ws_heartbeat_record_t *rec, ngx_uint_t first)
+{
+    u_char      *p;
+    uint64_t     now;
+    ngx_time_t  *tp;
+
+    p = ngx_http_ws_heartbeat_reserve(out, 1024
+                                      + 6 * (NGX_HTTP_WSHB_HOST_LEN
+                                             + NGX_HTTP_WSHB_URI_LEN));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    tp = ngx_timeofday();
+    now = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    p = ngx_sprintf(p, "%s{\"id\":\"%08xD%06xP%08xD\",\"pid\":%P,"
+                       "\"client_addr\":\"",
+                    first ? "" : ",", rec->worker_start, rec->pid,
+                    rec->counter, rec->pid);
+    p = ngx_http_ws_heartbeat_addr_text(p, &rec->client);
+    p = ngx_sprintf(p, "\",\"upstream_addr\":\"");
+    p = ngx_http_ws_heartbeat_addr_text(p, &rec->upstream);
+    p = ngx_sprintf(p, "\",\"host\":");
+    p = ngx_http_ws_heartbeat_json_str(p, rec->host,
+                                ngx_min(rec->host_len, NGX_HTTP_WSHB_HOST_LEN));
+    p = ngx_sprintf(p, ",\"uri\":");
+    p = ngx_http_ws_heartbeat_json_str(p, rec->uri,
+                                ngx_min(rec->uri_len, NGX_HTTP_WSHB_URI_LEN));
+    p = ngx_sprintf(p, ",\"started\":\"");
+    p = ngx_http_ws_heartbeat_json_time(p, rec->start);
+    p = ngx_sprintf(p, "\",\"age_ms\":%uL,\"state\":\"%V\","
+                       "\"close_reason\":",
+                    now > rec->start ? now - rec->start : 0,
+                    &ngx_http_ws_heartbeat_states[
+                        rec->state < NGX_HTTP_WSHB_NSTATES ? rec->state : 0]);
+
+    if (rec->reason && rec->reason < NGX_HTTP_WSHB_NREASONS) {
+        p = ngx_sprintf(p, "\"%V\"",
+                        &ngx_http_ws_heartbeat_reasons[rec->reason]);
+
+    } else {
+        p = ngx_cpymem(p, "null", 4);
+    }
+
+    p = ngx_http_ws_heartbeat_json_peer(p, "client", rec, 0, now);
+    p = ngx_http_ws_heartbeat_json_peer(p, "upstream", rec, 1, now);
+
+    *p++ = '}';
+
+    out->buf->last = p;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_ws_heartbeat_json_tail(ngx_http_ws_heartbeat_out_t *out)
+{
+    u_char  *p;
+
+    p = ngx_http_ws_heartbeat_reserve(out, 4);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->buf->last = ngx_cpymem(p, "]}\n", 3);
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_http_ws_heartbeat_json_peer(u_char *p, char *name,
+    ngx_http_ws_heartbeat_record_t *rec, ngx_uint_t i, uint64_t now)
+{
+    p = ngx_sprintf(p, ",\"%s\":{\"frames\":%uL,\"bytes\":%uL,"
+                       "\"pings\":%uD,\"pongs\":%uD,\"rtt_ms\":",
+                    name, rec->frames[i], rec->bytes[i], rec->pings[i],
+                    rec->pongs[i]);
+
+    if (rec->rtt[i] != (uint32_t) -1) {
+        p = ngx_sprintf(p, "%uD", rec->rtt[i]);
+
+    } else {
+        p = ngx_cpymem(p, "null", 4);
+    }
+
+    p = ngx_cpymem(p, ",\"last_rx_ms_ago\":", 18);
+    p = ngx_http_ws_heartbeat_json_ago(p, now, rec->start, rec->last_rx[i]);
+    p = ngx_cpymem(p, ",\"last_pong_ms_ago\":", 20);
+    p = ngx_http_ws_heartbeat_json_ago(p, now, rec->start,
+                                       rec->last_pong[i]);
+
+    *p++ = '}';
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_ws_heartbeat_json_ago(u_char *p, uint64_t now, uint64_t start,
+    uint32_t at)
+{
+    if (at == 0) {
+        return ngx_cpymem(p, "null", 4);
+    }
+
+    start += at;
+
+    return ngx_sprintf(p, "%uL", now > start ? now - start : 0);
+}
+
+
+/*
+ * Any bytes become a valid JSON string: quotes, backslashes, controls and
+ * everything outside printable ASCII are escaped (bytes as U+0000-U+00FF).
+ * Needs 2 + 6 * len bytes.
+ */
+
+static u_char *
+ngx_http_ws_heartbeat_json_str(u_char *p, u_char *s, size_t len)
+{
+    u_char         c;
+    static u_char  hex[] = "0123456789abcdef";
+
+    *p++ = '"';
+
+    while (len--) {
+        c = *s++;
+
+        if (c == '"' || c == '\\') {
+            *p++ = '\\';
+            *p++ = c;
+
+        } else if (c < 0x20 || c > 0x7e) {
+            *p++ = '\\';
+            *p++ = 'u';
+            *p++ = '0';
+            *p++ = '0';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 0xf];
+
+        } else {
+            *p++ = c;
+        }
+    }
+
+    *p++ = '"';
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_ws_heartbeat_json_time(u_char *p, uint64_t ms)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime((time_t) (ms / 1000), &tm);
+
+    return ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
+                       (int) (ms % 1000));
+}

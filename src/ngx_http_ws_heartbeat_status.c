@@ -1,0 +1,764 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ *
+ * The status handler: method and token checks, the query, and a snapshot
+ * of the zone rendered as JSON or Prometheus text into a chain of
+ * fixed-size buffers.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_ws_heartbeat_module.h"
+#include "ngx_http_ws_heartbeat_status.h"
+
+
+#define NGX_HTTP_WSHB_BATCH  64
+
+
+static ngx_int_t ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_ws_heartbeat_authorized(ngx_http_request_t *r,
+    ngx_array_t *tokens);
+static ngx_uint_t ngx_http_ws_heartbeat_token_match(ngx_array_t *tokens,
+    u_char *p, size_t len);
+static ngx_table_elt_t *ngx_http_ws_heartbeat_header(ngx_http_request_t *r,
+    char *name);
+static ngx_uint_t ngx_http_ws_heartbeat_wants_prometheus(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q,
+    ngx_http_ws_heartbeat_summary_t *sum);
+static ngx_uint_t ngx_http_ws_heartbeat_match(
+    ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_query_t *q);
+static ngx_int_t ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q,
+    ngx_http_ws_heartbeat_out_t *out);
+static ngx_int_t ngx_http_ws_heartbeat_status_error(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *text);
+
+
+char *
+ngx_http_ws_heartbeat_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t           *clcf;
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_ws_heartbeat_status_handler;
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_ws_heartbeat_module);
+    wmcf->status = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_ws_heartbeat_loc_conf_t *wlcf = conf;
+
+    ngx_str_t  *value, *token;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "takes a non-empty token";
+    }
+
+    if (wlcf->tokens == NGX_CONF_UNSET_PTR) {
+        wlcf->tokens = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (wlcf->tokens == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    token = ngx_array_push(wlcf->tokens);
+    if (token == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *token = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                           rc;
+    ngx_str_t                           error, args;
+    ngx_chain_t                        *cl;
+    ngx_table_elt_t                    *h;
+    ngx_http_ws_heartbeat_out_t         out;
+    ngx_http_ws_heartbeat_query_t       q;
+    ngx_http_ws_heartbeat_summary_t     sum;
+    ngx_http_ws_heartbeat_loc_conf_t   *wlcf;
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "GET, HEAD");
+
+        ngx_str_set(&error, "only GET and HEAD are allowed");
+        return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_NOT_ALLOWED,
+                                                  &error);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
+
+    if (wlcf->tokens != NGX_CONF_UNSET_PTR && wlcf->tokens != NULL) {
+        rc = ngx_http_ws_heartbeat_authorized(r, wlcf->tokens);
+
+        if (rc != NGX_OK) {
+            h = ngx_list_push(&r->headers_out.headers);
+            if (h == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            h->hash = 1;
+            ngx_str_set(&h->key, "WWW-Authenticate");
+
+            if (rc == NGX_DECLINED) {
+                ngx_str_set(&h->value, "Bearer realm=\"ws_heartbeat\"");
+                ngx_str_set(&error, "a bearer token is required");
+
+            } else {
+                ngx_str_set(&h->value, "Bearer realm=\"ws_heartbeat\", "
+                                       "error=\"invalid_token\"");
+                ngx_str_set(&error, "invalid token");
+
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "ws_heartbeat: status request with an "
+                              "invalid token");
+            }
+
+            return ngx_http_ws_heartbeat_status_error(r,
+                                                  NGX_HTTP_UNAUTHORIZED,
+                                                  &error);
+        }
+    }
+
+    /* a copy: values are unescaped in place, $request must stay as is */
+
+    args.len = r->args.len;
+    args.data = ngx_pnalloc(r->pool, args.len + 1);
+    if (args.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(args.data, r->args.data, args.len);
+
+    if (ngx_http_ws_heartbeat_parse_query(&args, &q, &error) != NGX_OK) {
+        return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_BAD_REQUEST,
+                                                  &error);
+    }
+
+    if (!q.format_set && ngx_http_ws_heartbeat_wants_prometheus(r)) {
+        q.format = NGX_HTTP_WSHB_FORMAT_PROMETHEUS;
+    }
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+
+    if (ngx_http_ws_heartbeat_summary(r, wmcf->zone, &q, &sum) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    out.pool = r->pool;
+    out.first = NULL;
+    out.last = NULL;
+    out.buf = NULL;
+
+    if (q.format == NGX_HTTP_WSHB_FORMAT_PROMETHEUS) {
+        ngx_str_set(&r->headers_out.content_type,
+                    "text/plain; version=0.0.4; charset=utf-8");
+
+        rc = ngx_http_ws_heartbeat_prometheus(&out, &sum);
+
+    } else {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+
+        rc = ngx_http_ws_heartbeat_json_head(&out, &sum);
+
+        if (rc == NGX_OK && q.sessions) {
+            rc = ngx_http_ws_heartbeat_sessions(r, wmcf->zone, &q, &out);
+        }
+
+        if (rc == NGX_OK) {
+            rc = ngx_http_ws_heartbeat_json_tail(&out);
+        }
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = 0;
+
+    for (cl = out.first; cl; cl = cl->next) {
+        r->headers_out.content_length_n += cl->buf->last - cl->buf->pos;
+    }
+
+    out.last->buf->last_buf = (r == r->main) ? 1 : 0;
+    out.last->buf->last_in_chain = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, out.first);
+}
+
+
+/*
+ * NGX_OK: a configured token was presented, as "Authorization: Bearer T"
+ * or, for browsers opening a WebSocket, as a "bearer.T" subprotocol;
+ * NGX_DECLINED: none was presented; NGX_ERROR: a wrong one was.
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_authorized(ngx_http_request_t *r, ngx_array_t *tokens)
+{
+    u_char           *p, *end, *start;
+    ngx_uint_t        presented;
+    ngx_table_elt_t  *h;
+
+    presented = 0;
+
+    h = r->headers_in.authorization;
+
+    if (h && h->value.len > sizeof("Bearer ") - 1
+        && ngx_strncasecmp(h->value.data, (u_char *) "Bearer ",
+                           sizeof("Bearer ") - 1) == 0)
+    {
+        presented = 1;
+
+        p = h->value.data + sizeof("Bearer ") - 1;
+        end = h->value.data + h->value.len;
+
+        while (p < end && *p == ' ') {
+            p++;
+        }
+
+        if (ngx_http_ws_heartbeat_token_match(tokens, p, end - p)) {
+            return NGX_OK;
+        }
+    }
+
+    h = ngx_http_ws_heartbeat_header(r, "Sec-WebSocket-Protocol");
+
+    if (h) {
+        p = h->value.data;
+        end = p + h->value.len;
+
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == ',')) {
+                p++;
+            }
+
+            start = p;
+
+            while (p < end && *p != ',' && *p != ' ') {
+                p++;
+            }
+
+            if (p - start > 7
+                && ngx_strncasecmp(start, (u_char *) "bearer.", 7) == 0)
+            {
+                presented = 1;
+
+                if (ngx_http_ws_heartbeat_token_match(tokens, start + 7,
+                                                      p - start - 7))
+                {
+                    return NGX_OK;
+                }
+            }
+        }
+    }
+
+    return presented ? NGX_ERROR : NGX_DECLINED;
+}
+
+
+/* compares with every token, in time that does not depend on the bytes */
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_token_match(ngx_array_t *tokens, u_char *p, size_t len)
+{
+    size_t       i;
+    ngx_str_t   *t;
+    ngx_uint_t   k, match;
+    u_char       diff;
+
+    t = tokens->elts;
+    match = 0;
+
+    for (k = 0; k < tokens->nelts; k++) {
+        diff = (t[k].len != len);
+
+        for (i = 0; i < t[k].len; i++) {
+            diff |= t[k].data[i] ^ (i < len ? p[i] : 0);
+        }
+
+        match |= (diff == 0);
+    }
+
+    return match;
+}
+
+
+static ngx_table_elt_t *
+ngx_http_ws_heartbeat_header(ngx_http_request_t *r, char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+/* Prometheus asks for "text/plain;version=0.0.4" or OpenMetrics */
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_wants_prometheus(ngx_http_request_t *r)
+{
+    u_char           *p, *end;
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_ws_heartbeat_header(r, "Accept");
+
+    if (h == NULL) {
+        return 0;
+    }
+
+    p = h->value.data;
+    end = p + h->value.len;
+
+    if (ngx_strlcasestrn(p, end, (u_char *) "openmetrics", 11 - 1)) {
+        return 1;
+    }
+
+    p = ngx_strlcasestrn(p, end, (u_char *) "text/plain", 10 - 1);
+
+    return p && ngx_strlcasestrn(p, end, (u_char *) "version=0.0.4", 13 - 1);
+}
+
+
+/*
+ * The query: format=json|prometheus, sessions=N, state=S, upstream=A.
+ * Anything else is an error with a one-line reason.
+ */
+
+ngx_int_t
+ngx_http_ws_heartbeat_parse_query(ngx_str_t *args,
+    ngx_http_ws_heartbeat_query_t *q, ngx_str_t *error)
+{
+    u_char      *p, *end, *amp, *eq, *dst, *src;
+    ngx_int_t    n;
+    ngx_str_t    key, val;
+    ngx_uint_t   i;
+
+    ngx_memzero(q, sizeof(ngx_http_ws_heartbeat_query_t));
+    q->sessions = NGX_HTTP_WSHB_SESSIONS_DEFAULT;
+
+    p = args->data;
+    end = p + args->len;
+
+    while (p < end) {
+        amp = ngx_strlchr(p, end, '&');
+        if (amp == NULL) {
+            amp = end;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+
+        key.data = p;
+        key.len = (eq ? eq : amp) - p;
+        val.data = eq ? eq + 1 : amp;
+        val.len = amp - val.data;
+
+        p = amp + 1;
+
+        if (key.len == 0) {
+            continue;
+        }
+
+        /* values are unescaped in place: the caller gave us a copy */
+
+        src = val.data;
+        dst = val.data;
+        ngx_unescape_uri(&dst, &src, val.len, NGX_UNESCAPE_URI);
+        val.len = dst - val.data;
+
+        if (key.len == 6 && ngx_strncmp(key.data, "format", 6) == 0) {
+            q->format_set = 1;
+
+            if (val.len == 4 && ngx_strncmp(val.data, "json", 4) == 0) {
+                q->format = NGX_HTTP_WSHB_FORMAT_JSON;
+
+            } else if (val.len == 10
+                       && ngx_strncmp(val.data, "prometheus", 10) == 0)
+            {
+                q->format = NGX_HTTP_WSHB_FORMAT_PROMETHEUS;
+
+            } else {
+                ngx_str_set(error, "format must be json or prometheus");
+                return NGX_ERROR;
+            }
+
+        } else if (key.len == 8 && ngx_strncmp(key.data, "sessions", 8) == 0)
+        {
+            n = ngx_atoi(val.data, val.len);
+
+            if (n == NGX_ERROR || n > NGX_HTTP_WSHB_SESSIONS_MAX) {
+                ngx_str_set(error, "sessions must be a number "
+                                   "from 0 to 100000");
+                return NGX_ERROR;
+            }
+
+            q->sessions = n;
+
+        } else if (key.len == 5 && ngx_strncmp(key.data, "state", 5) == 0) {
+
+            for (i = 1; i < NGX_HTTP_WSHB_NSTATES; i++) {
+                if (val.len == ngx_http_ws_heartbeat_states[i].len
+                    && ngx_strncmp(val.data,
+                                   ngx_http_ws_heartbeat_states[i].data,
+                                   val.len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (i == NGX_HTTP_WSHB_NSTATES) {
+                ngx_str_set(error, "state must be healthy, awaiting_pong, "
+                                   "closing or passthrough");
+                return NGX_ERROR;
+            }
+
+            q->state = i;
+
+        } else if (key.len == 8 && ngx_strncmp(key.data, "upstream", 8) == 0)
+        {
+            if (val.len == 0 || val.len > NGX_SOCKADDR_STRLEN) {
+                ngx_str_set(error, "upstream must be an address:port");
+                return NGX_ERROR;
+            }
+
+            q->upstream = val;
+
+        } else {
+            ngx_str_set(error, "unknown parameter; known are format, "
+                               "sessions, state and upstream");
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q,
+    ngx_http_ws_heartbeat_summary_t *sum)
+{
+    ngx_uint_t                               i, k, n;
+    ngx_atomic_t                            *src, *dst;
+    ngx_http_ws_heartbeat_shctx_t           *sh;
+    ngx_http_ws_heartbeat_record_t          *rec;
+    ngx_http_ws_heartbeat_upstream_count_t  *uc;
+
+    ngx_memzero(sum, sizeof(ngx_http_ws_heartbeat_summary_t));
+
+    if (ngx_array_init(&sum->upstreams, r->pool, 8,
+                       sizeof(ngx_http_ws_heartbeat_upstream_count_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    sh = zone->sh;
+
+    sum->zone_name = zone->shm_zone->shm.name;
+    sum->zone_size = zone->shm_zone->shm.size;
+    sum->created = sh->created;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    ngx_http_ws_heartbeat_zone_reap_locked(zone);
+
+    sum->used = sh->used;
+    sum->nrecords = sh->nrecords;
+
+    n = 0;
+
+    for (i = 0; i < sh->nrecords && n < sh->used; i++) {
+        rec = &sh->records[i];
+
+        if (rec->state == NGX_HTTP_WSHB_STATE_FREE) {
+            continue;
+        }
+
+        n++;
+        sum->states[rec->state < NGX_HTTP_WSHB_NSTATES ? rec->state : 0]++;
+
+        if (ngx_http_ws_heartbeat_match(rec, q)) {
+            sum->matching++;
+        }
+
+        uc = sum->upstreams.elts;
+
+        for (k = 0; k < sum->upstreams.nelts; k++) {
+            if (ngx_memcmp(&uc[k].addr, &rec->upstream,
+                           sizeof(ngx_http_ws_heartbeat_addr_t))
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (k == sum->upstreams.nelts) {
+            if (k == NGX_HTTP_WSHB_MAX_UPSTREAMS) {
+                continue;
+            }
+
+            uc = ngx_array_push(&sum->upstreams);
+            if (uc == NULL) {
+                break;
+            }
+
+            uc->addr = rec->upstream;
+            uc->sessions = 0;
+            k = sum->upstreams.nelts - 1;
+            uc = sum->upstreams.elts;
+        }
+
+        uc[k].sessions++;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    /* counters are atomics: read each once, no lock needed */
+
+    src = (ngx_atomic_t *) &sh->totals;
+    dst = (ngx_atomic_t *) &sum->totals;
+
+    for (i = 0; i < sizeof(ngx_http_ws_heartbeat_totals_t)
+                    / sizeof(ngx_atomic_t); i++)
+    {
+        dst[i] = src[i];
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_match(ngx_http_ws_heartbeat_record_t *rec,
+    ngx_http_ws_heartbeat_query_t *q)
+{
+    u_char  *p, text[NGX_SOCKADDR_STRLEN + 8];
+
+    if (q->state && rec->state != q->state) {
+        return 0;
+    }
+
+    if (q->upstream.len) {
+        p = ngx_http_ws_heartbeat_addr_text(text, &rec->upstream);
+
+        if ((size_t) (p - text) != q->upstream.len
+            || ngx_strncmp(text, q->upstream.data, q->upstream.len) != 0)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * Records are copied in batches under the mutex and rendered outside it,
+ * so that the lock is held for microseconds however large the table.
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q,
+    ngx_http_ws_heartbeat_out_t *out)
+{
+    uint32_t                         i;
+    ngx_uint_t                       k, n, sent;
+    ngx_http_ws_heartbeat_shctx_t   *sh;
+    ngx_http_ws_heartbeat_record_t  *batch;
+
+    batch = ngx_palloc(r->pool, NGX_HTTP_WSHB_BATCH
+                                * sizeof(ngx_http_ws_heartbeat_record_t));
+    if (batch == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh = zone->sh;
+    i = 0;
+    sent = 0;
+
+    while (sent < q->sessions) {
+
+        n = 0;
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+
+        while (i < sh->nrecords && n < NGX_HTTP_WSHB_BATCH
+               && sent + n < q->sessions)
+        {
+            if (sh->records[i].state != NGX_HTTP_WSHB_STATE_FREE
+                && ngx_http_ws_heartbeat_match(&sh->records[i], q))
+            {
+                batch[n++] = sh->records[i];
+            }
+
+            i++;
+        }
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        for (k = 0; k < n; k++) {
+            if (ngx_http_ws_heartbeat_json_session(out, &batch[k], sent == 0)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            sent++;
+        }
+
+        if (i >= sh->nrecords) {
+            break;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+u_char *
+ngx_http_ws_heartbeat_reserve(ngx_http_ws_heartbeat_out_t *out, size_t n)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (out->buf && (size_t) (out->buf->end - out->buf->last) >= n) {
+        return out->buf->last;
+    }
+
+    b = ngx_create_temp_buf(out->pool, ngx_max(n, NGX_HTTP_WSHB_CHUNK));
+    if (b == NULL) {
+        return NULL;
+    }
+
+    cl = ngx_alloc_chain_link(out->pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    if (out->last) {
+        out->last->next = cl;
+
+    } else {
+        out->first = cl;
+    }
+
+    out->last = cl;
+    out->buf = b;
+
+    return b->last;
+}
+
+
+static ngx_int_t
+ngx_http_ws_heartbeat_status_error(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *text)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    b = ngx_create_temp_buf(r->pool, text->len + 1);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, text->data, text->len);
+    *b->last++ = LF;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "text/plain");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

@@ -1,0 +1,127 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ */
+
+
+#ifndef _NGX_HTTP_WS_HEARTBEAT_ZONE_H_INCLUDED_
+#define _NGX_HTTP_WS_HEARTBEAT_ZONE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_WSHB_HOST_LEN        32
+#define NGX_HTTP_WSHB_URI_LEN         64
+
+#define NGX_HTTP_WSHB_STATE_FREE      0
+#define NGX_HTTP_WSHB_STATE_HEALTHY   1
+#define NGX_HTTP_WSHB_STATE_AWAITING  2
+#define NGX_HTTP_WSHB_STATE_CLOSING   3
+#define NGX_HTTP_WSHB_STATE_PASSTHROUGH  4
+#define NGX_HTTP_WSHB_NSTATES         5
+
+/* RTT histogram bounds, ms; one more bucket for +Inf */
+#define NGX_HTTP_WSHB_RTT_BUCKETS     12
+
+#define NGX_HTTP_WSHB_NO_RECORD       ((uint32_t) -1)
+
+
+typedef struct {
+    u_char                        family;       /* 0: unknown */
+    u_char                        addr[16];
+    uint16_t                      port;
+} ngx_http_ws_heartbeat_addr_t;
+
+
+/*
+ * One live session, 256 bytes.  Allocated and freed under the zone mutex;
+ * afterwards only the owning worker writes it, without the mutex, from
+ * state changes and timers; readers copy it under the mutex.
+ */
+
+typedef struct {
+    uint32_t                      next;         /* free list */
+    ngx_pid_t                     pid;
+    uint32_t                      worker_start;
+    uint32_t                      counter;      /* with the two above: id */
+
+    uint64_t                      start;        /* unix time, ms */
+
+    ngx_http_ws_heartbeat_addr_t  client;
+    ngx_http_ws_heartbeat_addr_t  upstream;
+
+    u_char                        state;
+    u_char                        reason;
+    u_char                        host_len;
+    u_char                        uri_len;
+
+    /* per peer: 0 the client, 1 the upstream; times are ms after start */
+
+    uint32_t                      last_rx[2];
+    uint32_t                      last_pong[2];
+    uint32_t                      rtt[2];
+    uint32_t                      pings[2];
+    uint32_t                      pongs[2];
+    uint64_t                      frames[2];    /* frames from the peer */
+    uint64_t                      bytes[2];     /* bytes from the peer */
+
+    u_char                        host[NGX_HTTP_WSHB_HOST_LEN];
+    u_char                        uri[NGX_HTTP_WSHB_URI_LEN];
+} ngx_http_ws_heartbeat_record_t;
+
+
+typedef struct {
+    ngx_atomic_t                  opened;
+    ngx_atomic_t                  closed[16];   /* by reason */
+    ngx_atomic_t                  rejected;
+    ngx_atomic_t                  untracked;
+    ngx_atomic_t                  reaped;
+    ngx_atomic_t                  pings[2];
+    ngx_atomic_t                  pongs[2];
+    ngx_atomic_t                  frames[2];
+    ngx_atomic_t                  bytes[2];
+    ngx_atomic_t                  rtt_bucket[2][NGX_HTTP_WSHB_RTT_BUCKETS + 1];
+    ngx_atomic_t                  rtt_sum[2];   /* ms */
+    ngx_atomic_t                  rtt_count[2];
+} ngx_http_ws_heartbeat_totals_t;
+
+
+typedef struct {
+    ngx_http_ws_heartbeat_totals_t  totals;
+    time_t                        created;
+    ngx_msec_t                    warned;       /* last "zone full" warning */
+    uint32_t                      nrecords;
+    uint32_t                      used;
+    uint32_t                      free;         /* head of the free list */
+    uint32_t                      nlimits;
+    ngx_atomic_t                  limits[64];   /* ws_heartbeat_max_sessions */
+    ngx_atomic_t                  pressure[64]; /* bumped when at 90 % */
+    ngx_http_ws_heartbeat_record_t  records[1];
+} ngx_http_ws_heartbeat_shctx_t;
+
+
+typedef struct {
+    ngx_http_ws_heartbeat_shctx_t  *sh;
+    ngx_slab_pool_t              *shpool;
+    ngx_shm_zone_t               *shm_zone;
+} ngx_http_ws_heartbeat_zone_t;
+
+
+uint32_t ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_request_t *r, uint32_t worker_start, uint32_t counter);
+void ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
+    uint32_t i);
+ngx_uint_t ngx_http_ws_heartbeat_zone_reap_locked(
+    ngx_http_ws_heartbeat_zone_t *zone);
+u_char *ngx_http_ws_heartbeat_addr_text(u_char *p,
+    ngx_http_ws_heartbeat_addr_t *a);
+
+
+extern ngx_uint_t  ngx_http_ws_heartbeat_rtt_bounds[];
+extern ngx_str_t   ngx_http_ws_heartbeat_states[];
+
+
+#endif /* _NGX_HTTP_WS_HEARTBEAT_ZONE_H_INCLUDED_ */
