@@ -12,7 +12,6 @@
 
 
 static ngx_int_t ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r);
-static ngx_uint_t ngx_http_ws_heartbeat_is_websocket(ngx_http_request_t *r);
 static char *ngx_http_ws_heartbeat_positive(ngx_conf_t *cf, void *post,
     void *data);
 static void *ngx_http_ws_heartbeat_create_main_conf(ngx_conf_t *cf);
@@ -76,6 +75,13 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_ws_heartbeat_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("ws_heartbeat_max_sessions"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_ws_heartbeat_max_sessions,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -180,7 +186,7 @@ ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r)
 }
 
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_ws_heartbeat_is_websocket(ngx_http_request_t *r)
 {
     ngx_table_elt_t  *h;
@@ -259,6 +265,7 @@ ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf)
     wlcf->upstream = NGX_CONF_UNSET;
     wlcf->idle_timeout = NGX_CONF_UNSET_MSEC;
     wlcf->tokens = NGX_CONF_UNSET_PTR;
+    wlcf->limit = NGX_CONF_UNSET_PTR;
 
     return wlcf;
 }
@@ -277,6 +284,7 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_value(conf->upstream, prev->upstream, 0);
     ngx_conf_merge_msec_value(conf->idle_timeout, prev->idle_timeout, 0);
     ngx_conf_merge_ptr_value(conf->tokens, prev->tokens, NULL);
+    ngx_conf_merge_ptr_value(conf->limit, prev->limit, NULL);
 
     return NGX_CONF_OK;
 }
@@ -285,6 +293,8 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t
 ngx_http_ws_heartbeat_init(ngx_conf_t *cf)
 {
+    ngx_http_handler_pt                *h;
+    ngx_http_core_main_conf_t          *cmcf;
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
 
     wmcf = ngx_http_conf_get_module_main_conf(cf,
@@ -295,6 +305,24 @@ ngx_http_ws_heartbeat_init(ngx_conf_t *cf)
                       "\"ws_heartbeat_status\" directive requires "
                       "\"ws_heartbeat_zone\" in the http block");
         return NGX_ERROR;
+    }
+
+    if (wmcf->nlimits) {
+        if (wmcf->zone == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"ws_heartbeat_max_sessions\" directive requires "
+                          "\"ws_heartbeat_zone\" in the http block");
+            return NGX_ERROR;
+        }
+
+        cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_ws_heartbeat_limit_handler;
     }
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;

@@ -35,6 +35,14 @@
 #define NGX_HTTP_WSHB_PROXY_TIMEOUT       8
 #define NGX_HTTP_WSHB_NREASONS            9
 
+#define NGX_HTTP_WSHB_MAX_LIMITS          64
+
+
+typedef struct {
+    ngx_uint_t                        max;
+    ngx_uint_t                        index;      /* its counter */
+} ngx_http_ws_heartbeat_limit_t;
+
 
 typedef struct {
     ngx_flag_t                        enable;
@@ -43,6 +51,7 @@ typedef struct {
     ngx_flag_t                        upstream;
     ngx_msec_t                        idle_timeout;
     ngx_array_t                      *tokens;     /* of ngx_str_t */
+    ngx_http_ws_heartbeat_limit_t    *limit;
 } ngx_http_ws_heartbeat_loc_conf_t;
 
 
@@ -50,6 +59,7 @@ typedef struct {
     ngx_msec_t                        drain;
     ngx_http_ws_heartbeat_zone_t     *zone;
     ngx_uint_t                        status;     /* a status location */
+    ngx_uint_t                        nlimits;
 } ngx_http_ws_heartbeat_main_conf_t;
 
 
@@ -94,6 +104,7 @@ typedef struct {
     ngx_http_request_t               *request;
     ngx_http_ws_heartbeat_loc_conf_t *conf;
     ngx_http_ws_heartbeat_zone_t     *zone;
+    ngx_http_ws_heartbeat_limit_t    *limit;
     ngx_http_ws_heartbeat_peer_t      peer[2];
 
     ngx_event_handler_pt              upstream_read_handler;
@@ -128,6 +139,14 @@ void ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t state);
 
 ngx_int_t ngx_http_ws_heartbeat_add_variables(ngx_conf_t *cf);
+ngx_uint_t ngx_http_ws_heartbeat_is_websocket(ngx_http_request_t *r);
+
+char *ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r);
+ngx_uint_t ngx_http_ws_heartbeat_under_pressure(
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_limit_t *limit);
+void ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit);
 
 char *ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

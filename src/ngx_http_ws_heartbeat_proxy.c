@@ -167,6 +167,7 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
 
     ctx->zone = wmcf->zone;
+    ctx->limit = wlcf->limit;
     ctx->record = NGX_HTTP_WSHB_NO_RECORD;
 
     if (ctx->zone) {
@@ -1017,6 +1018,7 @@ ngx_http_ws_heartbeat_watch(ngx_event_t *ev)
     }
 
     if (!ngx_exiting) {
+        ngx_http_ws_heartbeat_probe(NULL);
         ngx_add_timer(ev, NGX_HTTP_WSHB_WATCH_INTERVAL);
         return;
     }
@@ -1139,6 +1141,57 @@ ngx_http_ws_heartbeat_rtt(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     (void) ngx_atomic_fetch_add(&totals->rtt_bucket[i][b], 1);
     (void) ngx_atomic_fetch_add(&totals->rtt_sum[i], ctx->peer[i].rtt);
     (void) ngx_atomic_fetch_add(&totals->rtt_count[i], 1);
+}
+
+
+/*
+ * Near a session limit (ws_heartbeat_max_sessions), every session of it
+ * from which nothing came for a timeout is pinged now rather than at its
+ * next interval, so zombies are found within about one timeout.  Called
+ * every second from the watcher, and at once by the limit handler (with
+ * the limit that is under pressure).
+ */
+
+void
+ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit)
+{
+    ngx_msec_t                     now, last;
+    ngx_queue_t                   *q;
+    ngx_http_ws_heartbeat_ctx_t   *ctx;
+    ngx_http_ws_heartbeat_peer_t  *peer;
+
+    now = ngx_current_msec;
+
+    for (q = ngx_queue_head(&ngx_http_ws_heartbeat_sessions);
+         q != ngx_queue_sentinel(&ngx_http_ws_heartbeat_sessions);
+         q = ngx_queue_next(q))
+    {
+        ctx = ngx_queue_data(q, ngx_http_ws_heartbeat_ctx_t, queue);
+
+        if (ctx->limit == NULL
+            || (limit && ctx->limit != limit)
+            || ctx->passthrough || ctx->closing || ctx->close_seen
+            || ctx->draining)
+        {
+            continue;
+        }
+
+        peer = &ctx->peer[NGX_HTTP_WSHB_CLIENT];
+        last = peer->last_rx ? peer->last_rx : ctx->start;
+
+        if (peer->awaiting || now - last < ctx->conf->timeout
+            || !ngx_http_ws_heartbeat_under_pressure(ctx->zone, ctx->limit))
+        {
+            continue;
+        }
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->timer.log, 0,
+                       "ws_heartbeat: probing session %*s",
+                       (size_t) NGX_HTTP_WSHB_ID_LEN, ctx->id);
+
+        ngx_http_ws_heartbeat_ping(ctx, NGX_HTTP_WSHB_CLIENT);
+        ngx_http_ws_heartbeat_schedule(ctx);
+    }
 }
 
 
