@@ -292,26 +292,40 @@ ngx_uint_t
 ngx_http_ws_heartbeat_zone_reap_locked(ngx_http_ws_heartbeat_zone_t *zone)
 {
     uint32_t                         i;
-    ngx_pid_t                        alive, dead;
-    ngx_uint_t                       n;
+    ngx_pid_t                        pids[16], dead;
+    ngx_uint_t                       n, k, npids;
     ngx_http_ws_heartbeat_shctx_t   *sh;
     ngx_http_ws_heartbeat_record_t  *rec;
 
     sh = zone->sh;
-    alive = ngx_pid;
+
+    /* a few live workers serve all records: ask the kernel once each */
+
+    pids[0] = ngx_pid;
+    npids = 1;
     dead = 0;
     n = 0;
 
     for (i = 0; i < sh->nrecords && sh->used; i++) {
         rec = &sh->records[i];
 
-        if (rec->state == NGX_HTTP_WSHB_STATE_FREE || rec->pid == alive) {
+        if (rec->state == NGX_HTTP_WSHB_STATE_FREE) {
+            continue;
+        }
+
+        for (k = 0; k < npids; k++) {
+            if (pids[k] == rec->pid) {
+                break;
+            }
+        }
+
+        if (k < npids) {
             continue;
         }
 
         if (rec->pid != dead) {
             if (kill(rec->pid, 0) == 0 || ngx_errno != NGX_ESRCH) {
-                alive = rec->pid;
+                pids[npids < 16 ? npids++ : 15] = rec->pid;
                 continue;
             }
 

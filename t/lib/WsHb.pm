@@ -86,7 +86,8 @@ sub write_conf {
         . "pid $self->{prefix}/nginx.pid;\n"
         . "error_log $self->{prefix}/logs/error.log " . ($ENV{WSHB_DEBUG} ? "debug" : "info") . ";\n"
         . $main
-        . "events {\n    worker_connections 4096;\n}\n"
+        . "events {\n    worker_connections "
+        . ($o{connections} // 4096) . ";\n}\n"
         . $http;
 
     open my $fh, '>', "$self->{prefix}/nginx.conf" or die $!;
