@@ -165,7 +165,9 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(args.data, r->args.data, args.len);
+    if (args.len) {
+        ngx_memcpy(args.data, r->args.data, args.len);
+    }
 
     if (ngx_http_ws_heartbeat_parse_query(&args, &q, &error) != NGX_OK) {
         return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_BAD_REQUEST,

@@ -146,9 +146,10 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_sprintf(shpool->log_ctx, " in ws_heartbeat zone \"%V\"%Z",
                 &shm_zone->shm.name);
 
-    /* as many records as the zone holds */
+    /* as many records as the zone holds: try sizes, quietly */
 
     n = shm_zone->shm.size / sizeof(ngx_http_ws_heartbeat_record_t);
+    shpool->log_nomem = 0;
 
     for ( ;; ) {
         sh = ngx_slab_calloc(shpool, offsetof(ngx_http_ws_heartbeat_shctx_t,
@@ -159,11 +160,14 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
 
         if (n < 16) {
+            shpool->log_nomem = 1;
             return NGX_ERROR;
         }
 
         n -= n / 32 + 1;
     }
+
+    shpool->log_nomem = 1;
 
     sh->nrecords = (uint32_t) n;
     sh->created = ngx_time();
@@ -205,8 +209,10 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
 
     if (i == NGX_HTTP_WSHB_NO_RECORD) {
 
-        if (ngx_current_msec - sh->warned >= 60000 || sh->warned == 0) {
-            sh->warned = ngx_current_msec | 1;
+        if (sh->warned == 0
+            || (ngx_msec_int_t) (ngx_current_msec - sh->warned) >= 60000)
+        {
+            sh->warned = ngx_current_msec ? ngx_current_msec : 1;
             ngx_shmtx_unlock(&zone->shpool->mutex);
 
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,

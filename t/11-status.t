@@ -247,8 +247,9 @@ $t->{no_log_check} = 1;    # the master logs the worker's death at alert
 $t->finish;
 ok($t->error_log =~ /worker process $victim exited on signal 9/,
    'the kill was seen by the master');
-my @bad = grep { /\[(alert|crit|emerg)\]/ && !/exited on signal 9/ }
-    split /\n/, $t->error_log;
+my @bad = grep { /\[(alert|crit|emerg)\]|runtime error:|Sanitizer/
+                 && !/exited on signal 9/ }
+    split /\n/, $t->error_log . $t->read_file('logs/stderr.log');
 ok(!@bad, 'no other alert') or diag "@bad";
 
 done_testing;

@@ -291,9 +291,10 @@ sub get {
 
 sub check_logs {
     my ($self) = @_;
-    my @bad = grep { /\[(alert|crit|emerg)\]/ } split /\n/, $self->error_log;
+    my @bad = grep { /\[(alert|crit|emerg)\]|runtime error:|Sanitizer/ }
+        split /\n/, $self->error_log . $self->read_file('logs/stderr.log');
 
-    ok(!@bad, 'no alert, crit or emerg in error.log')
+    ok(!@bad, 'no alert, crit, emerg or sanitizer report in the logs')
         or diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
 
     opendir my $dh, "$self->{prefix}/asan" or return;
