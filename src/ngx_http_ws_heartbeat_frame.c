@@ -25,7 +25,7 @@
 
 static size_t ngx_http_ws_heartbeat_header_size(uint8_t b0, uint8_t b1);
 static unsigned ngx_http_ws_heartbeat_header(ngx_http_ws_heartbeat_parser_t *p,
-    const uint8_t *h, ngx_http_ws_heartbeat_events_t *ev);
+    const uint8_t *h);
 static unsigned ngx_http_ws_heartbeat_match(ngx_http_ws_heartbeat_parser_t *p,
     const uint8_t *b, size_t n, uint32_t *seq);
 
@@ -55,25 +55,26 @@ ngx_http_ws_heartbeat_parser_init(ngx_http_ws_heartbeat_parser_t *p,
  * Parses buf[0..len) in place.  Our pongs are cut out, a pong that may be
  * ours but is not complete yet is withheld in the stash (the caller puts it
  * back in front of the next bytes with ngx_http_ws_heartbeat_unstash()).
- * Everything else stays byte for byte.  Returns the length of the output.
- * After a protocol error the rest of the input, and everything later, is
- * passed through untouched.
+ * Everything else stays byte for byte.  Returns the length of the output;
+ * counts what it saw in the parser.  If boundary is not NULL, it receives
+ * the offset of the first frame boundary in the output, or
+ * NGX_HTTP_WSHB_NO_BOUNDARY.  After a protocol error the rest of the
+ * input, and everything later, is passed through untouched.
  */
 
 size_t
 ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
-    size_t len, ngx_http_ws_heartbeat_events_t *ev)
+    size_t len, size_t *boundary)
 {
-    size_t     n, need;
-    uint8_t   *r, *w, *end;
+    size_t     n, need, first;
+    uint8_t   *r, *w, *end, b1;
     uint32_t   seq;
     unsigned   rc;
 
-    memset(ev, 0, sizeof(ngx_http_ws_heartbeat_events_t));
-    ev->boundary = NGX_HTTP_WSHB_NO_BOUNDARY;
+    first = NGX_HTTP_WSHB_NO_BOUNDARY;
 
     if (p->error) {
-        return len;
+        goto done;
     }
 
     r = buf;
@@ -101,8 +102,8 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
 
         if (p->hlen == 0) {
 
-            if (ev->boundary == NGX_HTTP_WSHB_NO_BOUNDARY) {
-                ev->boundary = (size_t) (w - buf);
+            if (first == NGX_HTTP_WSHB_NO_BOUNDARY) {
+                first = (size_t) (w - buf);
             }
 
             if (p->armed
@@ -116,9 +117,9 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
                                                  &seq);
 
                 if (rc == NGX_HTTP_WSHB_MATCH) {
-                    ev->frames++;
-                    ev->pongs++;
-                    ev->pong_seq = seq;
+                    p->frames++;
+                    p->pongs++;
+                    p->pong_seq = seq;
                     r += need;
                     continue;
                 }
@@ -131,11 +132,39 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
             }
 
             if (end - r >= 2) {
-                need = ngx_http_ws_heartbeat_header_size(r[0], r[1]);
+                b1 = r[1];
+
+                /* the common case: a whole text or binary frame, 7-bit */
+
+                if ((b1 & 0x7f) < 126
+                    && (b1 >> 7) == p->masked
+                    && !p->in_message
+                    && ((r[0] & 0x8f) == (NGX_HTTP_WSHB_FIN
+                                          | NGX_HTTP_WSHB_OP_TEXT)
+                        || (r[0] & 0x8f) == (NGX_HTTP_WSHB_FIN
+                                             | NGX_HTTP_WSHB_OP_BINARY))
+                    && (size_t) (end - r) >= 2 + 4 * (size_t) p->masked)
+                {
+                    need = 2 + 4 * (size_t) p->masked;
+
+                    p->frames++;
+                    p->data_frames++;
+                    p->left = b1 & 0x7f;
+
+                    if (w != r) {
+                        memmove(w, r, need);
+                    }
+
+                    w += need;
+                    r += need;
+                    continue;
+                }
+
+                need = ngx_http_ws_heartbeat_header_size(r[0], b1);
 
                 if ((size_t) (end - r) >= need) {
 
-                    if (ngx_http_ws_heartbeat_header(p, r, ev)) {
+                    if (ngx_http_ws_heartbeat_header(p, r)) {
                         goto failed;
                     }
 
@@ -159,7 +188,7 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
             && p->hlen == ngx_http_ws_heartbeat_header_size(p->hdr[0],
                                                             p->hdr[1]))
         {
-            if (ngx_http_ws_heartbeat_header(p, p->hdr, ev)) {
+            if (ngx_http_ws_heartbeat_header(p, p->hdr)) {
                 goto failed;
             }
 
@@ -167,13 +196,15 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
         }
     }
 
-    if (ev->boundary == NGX_HTTP_WSHB_NO_BOUNDARY
+    if (first == NGX_HTTP_WSHB_NO_BOUNDARY
         && ngx_http_ws_heartbeat_at_boundary(p))
     {
-        ev->boundary = (size_t) (w - buf);
+        first = (size_t) (w - buf);
     }
 
-    return (size_t) (w - buf);
+    len = (size_t) (w - buf);
+
+    goto done;
 
 failed:
 
@@ -183,7 +214,15 @@ failed:
         memmove(w, r, n);
     }
 
-    return (size_t) (w - buf) + n;
+    len = (size_t) (w - buf) + n;
+
+done:
+
+    if (boundary) {
+        *boundary = first;
+    }
+
+    return len;
 }
 
 
@@ -238,7 +277,7 @@ ngx_http_ws_heartbeat_header_size(uint8_t b0, uint8_t b1)
 
 static unsigned
 ngx_http_ws_heartbeat_header(ngx_http_ws_heartbeat_parser_t *p,
-    const uint8_t *h, ngx_http_ws_heartbeat_events_t *ev)
+    const uint8_t *h)
 {
     uint64_t  len;
     unsigned  fin, opcode, i;
@@ -278,7 +317,7 @@ ngx_http_ws_heartbeat_header(ngx_http_ws_heartbeat_parser_t *p,
         }
 
         p->in_message = fin ? 0 : 1;
-        ev->data_frames++;
+        p->data_frames++;
         break;
 
     case NGX_HTTP_WSHB_OP_TEXT:
@@ -289,7 +328,7 @@ ngx_http_ws_heartbeat_header(ngx_http_ws_heartbeat_parser_t *p,
         }
 
         p->in_message = fin ? 0 : 1;
-        ev->data_frames++;
+        p->data_frames++;
         break;
 
     case NGX_HTTP_WSHB_OP_CLOSE:
@@ -303,7 +342,7 @@ ngx_http_ws_heartbeat_header(ngx_http_ws_heartbeat_parser_t *p,
         }
 
         if (opcode == NGX_HTTP_WSHB_OP_CLOSE) {
-            ev->closes++;
+            p->closes++;
         }
 
         break;
@@ -313,7 +352,7 @@ ngx_http_ws_heartbeat_header(ngx_http_ws_heartbeat_parser_t *p,
         return p->error;
     }
 
-    ev->frames++;
+    p->frames++;
     p->left = len;
 
     return NGX_HTTP_WSHB_OK;

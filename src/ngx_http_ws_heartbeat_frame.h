@@ -37,6 +37,11 @@
 
 typedef struct {
     uint64_t   left;            /* payload bytes left in the current frame */
+    uint64_t   frames;          /* frames whose header completed */
+    uint64_t   data_frames;     /* of which text, binary or continuation */
+    uint32_t   closes;          /* of which close frames */
+    uint32_t   pongs;           /* our pongs removed from the stream */
+    uint32_t   pong_seq;        /* sequence number of the last one */
     uint8_t    prefix[NGX_HTTP_WSHB_PREFIX_LEN];  /* our payload prefix */
     uint8_t    hdr[14];         /* header bytes collected so far */
     uint8_t    stash[NGX_HTTP_WSHB_PING_MAX];     /* withheld pong start */
@@ -49,20 +54,10 @@ typedef struct {
 } ngx_http_ws_heartbeat_parser_t;
 
 
-typedef struct {
-    uint32_t   frames;          /* frames whose header completed */
-    uint32_t   data_frames;     /* of which text, binary or continuation */
-    uint32_t   closes;          /* of which close frames */
-    uint32_t   pongs;           /* our pongs removed from the stream */
-    uint32_t   pong_seq;        /* sequence number of the last one */
-    size_t     boundary;        /* first frame boundary in the output */
-} ngx_http_ws_heartbeat_events_t;
-
-
 void ngx_http_ws_heartbeat_parser_init(ngx_http_ws_heartbeat_parser_t *p,
     int masked, const uint8_t *prefix);
 size_t ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p,
-    uint8_t *buf, size_t len, ngx_http_ws_heartbeat_events_t *ev);
+    uint8_t *buf, size_t len, size_t *boundary);
 size_t ngx_http_ws_heartbeat_unstash(ngx_http_ws_heartbeat_parser_t *p,
     uint8_t *buf);
 void ngx_http_ws_heartbeat_restash(ngx_http_ws_heartbeat_parser_t *p,

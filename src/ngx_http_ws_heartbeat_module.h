@@ -69,7 +69,6 @@ typedef struct {
     ngx_http_ws_heartbeat_parser_t    parser;      /* frames from the peer */
 
     uint64_t                          rx_bytes;    /* read from the peer */
-    uint64_t                          rx_frames;
     uint64_t                          pub_bytes;   /* published to the zone */
     uint64_t                          pub_frames;
     uint64_t                          queued;      /* put in nginx's buffer
@@ -87,7 +86,7 @@ typedef struct {
     ngx_msec_t                        rtt;
 
     ngx_uint_t                        pings;
-    ngx_uint_t                        pongs;
+    uint32_t                          pongs;      /* handled so far */
     uint32_t                          seq;
     int                               outq;
 

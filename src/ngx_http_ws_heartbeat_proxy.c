@@ -35,7 +35,7 @@ static ssize_t ngx_http_ws_heartbeat_recv_upstream(ngx_connection_t *c,
 static ssize_t ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_connection_t *c, u_char *buf, size_t size);
 static void ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i, ngx_http_ws_heartbeat_events_t *ev);
+    ngx_uint_t i);
 static void ngx_http_ws_heartbeat_upstream_handler(ngx_event_t *ev);
 static void ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_buf_t *b);
@@ -255,8 +255,7 @@ static void
 ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     ngx_buf_t *b)
 {
-    size_t                          len;
-    ngx_http_ws_heartbeat_events_t  ev;
+    size_t  len;
 
     if (b == NULL || b->pos == NULL || b->last <= b->pos) {
         return;
@@ -267,12 +266,12 @@ ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     /* nothing can be removed yet: no ping of ours went out */
 
     (void) ngx_http_ws_heartbeat_parse(&ctx->peer[i].parser, b->pos, len,
-                                       &ev);
+                                       NULL);
 
     ctx->peer[i].rx_bytes += len;
     ctx->peer[i ^ 1].queued += len;
 
-    ngx_http_ws_heartbeat_events(ctx, i, &ev);
+    ngx_http_ws_heartbeat_events(ctx, i);
 }
 
 
@@ -314,13 +313,13 @@ static ssize_t
 ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     ngx_connection_t *c, u_char *buf, size_t size)
 {
-    size_t                          k, len, reserve, at;
-    ssize_t                         n;
-    ngx_http_ws_heartbeat_peer_t   *peer, *to;
-    ngx_http_ws_heartbeat_events_t  ev;
+    size_t                           k, len, reserve, at;
+    ssize_t                          n;
+    uint64_t                         data;
+    ngx_http_ws_heartbeat_peer_t    *peer, *to;
+    ngx_http_ws_heartbeat_parser_t  *p;
 
     peer = &ctx->peer[i];
-    to = &ctx->peer[i ^ 1];
 
     if (ctx->passthrough) {
         n = peer->recv(c, buf, size);
@@ -335,31 +334,39 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         return n;
     }
 
+    p = &peer->parser;
+    to = &ctx->peer[i ^ 1];
+
     for ( ;; ) {
 
-        k = peer->parser.slen;
-
-        if (k && size <= k) {
-            /* nginx's buffer is nearly full; it calls again once drained */
-            return NGX_AGAIN;
-        }
-
+        k = p->slen;
         reserve = 0;
+
+        if (k) {
+            if (size <= k) {
+                /* nginx's buffer is nearly full; it calls again once
+                 * drained */
+                return NGX_AGAIN;
+            }
+
+            k = ngx_http_ws_heartbeat_unstash(p, buf);
+        }
 
         if (to->inject_len && size - k > (size_t) to->inject_len) {
             reserve = to->inject_len;
         }
 
-        k = ngx_http_ws_heartbeat_unstash(&peer->parser, buf);
-
         n = peer->recv(c, buf + k, size - k - reserve);
 
-        if (n == NGX_AGAIN && k) {
-            ngx_http_ws_heartbeat_restash(&peer->parser, buf, k);
-            return NGX_AGAIN;
-        }
+        if (n <= 0) {
 
-        if (n == 0 || n == NGX_ERROR) {
+            if (n == NGX_AGAIN) {
+                if (k) {
+                    ngx_http_ws_heartbeat_restash(p, buf, k);
+                }
+
+                return NGX_AGAIN;
+            }
 
             if (ctx->reason == NGX_HTTP_WSHB_REASON_NONE) {
                 ctx->reason = (n == NGX_ERROR) ? NGX_HTTP_WSHB_ERROR
@@ -371,24 +378,24 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
             return k ? (ssize_t) k : n;
         }
 
-        if (n == NGX_AGAIN) {
-            return n;
-        }
-
         peer->rx_bytes += n;
         peer->last_rx = ngx_current_msec;
+        data = p->data_frames;
 
-        len = ngx_http_ws_heartbeat_parse(&peer->parser, buf, k + n, &ev);
+        len = ngx_http_ws_heartbeat_parse(p, buf, k + n,
+                                          reserve ? &at : NULL);
 
-        if (ev.frames || peer->parser.error) {
-            ngx_http_ws_heartbeat_events(ctx, i, &ev);
+        if (p->data_frames != data) {
+            ctx->last_data = ngx_current_msec;
+        }
+
+        if (p->pongs != peer->pongs || p->closes || p->error) {
+            ngx_http_ws_heartbeat_events(ctx, i);
         }
 
         if (reserve && to->inject_len && !ctx->passthrough
-            && ev.boundary != NGX_HTTP_WSHB_NO_BOUNDARY)
+            && at != NGX_HTTP_WSHB_NO_BOUNDARY)
         {
-            at = ev.boundary;
-
             ngx_memmove(buf + at + reserve, buf + at, len - at);
             ngx_memcpy(buf + at, to->inject, reserve);
 
@@ -413,29 +420,29 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
 }
 
 
+/* the rare events: pongs to our pings, a close frame, a parse error */
+
 static void
-ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
-    ngx_http_ws_heartbeat_events_t *ev)
+ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 {
-    ngx_http_ws_heartbeat_peer_t  *peer;
+    uint32_t                         pongs;
+    ngx_http_ws_heartbeat_peer_t    *peer;
+    ngx_http_ws_heartbeat_parser_t  *p;
 
     peer = &ctx->peer[i];
-    peer->rx_frames += ev->frames;
+    p = &peer->parser;
 
-    if (ev->data_frames) {
-        ctx->last_data = ngx_current_msec;
-    }
-
-    if (ev->pongs) {
-        peer->pongs += ev->pongs;
+    if (p->pongs != peer->pongs) {
+        pongs = p->pongs - peer->pongs;
+        peer->pongs = p->pongs;
         peer->last_pong = ngx_current_msec;
 
         if (ctx->zone) {
             (void) ngx_atomic_fetch_add(&ctx->zone->sh->totals.pongs[i],
-                                        ev->pongs);
+                                        pongs);
         }
 
-        if (peer->awaiting && ev->pong_seq == peer->seq) {
+        if (peer->awaiting && p->pong_seq == peer->seq) {
             peer->awaiting = 0;
             peer->rtt = ngx_current_msec - peer->ping_time;
             peer->rtt_set = 1;
@@ -446,11 +453,11 @@ ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
             ngx_log_debug3(NGX_LOG_DEBUG_HTTP, peer->connection->log, 0,
                            "ws_heartbeat: %s pong %uD, rtt %M",
                            ngx_http_ws_heartbeat_peer_name[i],
-                           ev->pong_seq, peer->rtt);
+                           p->pong_seq, peer->rtt);
         }
     }
 
-    if (ev->closes && !ctx->close_seen) {
+    if (p->closes && !ctx->close_seen) {
         ctx->close_seen = 1;
 
         if (ctx->reason == NGX_HTTP_WSHB_REASON_NONE) {
@@ -458,7 +465,7 @@ ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         }
     }
 
-    if (peer->parser.error) {
+    if (p->error) {
         ngx_http_ws_heartbeat_fail(ctx, i);
     }
 }
@@ -1080,10 +1087,10 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     for (i = 0; i < 2; i++) {
         peer = &ctx->peer[i];
 
-        if (peer->rx_frames != peer->pub_frames) {
+        if (peer->parser.frames != peer->pub_frames) {
             (void) ngx_atomic_fetch_add(&totals->frames[i],
-                                        peer->rx_frames - peer->pub_frames);
-            peer->pub_frames = peer->rx_frames;
+                                     peer->parser.frames - peer->pub_frames);
+            peer->pub_frames = peer->parser.frames;
         }
 
         if (peer->rx_bytes != peer->pub_bytes) {
@@ -1108,7 +1115,7 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
         rec->rtt[i] = peer->rtt_set ? peer->rtt : (uint32_t) -1;
         rec->pings[i] = peer->pings;
         rec->pongs[i] = peer->pongs;
-        rec->frames[i] = peer->rx_frames;
+        rec->frames[i] = peer->parser.frames;
         rec->bytes[i] = peer->rx_bytes;
     }
 

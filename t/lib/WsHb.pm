@@ -78,10 +78,10 @@ sub write_conf {
     my $http = $body =~ /^\s*http\s*\{/m ? $body
         : "http {\n    access_log off;\n$body\n}\n";
 
-    my $conf = "load_module $MODULE;\n"
+    my $conf = ($o{no_module} ? '' : "load_module $MODULE;\n")
         . $user
         . "daemon off;\n"
-        . "master_process on;\n"
+        . 'master_process ' . (($o{master} // 1) ? 'on' : 'off') . ";\n"
         . "worker_processes $workers;\n"
         . "pid $self->{prefix}/nginx.pid;\n"
         . "error_log $self->{prefix}/logs/error.log " . ($ENV{WSHB_DEBUG} ? "debug" : "info") . ";\n"
@@ -291,6 +291,14 @@ sub get {
 
 sub check_logs {
     my ($self) = @_;
+
+    if ($ENV{WSHB_QUIET}) {
+        my @bad = grep { /\[(alert|crit|emerg)\]|runtime error:|Sanitizer/ }
+            split /\n/, $self->error_log . $self->read_file('logs/stderr.log');
+        warn "nginx logged:\n", join("\n", @bad), "\n" if @bad;
+        return;
+    }
+
     my @bad = grep { /\[(alert|crit|emerg)\]|runtime error:|Sanitizer/ }
         split /\n/, $self->error_log . $self->read_file('logs/stderr.log');
 

@@ -91,9 +91,8 @@ static void
 feed(ngx_http_ws_heartbeat_parser_t *p, const uint8_t *in, size_t len,
     const size_t *cuts, size_t ncuts, result_t *res)
 {
-    size_t                          i, from, to, k, n;
-    static uint8_t                  buf[1 << 20];
-    ngx_http_ws_heartbeat_events_t  ev;
+    size_t          i, from, to, k, n, boundary;
+    static uint8_t  buf[1 << 20];
 
     memset(res, 0, sizeof(result_t));
     from = 0;
@@ -104,19 +103,15 @@ feed(ngx_http_ws_heartbeat_parser_t *p, const uint8_t *in, size_t len,
         k = ngx_http_ws_heartbeat_unstash(p, buf);
         memcpy(buf + k, in + from, to - from);
 
-        n = ngx_http_ws_heartbeat_parse(p, buf, k + to - from, &ev);
+        n = ngx_http_ws_heartbeat_parse(p, buf, k + to - from, &boundary);
+
+        if (boundary != NGX_HTTP_WSHB_NO_BOUNDARY && boundary > n) {
+            printf("# boundary %zu past the output %zu\n", boundary, n);
+            failures++;
+        }
 
         memcpy(res->out + res->olen, buf, n);
         res->olen += n;
-        res->pongs += ev.pongs;
-        res->data += ev.data_frames;
-        res->closes += ev.closes;
-        res->frames += ev.frames;
-
-        if (ev.pongs) {
-            res->seq = ev.pong_seq;
-        }
-
         from = to;
     }
 
@@ -125,6 +120,12 @@ feed(ngx_http_ws_heartbeat_parser_t *p, const uint8_t *in, size_t len,
     k = ngx_http_ws_heartbeat_unstash(p, buf);
     memcpy(res->out + res->olen, buf, k);
     res->olen += k;
+
+    res->pongs = p->pongs;
+    res->seq = p->pong_seq;
+    res->data = (uint32_t) p->data_frames;
+    res->closes = p->closes;
+    res->frames = (uint32_t) p->frames;
 }
 
 
@@ -361,10 +362,9 @@ test_errors(void)
 static void
 test_build(void)
 {
-    size_t                          n;
+    size_t                          n, boundary;
     uint8_t                         out[NGX_HTTP_WSHB_CLOSE_MAX];
     uint8_t                         mask[4] = { 1, 2, 3, 4 };
-    ngx_http_ws_heartbeat_events_t  ev;
     ngx_http_ws_heartbeat_parser_t  p;
 
     n = ngx_http_ws_heartbeat_build_close(out, 1001, "client timeout", 14,
@@ -379,9 +379,18 @@ test_build(void)
 
     n = ngx_http_ws_heartbeat_build_ping(out, prefix, 42, mask);
     ngx_http_ws_heartbeat_parser_init(&p, 1, prefix);
-    ok(n == 22 && ngx_http_ws_heartbeat_parse(&p, out, n, &ev) == n
-       && ev.frames == 1 && ev.boundary == 0
+    ok(n == 22 && ngx_http_ws_heartbeat_parse(&p, out, n, &boundary) == n
+       && p.frames == 1 && boundary == 0
        && ngx_http_ws_heartbeat_at_boundary(&p), "masked ping parses");
+
+    /* a boundary at the very end is reported too */
+
+    n = frame(out, 0x81, 1, 3, 'x');
+    ngx_http_ws_heartbeat_parser_init(&p, 1, prefix);
+    ok(ngx_http_ws_heartbeat_parse(&p, out, n, &boundary) == n
+       && boundary == 0 && p.data_frames == 1, "boundary at the start");
+    ok(ngx_http_ws_heartbeat_parse(&p, out, 0, &boundary) == 0
+       && boundary == 0, "boundary at the end of an empty read");
 }
 
 

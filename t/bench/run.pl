@@ -1,0 +1,491 @@
+#!/usr/bin/perl
+
+# The benchmark suite: throughput and latency against stock nginx and
+# HAProxy, instruction counts, memory per session, idle CPU and zombie
+# close latency.  Prints PASS/FAIL per target; it is not a test.
+#
+#   perl t/bench/run.pl quick          ratio lines only, under 60 s
+#   perl t/bench/run.pl [all]          everything, with a results table
+#   perl t/bench/run.pl echo|callgrind|memory|idle|zombie
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+
+use JSON::PP;
+use POSIX qw(ceil);
+use Time::HiRes qw(sleep time);
+use WsHb;
+use WsHbFrames qw(connect_ws);
+
+my $what = shift // 'all';
+
+BEGIN { $ENV{WSHB_QUIET} = 1 }
+my $quick = $what eq 'quick';
+my $top = $WsHb::TOP;
+my $bench = "$top/build/wsbench";
+my $out_dir = "$top/build/bench";
+my @lines;
+
+system('mkdir', '-p', $out_dir);
+Test::More->builder->no_ending(1);
+
+sub say_line {
+    my ($fmt, @args) = @_;
+    my $l = sprintf $fmt, @args;
+    print "$l\n";
+    push @lines, $l;
+}
+
+sub median {
+    my @v = sort { $a <=> $b } @_;
+    return @v ? $v[int(@v / 2)] : 0;
+}
+
+sub run_client {
+    my (@args) = @_;
+    my $json = `$bench client @args`;
+    return eval { decode_json($json) } // { error => $json };
+}
+
+sub target {
+    my ($name, $value, $op, $limit) = @_;
+    my $ok = $op eq '>=' ? $value >= $limit : $value <= $limit;
+    say_line('%-52s %8.3f %s %-6s %s', $name, $value, $op, $limit,
+             $ok ? 'PASS' : 'FAIL');
+}
+
+# --- contenders ----------------------------------------------------------------
+
+my $proxy_conf = <<'EOF';
+            proxy_pass http://127.0.0.1:%%PORT_echo%%;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_read_timeout 1h;
+EOF
+
+sub nginx_contender {
+    my ($name, $directives, %o) = @_;
+    my $t = WsHb->new(%o);
+    $t->{ports}{echo} = $o{echo_port};
+    $t->write_conf(<<"EOF", no_module => $o{no_module});
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location / {
+$proxy_conf
+$directives
+        }
+    }
+EOF
+    $t->run('http');
+    return { name => $name, port => $t->port('http'), t => $t };
+}
+
+sub contenders {
+    my ($echo_port) = @_;
+    my @c = (
+        nginx_contender('stock', '', no_module => 1, echo_port => $echo_port),
+        nginx_contender('module_off', 'ws_heartbeat off;',
+                        echo_port => $echo_port),
+        nginx_contender('module_on',
+                        "ws_heartbeat on; ws_heartbeat_interval 1s;\n"
+                        . 'ws_heartbeat_upstream on;',
+                        echo_port => $echo_port),
+    );
+
+    if (-x '/usr/sbin/haproxy') {
+        my $t = WsHb->new;
+        my $port = $t->port('http');
+        open my $fh, '>', $t->prefix . '/haproxy.cfg' or die;
+        print $fh <<"EOF";
+global
+    nbthread 1
+    maxconn 9000
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+    timeout tunnel 1h
+frontend fe
+    bind 127.0.0.1:$port
+    default_backend be
+backend be
+    server echo 127.0.0.1:$echo_port
+EOF
+        close $fh;
+        $t->spawn('sh', '-c', '/usr/sbin/haproxy -db -f ' . $t->prefix
+                  . '/haproxy.cfg 2>' . $t->prefix . '/haproxy.log');
+        $t->wait_port($port);
+        push @c, { name => 'haproxy', port => $port, t => $t };
+    }
+
+    return @c;
+}
+
+# --- echo and stream throughput, interleaved ------------------------------------------
+
+sub echo_bench {
+    my $probe = WsHb->new;
+    my $echo_port = $probe->port('echo');
+    my $sink_port = $probe->port('sink');
+    my $echo = $probe->spawn($bench, 'server', $echo_port);
+    $echo->expect('ready', 5) or die 'echo server did not start';
+    my $sink = $probe->spawn($bench, 'server', $sink_port, 'sink');
+    $sink->expect('ready', 5) or die 'sink server did not start';
+
+    my @c = contenders($echo_port);
+    my ($rounds, $secs) = $quick ? (2, 2) : (5, 5);
+
+    my @scen = (
+        [ 'echo 64 B x100',   "-c 100 -s 64 -m echo" ],
+        [ 'echo 16 KB x100',  "-c 100 -s 16384 -m echo" ],
+    );
+
+    my %r;
+
+    for my $round (1 .. $rounds) {
+        for my $s (@scen) {
+            for my $c (@c) {
+                my $res = run_client("-p $c->{port} -d $secs $s->[1]");
+                warn "$c->{name}: mismatches $res->{mismatches}\n"
+                    if $res->{mismatches};
+                push @{ $r{$s->[0]}{$c->{name}} }, $res;
+            }
+        }
+    }
+
+    # one-way 1 MB frames to a sink: a second set of contenders
+
+    my @cs = $quick ? () : contenders($sink_port);
+
+    for my $round (1 .. ($quick ? 0 : $rounds)) {
+        for my $c (@cs) {
+            my $res = run_client("-p $c->{port} -d $secs -c 4 -s 1000000 "
+                                 . '-m stream');
+            push @{ $r{'stream 1 MB x4'}{$c->{name}} }, $res;
+        }
+    }
+
+    unless ($quick) {
+        say_line('%-18s %-11s %12s %12s %10s %10s %10s', 'scenario',
+                 'contender', 'msgs/s', 'MB/s', 'p50 us', 'p99 us',
+                 'p99.9 us');
+
+        for my $s (sort keys %r) {
+            for my $name (map { $_->{name} } @c) {
+                my $v = $r{$s}{$name} or next;
+                my @m = map { $_->{msgs_per_s} } @$v;
+                say_line('%-18s %-11s %12.0f %12.1f %10.0f %10.0f %10.0f'
+                         . '   (msgs/s %0.f..%0.f)',
+                         $s, $name, median(@m),
+                         median(map { $_->{mb_per_s} } @$v),
+                         median(map { $_->{p50_us} } @$v),
+                         median(map { $_->{p99_us} } @$v),
+                         median(map { $_->{p999_us} } @$v),
+                         (sort { $a <=> $b } @m)[0], (sort { $b <=> $a } @m)[0]);
+            }
+        }
+    }
+
+    my $ratio = sub {
+        my ($s, $name, $key) = @_;
+        my $base = median(map { $_->{$key} } @{ $r{$s}{stock} });
+        return $base ? median(map { $_->{$key} } @{ $r{$s}{$name} }) / $base
+                     : 0;
+    };
+
+    for my $name (grep { $_ ne 'stock' } map { $_->{name} } @c) {
+        say_line('ratio %-10s echo 64 B msgs/s    / stock: %.3f', $name,
+                 $ratio->('echo 64 B x100', $name, 'msgs_per_s'));
+        say_line('ratio %-10s echo 16 KB msgs/s   / stock: %.3f', $name,
+                 $ratio->('echo 16 KB x100', $name, 'msgs_per_s'));
+        say_line('ratio %-10s echo 64 B p99       / stock: %.3f', $name,
+                 $ratio->('echo 64 B x100', $name, 'p99_us'));
+    }
+
+    target('echo 64 B msgs/s, module on / stock', 
+           $ratio->('echo 64 B x100', 'module_on', 'msgs_per_s'), '>=', 0.97);
+    target('echo 16 KB msgs/s, module on / stock',
+           $ratio->('echo 16 KB x100', 'module_on', 'msgs_per_s'), '>=', 0.99);
+    target('echo 64 B p99 latency, module on / stock',
+           $ratio->('echo 64 B x100', 'module_on', 'p99_us'), '<=', 1.05);
+
+    unless ($quick) {
+        for my $name (map { $_->{name} } @cs) {
+            say_line('ratio %-10s stream 1 MB MB/s    / stock: %.3f', $name,
+                     median(map { $_->{mb_per_s} }
+                            @{ $r{'stream 1 MB x4'}{$name} })
+                     / (median(map { $_->{mb_per_s} }
+                               @{ $r{'stream 1 MB x4'}{stock} }) || 1));
+        }
+    }
+
+    $_->{t}->finish for @c, @cs;
+    $probe->finish;
+
+    return \%r;
+}
+
+# --- instructions per forwarded frame -----------------------------------------------
+
+sub callgrind_bench {
+    my $probe = WsHb->new;
+    my $echo_port = $probe->port('echo');
+    my $echo = $probe->spawn($bench, 'server', $echo_port);
+    $echo->expect('ready', 5) or die;
+
+    my $n = $ENV{WSHB_CALLGRIND_N} // 20000;
+    my %ir;
+
+    for my $c ([ 'stock', '', 1 ],
+               [ 'module_on', "ws_heartbeat on; ws_heartbeat_upstream on;", 0 ])
+    {
+        my $t = WsHb->new;
+        $t->{ports}{echo} = $echo_port;
+        $t->write_conf(<<"EOF", no_module => $c->[2], master => 0);
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location / {
+$proxy_conf
+$c->[1]
+        }
+    }
+EOF
+        my $prefix = $t->prefix;
+        my $vg = $t->spawn('sh', '-c', 'exec valgrind --tool=callgrind '
+            . '--collect-atstart=no '
+            . '--toggle-collect=ngx_process_events_and_timers '
+            . "--callgrind-out-file=$prefix/callgrind.out "
+            . "$WsHb::NGINX -p $prefix -c $prefix/nginx.conf "
+            . "2>$prefix/valgrind.log");
+        $t->wait_port($t->port('http'), 60);
+
+        my $res = run_client('-p', $t->port('http'), '-c 1 -s 64 -m echo',
+                             "-n $n -d 120");
+        # valgrind sometimes misses the first signal: insist
+
+        for (1 .. 30) {
+            kill 'TERM', $vg->pid;
+            last if waitpid($vg->pid, POSIX::WNOHANG()) == $vg->pid;
+            sleep 1;
+        }
+
+        $vg->{pid} = 0;
+
+        my ($total) = `cat $prefix/callgrind.out` =~ /^(?:summary|totals): (\d+)/m;
+        $ir{$c->[0]} = ($total // 0) / (2 * $res->{messages} || 1);
+        system("cp $prefix/callgrind.out $out_dir/callgrind.$c->[0].out");
+        say_line('instructions per forwarded frame, %-10s %10.0f '
+                 . '(%d round trips)', $c->[0], $ir{$c->[0]},
+                 $res->{messages});
+        $t->finish;
+    }
+
+    target('instructions per frame, module on / stock',
+           $ir{module_on} / ($ir{stock} || 1), '<=', 1.05);
+    $probe->finish;
+}
+
+# --- memory per session, idle CPU, zombie close latency ----------------------------
+
+sub nginx_rss {
+    my ($t) = @_;
+    my $kb = 0;
+
+    for my $pid ($t->worker_pids) {
+        my ($rss) = $t->read_abs("/proc/$pid/status") =~ /VmRSS:\s+(\d+)/;
+        $kb += $rss // 0;
+    }
+
+    return $kb * 1024;
+}
+
+sub cpu_seconds {
+    my ($t) = @_;
+    my $ticks = 0;
+
+    for my $pid ($t->worker_pids) {
+        my @f = split ' ', $t->read_abs("/proc/$pid/stat");
+        $ticks += $f[13] + $f[14];
+    }
+
+    return $ticks / 100;
+}
+
+sub memory_bench {
+    my $n = $quick ? 1000 : 4000;
+    my %per;
+
+    for my $c ([ 'module_off', 'ws_heartbeat off;' ],
+               [ 'module_on', 'ws_heartbeat on; ws_heartbeat_upstream on;' ])
+    {
+        my $t = WsHb->new;
+        my $echo = $t->spawn($bench, 'server', $t->port('echo'));
+        $echo->expect('ready', 5) or die;
+
+        $t->write_conf(<<"EOF", connections => 19000,
+    ws_heartbeat_zone ws:10m;
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location / {
+$proxy_conf
+$c->[1]
+        }
+        location = /status { ws_heartbeat_status; }
+    }
+EOF
+                       main => "worker_rlimit_nofile 20000;\n");
+        $t->run('http');
+
+        # warm up: one session, so that lazily allocated memory is there
+
+        my @warm = map { (connect_ws($t->port('http'), path => '/w'))[0] } 1;
+        sleep 0.5;
+        my $rss0 = nginx_rss($t);
+
+        my $gen = $t->spawn('sh', '-c', "exec $bench client -p "
+                            . $t->port('http') . " -c $n -m idle -d 8");
+        sleep 5;
+
+        my $rss1 = nginx_rss($t);
+        my $st = decode_json($t->get($t->port('http'),
+                                     '/status?sessions=0')->{body});
+        my $shm = $c->[0] eq 'module_on'
+            ? $st->{zone}{used_records} * $st->{zone}{record_size} : 0;
+
+        $per{$c->[0]} = ($rss1 - $rss0 + $shm) / $n;
+        say_line('memory per session, %-10s %8.0f B (RSS %+.1f MB, shm %d B,'
+                 . ' %d sessions)', $c->[0], $per{$c->[0]},
+                 ($rss1 - $rss0) / 1e6, $shm, $n);
+
+        $gen->kill;
+        close $_ for @warm;
+        $t->finish;
+    }
+
+    target('memory per session added by the module, bytes',
+           $per{module_on} - $per{module_off}, '<=', 512);
+}
+
+sub idle_bench {
+    my $n = $quick ? 4000 : 20000;
+    my $t = WsHb->new;
+
+    my @echo = map {
+        my $p = $t->spawn($bench, 'server', $t->port("echo$_"));
+        $p->expect('ready', 5) or die;
+        $p;
+    } 1 .. 2;
+
+    $t->write_conf(<<"EOF", workers => 2, connections => 19000,
+    upstream echo {
+        server 127.0.0.1:%%PORT_echo1%%;
+        server 127.0.0.1:%%PORT_echo2%%;
+    }
+    ws_heartbeat_zone ws:16m;
+    server {
+        listen 127.0.0.1:%%PORT_http%% reuseport;
+        location / {
+            proxy_pass http://echo;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection "upgrade";
+            ws_heartbeat on;
+            ws_heartbeat_interval 1s;
+            ws_heartbeat_timeout 2s;
+        }
+        location = /status { ws_heartbeat_status; }
+    }
+EOF
+                   main => "worker_rlimit_nofile 20000;\n");
+    $t->run('http');
+
+    my $per = ceil($n / 4);
+    my @gens = map {
+        $t->spawn('sh', '-c', "exec $bench client -p " . $t->port('http')
+                  . " -c $per -m idle -d 60 -b 127.0.0.$_")
+    } 2 .. 5;
+
+    my $end = time + 60;
+    my $open = 0;
+    while (time < $end) {
+        sleep 1;
+        my $st = eval { decode_json($t->get($t->port('http'),
+                                            '/status?sessions=0')->{body}) };
+        $open = $st ? $st->{zone}{used_records} : 0;
+        last if $open >= $per * 4;
+    }
+
+    my ($c0, $t0) = (cpu_seconds($t), time);
+    sleep 10;
+    my ($c1, $t1) = (cpu_seconds($t), time);
+    my $st = decode_json($t->get($t->port('http'), '/status?sessions=0')
+                         ->{body});
+
+    my $cpu = 100 * ($c1 - $c0) / ($t1 - $t0);
+    say_line('idle sessions pinged every second: %d open, pings %d, '
+             . 'pongs %d, nginx CPU %.1f %% of one core, RSS %.0f MB',
+             $open, $st->{totals}{pings}{client},
+             $st->{totals}{pongs}{client}, $cpu, nginx_rss($t) / 1e6);
+    target("nginx CPU with $open idle sessions at 1 s pings, % of a core",
+           $cpu, '<=', 25);
+
+    $_->kill for @gens;
+    $t->finish;
+}
+
+sub zombie_bench {
+    my $n = $quick ? 200 : 1000;
+    my $t = WsHb->new;
+    my $echo = $t->spawn($bench, 'server', $t->port('echo'));
+    $echo->expect('ready', 5) or die;
+
+    $t->write_conf(<<"EOF");
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location / {
+$proxy_conf
+            ws_heartbeat on;
+            ws_heartbeat_interval 1s;
+            ws_heartbeat_timeout 1s;
+        }
+    }
+EOF
+    $t->run('http');
+
+    my $res = run_client('-p', $t->port('http'), "-c $n -m zombie -z 1 -d 6");
+    my ($p50, $p99, $max) = map { $res->{$_} - 2 }
+        qw(close_p50_s close_p99_s close_max_s);
+
+    say_line('zombie close latency - (interval + timeout), %d zombies: '
+             . 'p50 %+.3f s, p99 %+.3f s, max %+.3f s (%d closed)',
+             $n, $p50, $p99, $max, $res->{zombies_closed});
+    target('zombie close latency p99 - (interval + timeout), seconds',
+           $p99, '<=', 0.2);
+    $t->finish;
+}
+
+# -------------------------------------------------------------------------------
+
+system('make', '-s', '-f', "$top/Makefile.dev", '-C', $top, 'wsbench') == 0
+    or die 'cannot build wsbench';
+
+if ($quick) {
+    echo_bench();
+    exit 0;
+}
+
+echo_bench() if $what =~ /^(all|echo)$/;
+callgrind_bench() if $what =~ /^(all|callgrind)$/;
+memory_bench() if $what =~ /^(all|memory)$/;
+idle_bench() if $what =~ /^(all|idle)$/;
+zombie_bench() if $what =~ /^(all|zombie)$/;
+
+open my $fh, '>', "$out_dir/results.txt" or die;
+print $fh "$_\n" for @lines;
+close $fh;
+print "results in $out_dir/results.txt\n";
