@@ -22,6 +22,7 @@
 
 
 #define NGX_HTTP_WSHB_WATCH_INTERVAL  1000
+#define NGX_HTTP_WSHB_CTX_CHUNK       64
 
 #define NGX_HTTP_WSHB_DEAD            0
 #define NGX_HTTP_WSHB_ALIVE           1
@@ -67,6 +68,8 @@ static void ngx_http_ws_heartbeat_rtt(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
 static void ngx_http_ws_heartbeat_watch(ngx_event_t *ev);
 static void ngx_http_ws_heartbeat_cleanup(void *data);
+static ngx_http_ws_heartbeat_ctx_t *ngx_http_ws_heartbeat_ctx_alloc(
+    ngx_log_t *log);
 
 
 ngx_str_t  ngx_http_ws_heartbeat_reasons[] = {
@@ -99,6 +102,7 @@ static char  *ngx_http_ws_heartbeat_peer_name[] = { "client", "upstream" };
 
 
 static ngx_queue_t    ngx_http_ws_heartbeat_sessions;
+static ngx_queue_t    ngx_http_ws_heartbeat_free;
 static ngx_uint_t     ngx_http_ws_heartbeat_nsessions;
 static ngx_event_t    ngx_http_ws_heartbeat_watcher;
 static ngx_uint_t     ngx_http_ws_heartbeat_counter;
@@ -109,6 +113,7 @@ ngx_int_t
 ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
 {
     ngx_queue_init(&ngx_http_ws_heartbeat_sessions);
+    ngx_queue_init(&ngx_http_ws_heartbeat_free);
 
     ngx_http_ws_heartbeat_nsessions = 0;
     ngx_http_ws_heartbeat_counter = 0;
@@ -120,6 +125,42 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
     ngx_http_ws_heartbeat_watcher.cancelable = 1;
 
     return NGX_OK;
+}
+
+
+/*
+ * Session contexts come from a per-worker free list, allocated in chunks:
+ * from the request pool, a context taken after the handshake would often
+ * start a new 4k pool block of its own.
+ */
+
+static ngx_http_ws_heartbeat_ctx_t *
+ngx_http_ws_heartbeat_ctx_alloc(ngx_log_t *log)
+{
+    ngx_uint_t                    i;
+    ngx_queue_t                  *q;
+    ngx_http_ws_heartbeat_ctx_t  *ctx;
+
+    if (ngx_queue_empty(&ngx_http_ws_heartbeat_free)) {
+        ctx = ngx_alloc(NGX_HTTP_WSHB_CTX_CHUNK
+                        * sizeof(ngx_http_ws_heartbeat_ctx_t), log);
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        for (i = 0; i < NGX_HTTP_WSHB_CTX_CHUNK; i++) {
+            ngx_queue_insert_tail(&ngx_http_ws_heartbeat_free,
+                                  &ctx[i].queue);
+        }
+    }
+
+    q = ngx_queue_head(&ngx_http_ws_heartbeat_free);
+    ngx_queue_remove(q);
+
+    ctx = ngx_queue_data(q, ngx_http_ws_heartbeat_ctx_t, queue);
+    ngx_memzero(ctx, sizeof(ngx_http_ws_heartbeat_ctx_t));
+
+    return ctx;
 }
 
 
@@ -144,13 +185,13 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_ws_heartbeat_ctx_t));
-    if (ctx == NULL) {
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
         return NGX_ERROR;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
+    ctx = ngx_http_ws_heartbeat_ctx_alloc(c->log);
+    if (ctx == NULL) {
         return NGX_ERROR;
     }
 
@@ -1275,4 +1316,6 @@ ngx_http_ws_heartbeat_cleanup(void *data)
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->timer.log, 0,
                    "ws_heartbeat: session %*s done",
                    (size_t) NGX_HTTP_WSHB_ID_LEN, ctx->id);
+
+    ngx_queue_insert_head(&ngx_http_ws_heartbeat_free, &ctx->queue);
 }

@@ -381,14 +381,14 @@ sub idle_bench {
         $p;
     } 1 .. 2;
 
-    $t->write_conf(<<"EOF", workers => 2, connections => 19000,
+    $t->write_conf(<<"EOF", workers => 4, connections => 16000,
     upstream echo {
         server 127.0.0.1:%%PORT_echo1%%;
         server 127.0.0.1:%%PORT_echo2%%;
     }
     ws_heartbeat_zone ws:16m;
     server {
-        listen 127.0.0.1:%%PORT_http%% reuseport;
+        listen 127.0.0.1:%%PORT_http%% reuseport backlog=4096;
         location / {
             proxy_pass http://echo;
             proxy_http_version 1.1;

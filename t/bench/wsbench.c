@@ -485,6 +485,13 @@ client(int argc, char **argv)
         c->fd = socket(AF_INET, SOCK_STREAM, 0);
 
         if (nsrc) {
+#ifdef IP_BIND_ADDRESS_NO_PORT
+            /* the port is chosen at connect(), per destination */
+            int  one = 1;
+
+            setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                       sizeof(one));
+#endif
             memset(&src, 0, sizeof(src));
             src.sin_family = AF_INET;
             inet_pton(AF_INET, srcs[i % nsrc], &src.sin_addr);
