@@ -224,10 +224,67 @@ sub echo_bench {
         }
     }
 
+    unless ($quick) {
+        open my $fh, '>', "$out_dir/echo.json" or die;
+        print $fh encode_json({ results => \%r,
+                                names => [ map { $_->{name} } @c ] });
+        close $fh;
+        plot(\%r, [ map { $_->{name} } @c ]);
+    }
+
     $_->{t}->finish for @c, @cs;
     $probe->finish;
 
     return \%r;
+}
+
+# throughput and p99 per contender, as a PNG (gnuplot)
+
+sub plot {
+    my ($r, $names) = @_;
+
+    return unless -x '/usr/bin/gnuplot';
+
+    open my $fh, '>', "$out_dir/echo.dat" or die;
+    print $fh "contender msgs64 msgs16k p99_64 p99_16k\n";
+
+    for my $name (@$names) {
+        my $a = $r->{'echo 64 B x100'}{$name};
+        my $b = $r->{'echo 16 KB x100'}{$name};
+        printf $fh "%s %.0f %.0f %.0f %.0f\n", $name,
+            median(map { $_->{msgs_per_s} } @$a),
+            median(map { $_->{msgs_per_s} } @$b),
+            median(map { $_->{p99_us} } @$a),
+            median(map { $_->{p99_us} } @$b);
+    }
+
+    close $fh;
+
+    my $gp = join "\n",
+        'set terminal png size 1000,420',
+        "set output '$out_dir/echo.png'",
+        'set multiplot layout 1,2 title "WebSocket echo, 100 connections, '
+            . 'medians"',
+        'set style data histogram',
+        'set style histogram clustered gap 1',
+        'set style fill solid 0.8 border -1',
+        'set key top left',
+        'set grid ytics',
+        'set ylabel "messages/s"',
+        'set title "throughput"',
+        "plot '$out_dir/echo.dat' using 2:xtic(1) title '64 B', "
+            . "'' using 3 title '16 KB'",
+        'set ylabel "microseconds"',
+        'set title "p99 latency"',
+        "plot '$out_dir/echo.dat' using 4:xtic(1) title '64 B', "
+            . "'' using 5 title '16 KB'",
+        'unset multiplot', '';
+
+    open $fh, '|-', '/usr/bin/gnuplot' or return;
+    print $fh $gp;
+    close $fh;
+
+    say_line('plot: %s/echo.png', $out_dir);
 }
 
 # --- instructions per forwarded frame -----------------------------------------------
@@ -476,6 +533,12 @@ system('make', '-s', '-f', "$top/Makefile.dev", '-C', $top, 'wsbench') == 0
 
 if ($quick) {
     echo_bench();
+    exit 0;
+}
+
+if ($what eq 'plot') {
+    my $d = decode_json(`cat $out_dir/echo.json`);
+    plot($d->{results}, $d->{names});
     exit 0;
 }
 
