@@ -20,11 +20,14 @@
 
 static u_char *ngx_http_ws_heartbeat_json_str(u_char *p, u_char *s,
     size_t len);
-static u_char *ngx_http_ws_heartbeat_json_time(u_char *p, uint64_t ms);
 static u_char *ngx_http_ws_heartbeat_json_ago(u_char *p, uint64_t now,
     uint64_t start, uint32_t at);
 static u_char *ngx_http_ws_heartbeat_json_peer(u_char *p, char *name,
     ngx_http_ws_heartbeat_record_t *rec, ngx_uint_t i, uint64_t now);
+static u_char *ngx_http_ws_heartbeat_json_at(u_char *p, uint64_t start,
+    uint32_t at);
+static u_char *ngx_http_ws_heartbeat_json_record(u_char *p,
+    ngx_http_ws_heartbeat_record_t *rec, uint64_t now);
 
 
 static char  *ngx_http_ws_heartbeat_peer_key[] = { "client", "upstream" };
@@ -119,7 +122,22 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
                         t->rtt_bucket[i][NGX_HTTP_WSHB_RTT_BUCKETS]);
     }
 
-    p = ngx_sprintf(p, "},\"upstreams\":[");
+    p = ngx_sprintf(p, "},\"stream\":{\"seq\":%uL,\"ring_size\":%ui,"
+                       "\"oldest_seq\":%uL,\"subscribers\":{"
+                       "\"websocket\":%uA,\"sse\":%uA},"
+                       "\"subscribed\":%uA,\"unsubscribed\":{",
+                    sum->seq, sum->nevents,
+                    sum->seq >= sum->nevents ? sum->seq - sum->nevents + 1
+                                             : (uint64_t) 1,
+                    t->subscribers[0], t->subscribers[1], t->subscribed);
+
+    for (i = 0; i < NGX_HTTP_WSHB_SUB_NREASONS; i++) {
+        p = ngx_sprintf(p, "%s\"%s\":%uA", i ? "," : "",
+                        ngx_http_ws_heartbeat_sub_reasons[i],
+                        t->unsubscribed[i]);
+    }
+
+    p = ngx_sprintf(p, "},\"resyncs\":%uA},\"upstreams\":[", t->resyncs);
     out->buf->last = p;
 
     uc = sum->upstreams.elts;
@@ -154,23 +172,126 @@ ngx_http_ws_heartbeat_json_session(ngx_http_ws_heartbeat_out_t *out,
     ngx_http_ws_heartbeat_record_t *rec, ngx_uint_t first)
 {
     u_char      *p;
-    uint64_t     now;
     ngx_time_t  *tp;
 
-    p = ngx_http_ws_heartbeat_reserve(out, 1024
-                                      + 6 * (NGX_HTTP_WSHB_HOST_LEN
-                                             + NGX_HTTP_WSHB_URI_LEN));
+    p = ngx_http_ws_heartbeat_reserve(out, NGX_HTTP_WSHB_RECORD_JSON + 1);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     tp = ngx_timeofday();
-    now = (uint64_t) tp->sec * 1000 + tp->msec;
 
-    p = ngx_sprintf(p, "%s{\"id\":\"%08xD%06xP%08xD\",\"pid\":%P,"
+    if (!first) {
+        *p++ = ',';
+    }
+
+    out->buf->last = ngx_http_ws_heartbeat_json_record(p, rec,
+                                      (uint64_t) tp->sec * 1000 + tp->msec);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A session delta for subscribers.  Records in deltas are rendered
+ * without the fields relative to "now" (age_ms, *_ms_ago): a delta
+ * describes one moment and reads the same whenever it is sent.
+ */
+
+ngx_int_t
+ngx_http_ws_heartbeat_json_event(ngx_http_ws_heartbeat_out_t *out,
+    ngx_http_ws_heartbeat_event_t *ev)
+{
+    u_char                          *p;
+    ngx_http_ws_heartbeat_record_t  *rec;
+
+    static char  *types[] = { "", "created", "updated", "deleted" };
+
+    p = ngx_http_ws_heartbeat_reserve(out, 2 * NGX_HTTP_WSHB_RECORD_JSON
+                                           + 256);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    rec = (ev->type == NGX_HTTP_WSHB_DELETED) ? &ev->before : &ev->after;
+
+    p = ngx_sprintf(p, "{\"seq\":%uL,\"type\":\"%s\","
+                       "\"sessionId\":\"%08xD%06xP%08xD\",\"timestamp\":\"",
+                    ev->seq, types[ev->type < 4 ? ev->type : 0],
+                    rec->worker_start, rec->pid, rec->counter);
+    p = ngx_http_ws_heartbeat_json_time(p, ev->time);
+    *p++ = '"';
+
+    if (ev->type == NGX_HTTP_WSHB_DELETED) {
+        p = ngx_cpymem(p, ",\"reason\":", sizeof(",\"reason\":") - 1);
+
+        if (rec->reason && rec->reason < NGX_HTTP_WSHB_NREASONS) {
+            p = ngx_sprintf(p, "\"%V\"",
+                            &ngx_http_ws_heartbeat_reasons[rec->reason]);
+
+        } else {
+            p = ngx_cpymem(p, "null", 4);
+        }
+    }
+
+    if (ev->before.state != NGX_HTTP_WSHB_STATE_FREE) {
+        p = ngx_cpymem(p, ",\"before\":", sizeof(",\"before\":") - 1);
+        p = ngx_http_ws_heartbeat_json_record(p, &ev->before, 0);
+    }
+
+    if (ev->after.state != NGX_HTTP_WSHB_STATE_FREE) {
+        p = ngx_cpymem(p, ",\"after\":", sizeof(",\"after\":") - 1);
+        p = ngx_http_ws_heartbeat_json_record(p, &ev->after, 0);
+    }
+
+    *p++ = '}';
+
+    out->buf->last = p;
+
+    return NGX_OK;
+}
+
+
+/* the first message to a subscriber; the sessions follow, then "]}" */
+
+ngx_int_t
+ngx_http_ws_heartbeat_json_snapshot(ngx_http_ws_heartbeat_out_t *out,
+    uint64_t seq, ngx_uint_t resync)
+{
+    u_char      *p;
+    ngx_time_t  *tp;
+
+    p = ngx_http_ws_heartbeat_reserve(out, 256);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    tp = ngx_timeofday();
+
+    p = ngx_sprintf(p, "{\"seq\":%uL,\"type\":\"snapshot\","
+                       "\"resync\":%s,\"worker\":%P,\"timestamp\":\"",
+                    seq, resync ? "true" : "false", ngx_pid);
+    p = ngx_http_ws_heartbeat_json_time(p, (uint64_t) tp->sec * 1000
+                                           + tp->msec);
+    out->buf->last = ngx_cpymem(p, "\",\"sessions\":[",
+                                sizeof("\",\"sessions\":[") - 1);
+
+    return NGX_OK;
+}
+
+
+/*
+ * One session object; now == 0 leaves out the fields relative to the
+ * present.  Needs NGX_HTTP_WSHB_RECORD_JSON bytes.
+ */
+
+static u_char *
+ngx_http_ws_heartbeat_json_record(u_char *p,
+    ngx_http_ws_heartbeat_record_t *rec, uint64_t now)
+{
+    p = ngx_sprintf(p, "{\"id\":\"%08xD%06xP%08xD\",\"pid\":%P,"
                        "\"client_addr\":\"",
-                    first ? "" : ",", rec->worker_start, rec->pid,
-                    rec->counter, rec->pid);
+                    rec->worker_start, rec->pid, rec->counter, rec->pid);
     p = ngx_http_ws_heartbeat_addr_text(p, &rec->client);
     p = ngx_sprintf(p, "\",\"upstream_addr\":\"");
     p = ngx_http_ws_heartbeat_addr_text(p, &rec->upstream);
@@ -182,9 +303,14 @@ ngx_http_ws_heartbeat_json_session(ngx_http_ws_heartbeat_out_t *out,
                                 ngx_min(rec->uri_len, NGX_HTTP_WSHB_URI_LEN));
     p = ngx_sprintf(p, ",\"started\":\"");
     p = ngx_http_ws_heartbeat_json_time(p, rec->start);
-    p = ngx_sprintf(p, "\",\"age_ms\":%uL,\"state\":\"%V\","
-                       "\"close_reason\":",
-                    now > rec->start ? now - rec->start : 0,
+    *p++ = '"';
+
+    if (now) {
+        p = ngx_sprintf(p, ",\"age_ms\":%uL",
+                        now > rec->start ? now - rec->start : 0);
+    }
+
+    p = ngx_sprintf(p, ",\"state\":\"%V\",\"close_reason\":",
                     &ngx_http_ws_heartbeat_states[
                         rec->state < NGX_HTTP_WSHB_NSTATES ? rec->state : 0]);
 
@@ -201,9 +327,7 @@ ngx_http_ws_heartbeat_json_session(ngx_http_ws_heartbeat_out_t *out,
 
     *p++ = '}';
 
-    out->buf->last = p;
-
-    return NGX_OK;
+    return p;
 }
 
 
@@ -239,13 +363,36 @@ ngx_http_ws_heartbeat_json_peer(u_char *p, char *name,
         p = ngx_cpymem(p, "null", 4);
     }
 
-    p = ngx_cpymem(p, ",\"last_rx_ms_ago\":", 18);
-    p = ngx_http_ws_heartbeat_json_ago(p, now, rec->start, rec->last_rx[i]);
-    p = ngx_cpymem(p, ",\"last_pong_ms_ago\":", 20);
-    p = ngx_http_ws_heartbeat_json_ago(p, now, rec->start,
-                                       rec->last_pong[i]);
+    p = ngx_cpymem(p, ",\"last_rx\":", sizeof(",\"last_rx\":") - 1);
+    p = ngx_http_ws_heartbeat_json_at(p, rec->start, rec->last_rx[i]);
+    p = ngx_cpymem(p, ",\"last_pong\":", sizeof(",\"last_pong\":") - 1);
+    p = ngx_http_ws_heartbeat_json_at(p, rec->start, rec->last_pong[i]);
+
+    if (now) {
+        p = ngx_cpymem(p, ",\"last_rx_ms_ago\":", 18);
+        p = ngx_http_ws_heartbeat_json_ago(p, now, rec->start,
+                                           rec->last_rx[i]);
+        p = ngx_cpymem(p, ",\"last_pong_ms_ago\":", 20);
+        p = ngx_http_ws_heartbeat_json_ago(p, now, rec->start,
+                                           rec->last_pong[i]);
+    }
 
     *p++ = '}';
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_ws_heartbeat_json_at(u_char *p, uint64_t start, uint32_t at)
+{
+    if (at == 0) {
+        return ngx_cpymem(p, "null", 4);
+    }
+
+    *p++ = '"';
+    p = ngx_http_ws_heartbeat_json_time(p, start + at);
+    *p++ = '"';
 
     return p;
 }
@@ -305,7 +452,7 @@ ngx_http_ws_heartbeat_json_str(u_char *p, u_char *s, size_t len)
 }
 
 
-static u_char *
+u_char *
 ngx_http_ws_heartbeat_json_time(u_char *p, uint64_t ms)
 {
     ngx_tm_t  tm;

@@ -14,6 +14,8 @@
 static ngx_int_t ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r);
 static char *ngx_http_ws_heartbeat_positive(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_ws_heartbeat_bounds(ngx_conf_t *cf, void *post,
+    void *data);
 static void *ngx_http_ws_heartbeat_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_ws_heartbeat_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf);
@@ -25,6 +27,14 @@ static ngx_int_t ngx_http_ws_heartbeat_init_process(ngx_cycle_t *cycle);
 
 static ngx_conf_post_handler_pt  ngx_http_ws_heartbeat_positive_p =
     ngx_http_ws_heartbeat_positive;
+
+static ngx_conf_num_bounds_t  ngx_http_ws_heartbeat_ring_bounds = {
+    ngx_http_ws_heartbeat_bounds, 16, 1048576
+};
+
+static ngx_conf_num_bounds_t  ngx_http_ws_heartbeat_backlog_bounds = {
+    ngx_http_ws_heartbeat_bounds, 1024, 1073741824
+};
 
 
 static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
@@ -77,6 +87,20 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("ws_heartbeat_stream_ring"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_ws_heartbeat_main_conf_t, ring),
+      &ngx_http_ws_heartbeat_ring_bounds },
+
+    { ngx_string("ws_heartbeat_stream_backlog"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_ws_heartbeat_loc_conf_t, backlog),
+      &ngx_http_ws_heartbeat_backlog_bounds },
 
     { ngx_string("ws_heartbeat_max_sessions"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -216,6 +240,26 @@ ngx_http_ws_heartbeat_positive(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+/* like ngx_conf_check_num_bounds(), but the error names the directive */
+
+static char *
+ngx_http_ws_heartbeat_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_conf_num_bounds_t  *bounds = post;
+    ngx_int_t              *np = data;
+
+    if (*np < bounds->low || *np > bounds->high) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" directive value must be between %i "
+                           "and %i", &((ngx_str_t *) cf->args->elts)[0],
+                           bounds->low, bounds->high);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_http_ws_heartbeat_create_main_conf(ngx_conf_t *cf)
 {
@@ -233,6 +277,7 @@ ngx_http_ws_heartbeat_create_main_conf(ngx_conf_t *cf)
      */
 
     wmcf->drain = NGX_CONF_UNSET_MSEC;
+    wmcf->ring = NGX_CONF_UNSET_UINT;
 
     return wmcf;
 }
@@ -244,6 +289,11 @@ ngx_http_ws_heartbeat_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_ws_heartbeat_main_conf_t  *wmcf = conf;
 
     ngx_conf_init_msec_value(wmcf->drain, 10000);
+    ngx_conf_init_uint_value(wmcf->ring, 1024);
+
+    if (wmcf->zone) {
+        wmcf->zone->nevents = wmcf->ring;
+    }
 
     return NGX_CONF_OK;
 }
@@ -266,6 +316,7 @@ ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf)
     wlcf->idle_timeout = NGX_CONF_UNSET_MSEC;
     wlcf->tokens = NGX_CONF_UNSET_PTR;
     wlcf->limit = NGX_CONF_UNSET_PTR;
+    wlcf->backlog = NGX_CONF_UNSET_SIZE;
 
     return wlcf;
 }
@@ -285,6 +336,7 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_msec_value(conf->idle_timeout, prev->idle_timeout, 0);
     ngx_conf_merge_ptr_value(conf->tokens, prev->tokens, NULL);
     ngx_conf_merge_ptr_value(conf->limit, prev->limit, NULL);
+    ngx_conf_merge_size_value(conf->backlog, prev->backlog, 1024 * 1024);
 
     return NGX_CONF_OK;
 }
@@ -335,5 +387,9 @@ ngx_http_ws_heartbeat_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_ws_heartbeat_init_process(ngx_cycle_t *cycle)
 {
-    return ngx_http_ws_heartbeat_init_worker(cycle);
+    if (ngx_http_ws_heartbeat_init_worker(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_ws_heartbeat_stream_init_worker(cycle);
 }

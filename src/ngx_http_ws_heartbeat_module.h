@@ -33,7 +33,8 @@
 #define NGX_HTTP_WSHB_SHUTDOWN            6
 #define NGX_HTTP_WSHB_ERROR               7
 #define NGX_HTTP_WSHB_PROXY_TIMEOUT       8
-#define NGX_HTTP_WSHB_NREASONS            9
+#define NGX_HTTP_WSHB_WORKER_LOST         9   /* reaped: its worker died */
+#define NGX_HTTP_WSHB_NREASONS            10
 
 #define NGX_HTTP_WSHB_MAX_LIMITS          64
 
@@ -52,6 +53,7 @@ typedef struct {
     ngx_msec_t                        idle_timeout;
     ngx_array_t                      *tokens;     /* of ngx_str_t */
     ngx_http_ws_heartbeat_limit_t    *limit;
+    size_t                            backlog;    /* per subscriber */
 } ngx_http_ws_heartbeat_loc_conf_t;
 
 
@@ -60,6 +62,7 @@ typedef struct {
     ngx_http_ws_heartbeat_zone_t     *zone;
     ngx_uint_t                        status;     /* a status location */
     ngx_uint_t                        nlimits;
+    ngx_uint_t                        ring;       /* deltas kept */
 } ngx_http_ws_heartbeat_main_conf_t;
 
 
@@ -126,12 +129,14 @@ typedef struct {
     unsigned                          closing:1;
     unsigned                          close_seen:1;
     unsigned                          draining:1;
+    unsigned                          ending:1;
 } ngx_http_ws_heartbeat_ctx_t;
 
 
 ngx_int_t ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t *wlcf);
 ngx_int_t ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_ws_heartbeat_stream_init_worker(ngx_cycle_t *cycle);
 ngx_uint_t ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_ctx_t *ctx);
 void ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,

@@ -38,7 +38,7 @@ ngx_http_ws_heartbeat_prometheus(ngx_http_ws_heartbeat_out_t *out,
 
     t = &sum->totals;
 
-    p = ngx_http_ws_heartbeat_reserve(out, 8192);
+    p = ngx_http_ws_heartbeat_reserve(out, 12288);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -88,6 +88,26 @@ ngx_http_ws_heartbeat_prometheus(ngx_http_ws_heartbeat_out_t *out,
     p = ngx_http_ws_heartbeat_meta(p, "sessions_reaped_total", "counter",
             "Records of worker processes that died, removed.");
     p = ngx_sprintf(p, "nginx_ws_sessions_reaped_total %uA\n", t->reaped);
+
+    p = ngx_http_ws_heartbeat_meta(p, "deltas_total", "counter",
+            "Session deltas broadcast to subscribers.");
+    p = ngx_sprintf(p, "nginx_ws_deltas_total %uL\n", sum->seq);
+
+    p = ngx_http_ws_heartbeat_meta(p, "subscribers", "gauge",
+            "Open subscribers of the delta stream, by transport.");
+    p = ngx_sprintf(p, "nginx_ws_subscribers{transport=\"websocket\"} %uA\n"
+                       "nginx_ws_subscribers{transport=\"sse\"} %uA\n",
+                    t->subscribers[0], t->subscribers[1]);
+
+    p = ngx_http_ws_heartbeat_meta(p, "subscribers_closed_total", "counter",
+            "Subscribers of the delta stream closed, by reason.");
+
+    for (i = 0; i < NGX_HTTP_WSHB_SUB_NREASONS; i++) {
+        p = ngx_sprintf(p, "nginx_ws_subscribers_closed_total"
+                           "{reason=\"%s\"} %uA\n",
+                        ngx_http_ws_heartbeat_sub_reasons[i],
+                        t->unsubscribed[i]);
+    }
 
     p = ngx_http_ws_heartbeat_meta(p, "pings_total", "counter",
             "Pings sent by nginx, by peer.");

@@ -81,7 +81,8 @@ ngx_str_t  ngx_http_ws_heartbeat_reasons[] = {
     ngx_string("idle_timeout"),
     ngx_string("shutdown"),
     ngx_string("error"),
-    ngx_string("proxy_timeout")
+    ngx_string("proxy_timeout"),
+    ngx_string("worker_lost")
 };
 
 
@@ -93,6 +94,7 @@ static char  *ngx_http_ws_heartbeat_close_text[] = {
     "upstream heartbeat timeout",
     "idle timeout",
     "server shutting down",
+    "",
     "",
     ""
 };
@@ -1114,10 +1116,10 @@ void
 ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t state)
 {
-    ngx_uint_t                       i;
+    ngx_uint_t                       i, emit;
     ngx_http_ws_heartbeat_peer_t    *peer;
     ngx_http_ws_heartbeat_totals_t  *totals;
-    ngx_http_ws_heartbeat_record_t  *rec;
+    ngx_http_ws_heartbeat_record_t  *rec, before;
 
     if (ctx->zone == NULL) {
         return;
@@ -1147,6 +1149,18 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     rec = &ctx->zone->sh->records[ctx->record];
 
+    /*
+     * A change of state is a delta for subscribers: the record is then
+     * written under the mutex, with its old self kept as "before".
+     */
+
+    emit = (state && state != rec->state && !ctx->ending);
+
+    if (emit) {
+        ngx_shmtx_lock(&ctx->zone->shpool->mutex);
+        before = *rec;
+    }
+
     for (i = 0; i < 2; i++) {
         peer = &ctx->peer[i];
 
@@ -1164,6 +1178,12 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     if (state) {
         rec->state = (u_char) state;
+    }
+
+    if (emit) {
+        ngx_http_ws_heartbeat_emit_locked(ctx->zone, NGX_HTTP_WSHB_UPDATED,
+                                          &before, rec);
+        ngx_shmtx_unlock(&ctx->zone->shpool->mutex);
     }
 }
 
@@ -1302,6 +1322,9 @@ ngx_http_ws_heartbeat_cleanup(void *data)
     ngx_http_ws_heartbeat_nsessions--;
 
     if (ctx->zone) {
+        /* the "deleted" delta tells the rest */
+
+        ctx->ending = 1;
         ctx->reason = ngx_http_ws_heartbeat_final_reason(ctx->request, ctx);
         ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_CLOSING);
 

@@ -21,11 +21,9 @@
 
 static ngx_int_t ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_ws_heartbeat_authorized(ngx_http_request_t *r,
-    ngx_array_t *tokens);
+    ngx_array_t *tokens, ngx_str_t *protocol);
 static ngx_uint_t ngx_http_ws_heartbeat_token_match(ngx_array_t *tokens,
     u_char *p, size_t len);
-static ngx_table_elt_t *ngx_http_ws_heartbeat_header(ngx_http_request_t *r,
-    char *name);
 static ngx_uint_t ngx_http_ws_heartbeat_wants_prometheus(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
@@ -92,9 +90,11 @@ ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t
 ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                           rc;
-    ngx_str_t                           error, args;
+    ngx_int_t                           rc, transport;
+    ngx_str_t                           error, args, protocol;
+    ngx_uint_t                          i;
     ngx_chain_t                        *cl;
+    const char                         *reason;
     ngx_table_elt_t                    *h;
     ngx_http_ws_heartbeat_out_t         out;
     ngx_http_ws_heartbeat_query_t       q;
@@ -123,10 +123,62 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    ngx_str_null(&protocol);
+
+    /* a copy: values are unescaped in place, $request must stay as is */
+
+    args.len = r->args.len;
+    args.data = ngx_pnalloc(r->pool, args.len + 1);
+    if (args.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (args.len) {
+        ngx_memcpy(args.data, r->args.data, args.len);
+    }
+
+    reason = ngx_http_ws_heartbeat_parse_query(args.data, args.len, &q);
+
+    if (reason == NULL && q.state_len) {
+        for (i = 1; i < NGX_HTTP_WSHB_NSTATES; i++) {
+            if (q.state_len == ngx_http_ws_heartbeat_states[i].len
+                && ngx_strncmp(q.state, ngx_http_ws_heartbeat_states[i].data,
+                               q.state_len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == NGX_HTTP_WSHB_NSTATES) {
+            reason = "state must be healthy, awaiting_pong, closing "
+                     "or passthrough";
+        }
+
+        q.state_index = i;
+    }
+
+    if (reason) {
+        error.data = (u_char *) reason;
+        error.len = ngx_strlen(reason);
+
+        return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_BAD_REQUEST,
+                                                  &error);
+    }
+
+    /*
+     * The dashboard page is static and holds no data; the stream it opens
+     * is authorized like any other request.
+     */
+
+    if (q.format == NGX_HTTP_WSHB_FORMAT_HTML && r->headers_in.upgrade == NULL)
+    {
+        return ngx_http_ws_heartbeat_dashboard(r);
+    }
+
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
 
     if (wlcf->tokens != NGX_CONF_UNSET_PTR && wlcf->tokens != NULL) {
-        rc = ngx_http_ws_heartbeat_authorized(r, wlcf->tokens);
+        rc = ngx_http_ws_heartbeat_authorized(r, wlcf->tokens, &protocol);
 
         if (rc != NGX_OK) {
             h = ngx_list_push(&r->headers_out.headers);
@@ -157,19 +209,28 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
         }
     }
 
-    /* a copy: values are unescaped in place, $request must stay as is */
+    transport = ngx_http_ws_heartbeat_wants_stream(r, &q);
 
-    args.len = r->args.len;
-    args.data = ngx_pnalloc(r->pool, args.len + 1);
-    if (args.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    if (transport != NGX_DECLINED) {
+        rc = ngx_http_ws_heartbeat_subscribe(r, &q, transport, &protocol);
 
-    if (args.len) {
-        ngx_memcpy(args.data, r->args.data, args.len);
-    }
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
 
-    if (ngx_http_ws_heartbeat_parse_query(&args, &q, &error) != NGX_OK) {
+        if (transport == NGX_HTTP_WSHB_WEBSOCKET) {
+            /* the client meant to leave HTTP: do not wait for more */
+            r->keepalive = 0;
+
+            ngx_str_set(&error, "a WebSocket subscription needs a GET over "
+                                "HTTP/1.1 with Connection: upgrade, "
+                                "Sec-WebSocket-Key and version 13");
+
+        } else {
+            ngx_str_set(&error, "Last-Event-ID must be a delta sequence "
+                                "number");
+        }
+
         return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_BAD_REQUEST,
                                                   &error);
     }
@@ -241,7 +302,8 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
  */
 
 static ngx_int_t
-ngx_http_ws_heartbeat_authorized(ngx_http_request_t *r, ngx_array_t *tokens)
+ngx_http_ws_heartbeat_authorized(ngx_http_request_t *r, ngx_array_t *tokens,
+    ngx_str_t *protocol)
 {
     u_char           *p, *end, *start;
     ngx_uint_t        presented;
@@ -294,6 +356,9 @@ ngx_http_ws_heartbeat_authorized(ngx_http_request_t *r, ngx_array_t *tokens)
                 if (ngx_http_ws_heartbeat_token_match(tokens, start + 7,
                                                       p - start - 7))
                 {
+                    /* echoed in the 101 response */
+                    protocol->data = start;
+                    protocol->len = p - start;
                     return NGX_OK;
                 }
             }
@@ -331,7 +396,7 @@ ngx_http_ws_heartbeat_token_match(ngx_array_t *tokens, u_char *p, size_t len)
 }
 
 
-static ngx_table_elt_t *
+ngx_table_elt_t *
 ngx_http_ws_heartbeat_header(ngx_http_request_t *r, char *name)
 {
     size_t            len;
@@ -391,120 +456,6 @@ ngx_http_ws_heartbeat_wants_prometheus(ngx_http_request_t *r)
 }
 
 
-/*
- * The query: format=json|prometheus, sessions=N, state=S, upstream=A.
- * Anything else is an error with a one-line reason.
- */
-
-ngx_int_t
-ngx_http_ws_heartbeat_parse_query(ngx_str_t *args,
-    ngx_http_ws_heartbeat_query_t *q, ngx_str_t *error)
-{
-    u_char      *p, *end, *amp, *eq, *dst, *src;
-    ngx_int_t    n;
-    ngx_str_t    key, val;
-    ngx_uint_t   i;
-
-    ngx_memzero(q, sizeof(ngx_http_ws_heartbeat_query_t));
-    q->sessions = NGX_HTTP_WSHB_SESSIONS_DEFAULT;
-
-    p = args->data;
-    end = p + args->len;
-
-    while (p < end) {
-        amp = ngx_strlchr(p, end, '&');
-        if (amp == NULL) {
-            amp = end;
-        }
-
-        eq = ngx_strlchr(p, amp, '=');
-
-        key.data = p;
-        key.len = (eq ? eq : amp) - p;
-        val.data = eq ? eq + 1 : amp;
-        val.len = amp - val.data;
-
-        p = amp + 1;
-
-        if (key.len == 0) {
-            continue;
-        }
-
-        /* values are unescaped in place: the caller gave us a copy */
-
-        src = val.data;
-        dst = val.data;
-        ngx_unescape_uri(&dst, &src, val.len, NGX_UNESCAPE_URI);
-        val.len = dst - val.data;
-
-        if (key.len == 6 && ngx_strncmp(key.data, "format", 6) == 0) {
-            q->format_set = 1;
-
-            if (val.len == 4 && ngx_strncmp(val.data, "json", 4) == 0) {
-                q->format = NGX_HTTP_WSHB_FORMAT_JSON;
-
-            } else if (val.len == 10
-                       && ngx_strncmp(val.data, "prometheus", 10) == 0)
-            {
-                q->format = NGX_HTTP_WSHB_FORMAT_PROMETHEUS;
-
-            } else {
-                ngx_str_set(error, "format must be json or prometheus");
-                return NGX_ERROR;
-            }
-
-        } else if (key.len == 8 && ngx_strncmp(key.data, "sessions", 8) == 0)
-        {
-            n = ngx_atoi(val.data, val.len);
-
-            if (n == NGX_ERROR || n > NGX_HTTP_WSHB_SESSIONS_MAX) {
-                ngx_str_set(error, "sessions must be a number "
-                                   "from 0 to 100000");
-                return NGX_ERROR;
-            }
-
-            q->sessions = n;
-
-        } else if (key.len == 5 && ngx_strncmp(key.data, "state", 5) == 0) {
-
-            for (i = 1; i < NGX_HTTP_WSHB_NSTATES; i++) {
-                if (val.len == ngx_http_ws_heartbeat_states[i].len
-                    && ngx_strncmp(val.data,
-                                   ngx_http_ws_heartbeat_states[i].data,
-                                   val.len) == 0)
-                {
-                    break;
-                }
-            }
-
-            if (i == NGX_HTTP_WSHB_NSTATES) {
-                ngx_str_set(error, "state must be healthy, awaiting_pong, "
-                                   "closing or passthrough");
-                return NGX_ERROR;
-            }
-
-            q->state = i;
-
-        } else if (key.len == 8 && ngx_strncmp(key.data, "upstream", 8) == 0)
-        {
-            if (val.len == 0 || val.len > NGX_SOCKADDR_STRLEN) {
-                ngx_str_set(error, "upstream must be an address:port");
-                return NGX_ERROR;
-            }
-
-            q->upstream = val;
-
-        } else {
-            ngx_str_set(error, "unknown parameter; known are format, "
-                               "sessions, state and upstream");
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q,
@@ -537,6 +488,8 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
 
     sum->used = sh->used;
     sum->nrecords = sh->nrecords;
+    sum->seq = sh->seq;
+    sum->nevents = sh->nevents;
 
     n = 0;
 
@@ -607,15 +560,15 @@ ngx_http_ws_heartbeat_match(ngx_http_ws_heartbeat_record_t *rec,
 {
     u_char  *p, text[NGX_SOCKADDR_STRLEN + 8];
 
-    if (q->state && rec->state != q->state) {
+    if (q->state_index && rec->state != q->state_index) {
         return 0;
     }
 
-    if (q->upstream.len) {
+    if (q->upstream_len) {
         p = ngx_http_ws_heartbeat_addr_text(text, &rec->upstream);
 
-        if ((size_t) (p - text) != q->upstream.len
-            || ngx_strncmp(text, q->upstream.data, q->upstream.len) != 0)
+        if ((size_t) (p - text) != q->upstream_len
+            || ngx_memcmp(text, q->upstream, q->upstream_len) != 0)
         {
             return 0;
         }
@@ -697,6 +650,11 @@ ngx_http_ws_heartbeat_reserve(ngx_http_ws_heartbeat_out_t *out, size_t n)
 
     if (out->buf && (size_t) (out->buf->end - out->buf->last) >= n) {
         return out->buf->last;
+    }
+
+    if (out->pool == NULL) {
+        /* a fixed buffer, and it is full */
+        return NULL;
     }
 
     b = ngx_create_temp_buf(out->pool, ngx_max(n, NGX_HTTP_WSHB_CHUNK));

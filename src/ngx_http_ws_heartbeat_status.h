@@ -13,27 +13,20 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_module.h"
+#include "ngx_http_ws_heartbeat_query.h"
 
-
-#define NGX_HTTP_WSHB_FORMAT_JSON        0
-#define NGX_HTTP_WSHB_FORMAT_PROMETHEUS  1
-
-#define NGX_HTTP_WSHB_SESSIONS_DEFAULT   100
-#define NGX_HTTP_WSHB_SESSIONS_MAX       100000
 
 #define NGX_HTTP_WSHB_MAX_UPSTREAMS      256
+
+extern char  *ngx_http_ws_heartbeat_sub_reasons[];
 #define NGX_HTTP_WSHB_CHUNK              16384
 
+#define NGX_HTTP_WSHB_WEBSOCKET          0
+#define NGX_HTTP_WSHB_SSE                1
 
-/* the query of a status request */
-
-typedef struct {
-    ngx_uint_t                      format;
-    ngx_uint_t                      sessions;
-    ngx_uint_t                      state;      /* 0: any */
-    ngx_str_t                       upstream;   /* empty: any */
-    unsigned                        format_set:1;
-} ngx_http_ws_heartbeat_query_t;
+/* the most one session object takes as JSON */
+#define NGX_HTTP_WSHB_RECORD_JSON                                            \
+    (1536 + 6 * (NGX_HTTP_WSHB_HOST_LEN + NGX_HTTP_WSHB_URI_LEN))
 
 
 typedef struct {
@@ -54,6 +47,8 @@ typedef struct {
     time_t                          created;
     ngx_str_t                       zone_name;
     size_t                          zone_size;
+    uint64_t                        seq;        /* of the last delta */
+    ngx_uint_t                      nevents;
 } ngx_http_ws_heartbeat_summary_t;
 
 
@@ -67,8 +62,6 @@ typedef struct {
 } ngx_http_ws_heartbeat_out_t;
 
 
-ngx_int_t ngx_http_ws_heartbeat_parse_query(ngx_str_t *args,
-    ngx_http_ws_heartbeat_query_t *q, ngx_str_t *error);
 u_char *ngx_http_ws_heartbeat_reserve(ngx_http_ws_heartbeat_out_t *out,
     size_t n);
 ngx_int_t ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
@@ -76,6 +69,19 @@ ngx_int_t ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
 ngx_int_t ngx_http_ws_heartbeat_json_session(ngx_http_ws_heartbeat_out_t *out,
     ngx_http_ws_heartbeat_record_t *rec, ngx_uint_t first);
 ngx_int_t ngx_http_ws_heartbeat_json_tail(ngx_http_ws_heartbeat_out_t *out);
+ngx_int_t ngx_http_ws_heartbeat_json_event(ngx_http_ws_heartbeat_out_t *out,
+    ngx_http_ws_heartbeat_event_t *ev);
+ngx_int_t ngx_http_ws_heartbeat_json_snapshot(
+    ngx_http_ws_heartbeat_out_t *out, uint64_t seq, ngx_uint_t resync);
+u_char *ngx_http_ws_heartbeat_json_time(u_char *p, uint64_t ms);
+ngx_table_elt_t *ngx_http_ws_heartbeat_header(ngx_http_request_t *r,
+    char *name);
+ngx_int_t ngx_http_ws_heartbeat_wants_stream(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q);
+ngx_int_t ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q, ngx_uint_t transport,
+    ngx_str_t *protocol);
+ngx_int_t ngx_http_ws_heartbeat_dashboard(ngx_http_request_t *r);
 ngx_int_t ngx_http_ws_heartbeat_prometheus(ngx_http_ws_heartbeat_out_t *out,
     ngx_http_ws_heartbeat_summary_t *sum);
 

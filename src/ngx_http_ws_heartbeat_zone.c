@@ -114,8 +114,9 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_ws_heartbeat_zone_t  *ozone = data;
 
-    size_t                          len, n, i;
+    size_t                          len, n, i, nev;
     ngx_slab_pool_t                *shpool;
+    ngx_http_ws_heartbeat_event_t  *events;
     ngx_http_ws_heartbeat_zone_t   *zone;
     ngx_http_ws_heartbeat_shctx_t  *sh;
 
@@ -146,7 +147,25 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_sprintf(shpool->log_ctx, " in ws_heartbeat zone \"%V\"%Z",
                 &shm_zone->shm.name);
 
-    /* as many records as the zone holds: try sizes, quietly */
+    /* the delta ring first, at most a quarter of the zone */
+
+    nev = ngx_min(zone->nevents, shm_zone->shm.size / 4
+                                 / sizeof(ngx_http_ws_heartbeat_event_t));
+
+    events = ngx_slab_alloc(shpool,
+                            nev * sizeof(ngx_http_ws_heartbeat_event_t));
+    if (events == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (nev < zone->nevents) {
+        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                      "ws_heartbeat: zone \"%V\" holds a ring of %uz "
+                      "deltas, not %ui", &shm_zone->shm.name, nev,
+                      zone->nevents);
+    }
+
+    /* as many records as the rest holds: try sizes, quietly */
 
     n = shm_zone->shm.size / sizeof(ngx_http_ws_heartbeat_record_t);
     shpool->log_nomem = 0;
@@ -171,6 +190,8 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     sh->nrecords = (uint32_t) n;
     sh->created = ngx_time();
+    sh->nevents = (uint32_t) nev;
+    sh->events = events;
 
     for (i = 0; i < n; i++) {
         sh->records[i].next = (i + 1 < n) ? (uint32_t) (i + 1)
@@ -186,7 +207,11 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-/* a record for a new session, or NGX_HTTP_WSHB_NO_RECORD if full */
+/*
+ * A record for a new session, or NGX_HTTP_WSHB_NO_RECORD if the zone is
+ * full.  The record is filled in first, so that the "created" delta
+ * carries it whole.
+ */
 
 uint32_t
 ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
@@ -197,11 +222,42 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_time_t                      *tp;
     ngx_http_upstream_t             *u;
     ngx_http_ws_heartbeat_shctx_t   *sh;
-    ngx_http_ws_heartbeat_record_t  *rec;
+    ngx_http_ws_heartbeat_record_t  *rec, tmp;
 
     sh = zone->sh;
 
     (void) ngx_atomic_fetch_add(&sh->totals.opened, 1);
+
+    ngx_memzero(&tmp, sizeof(ngx_http_ws_heartbeat_record_t));
+
+    tmp.next = NGX_HTTP_WSHB_NO_RECORD;
+    tmp.pid = ngx_pid;
+    tmp.worker_start = worker_start;
+    tmp.counter = counter;
+    tmp.state = NGX_HTTP_WSHB_STATE_HEALTHY;
+    tmp.rtt[0] = (uint32_t) -1;
+    tmp.rtt[1] = (uint32_t) -1;
+
+    tp = ngx_timeofday();
+    tmp.start = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    ngx_http_ws_heartbeat_addr(&tmp.client, r->connection->sockaddr);
+
+    u = r->upstream;
+
+    if (u && u->peer.sockaddr) {
+        ngx_http_ws_heartbeat_addr(&tmp.upstream, u->peer.sockaddr);
+    }
+
+    if (r->headers_in.server.len) {
+        len = ngx_min(r->headers_in.server.len, NGX_HTTP_WSHB_HOST_LEN);
+        ngx_memcpy(tmp.host, r->headers_in.server.data, len);
+        tmp.host_len = (u_char) len;
+    }
+
+    len = ngx_min(r->unparsed_uri.len, NGX_HTTP_WSHB_URI_LEN);
+    ngx_memcpy(tmp.uri, r->unparsed_uri.data, len);
+    tmp.uri_len = (u_char) len;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -233,38 +289,11 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     sh->free = rec->next;
     sh->used++;
 
-    ngx_memzero(rec, sizeof(ngx_http_ws_heartbeat_record_t));
+    *rec = tmp;
 
-    rec->next = NGX_HTTP_WSHB_NO_RECORD;
-    rec->pid = ngx_pid;
-    rec->worker_start = worker_start;
-    rec->counter = counter;
-    rec->state = NGX_HTTP_WSHB_STATE_HEALTHY;
+    ngx_http_ws_heartbeat_emit_locked(zone, NGX_HTTP_WSHB_CREATED, NULL, rec);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    /* the record is ours now; the rest needs no lock */
-
-    tp = ngx_timeofday();
-    rec->start = (uint64_t) tp->sec * 1000 + tp->msec;
-
-    ngx_http_ws_heartbeat_addr(&rec->client, r->connection->sockaddr);
-
-    u = r->upstream;
-
-    if (u && u->peer.sockaddr) {
-        ngx_http_ws_heartbeat_addr(&rec->upstream, u->peer.sockaddr);
-    }
-
-    if (r->headers_in.server.len) {
-        len = ngx_min(r->headers_in.server.len, NGX_HTTP_WSHB_HOST_LEN);
-        ngx_memcpy(rec->host, r->headers_in.server.data, len);
-        rec->host_len = (u_char) len;
-    }
-
-    len = ngx_min(r->unparsed_uri.len, NGX_HTTP_WSHB_URI_LEN);
-    ngx_memcpy(rec->uri, r->unparsed_uri.data, len);
-    rec->uri_len = (u_char) len;
 
     return i;
 }
@@ -280,12 +309,65 @@ ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
+    ngx_http_ws_heartbeat_emit_locked(zone, NGX_HTTP_WSHB_DELETED,
+                                      &sh->records[i], NULL);
+
     sh->records[i].state = NGX_HTTP_WSHB_STATE_FREE;
     sh->records[i].next = sh->free;
     sh->free = i;
     sh->used--;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * Appends a delta to the ring, overwriting the oldest.  Readers poll
+ * sh->seq without the lock and copy deltas under it.
+ */
+
+void
+ngx_http_ws_heartbeat_emit_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_uint_t type, ngx_http_ws_heartbeat_record_t *before,
+    ngx_http_ws_heartbeat_record_t *after)
+{
+    uint64_t                        seq;
+    ngx_time_t                     *tp;
+    ngx_http_ws_heartbeat_event_t  *ev;
+    ngx_http_ws_heartbeat_shctx_t  *sh;
+
+    sh = zone->sh;
+
+    if (sh->nevents == 0) {
+        return;
+    }
+
+    seq = (uint64_t) sh->seq + 1;
+    ev = &sh->events[seq % sh->nevents];
+
+    tp = ngx_timeofday();
+
+    ev->seq = seq;
+    ev->time = (uint64_t) tp->sec * 1000 + tp->msec;
+    ev->type = type;
+
+    if (before) {
+        ev->before = *before;
+
+    } else {
+        ev->before.state = NGX_HTTP_WSHB_STATE_FREE;
+    }
+
+    if (after) {
+        ev->after = *after;
+
+    } else {
+        ev->after.state = NGX_HTTP_WSHB_STATE_FREE;
+    }
+
+    ngx_memory_barrier();
+
+    sh->seq = (ngx_atomic_uint_t) seq;
 }
 
 
@@ -338,6 +420,11 @@ ngx_http_ws_heartbeat_zone_reap_locked(ngx_http_ws_heartbeat_zone_t *zone)
             dead = rec->pid;
         }
 
+        rec->state = NGX_HTTP_WSHB_STATE_CLOSING;
+        rec->reason = NGX_HTTP_WSHB_WORKER_LOST;
+        ngx_http_ws_heartbeat_emit_locked(zone, NGX_HTTP_WSHB_DELETED, rec,
+                                          NULL);
+
         rec->state = NGX_HTTP_WSHB_STATE_FREE;
         rec->next = sh->free;
         sh->free = i;
@@ -347,6 +434,8 @@ ngx_http_ws_heartbeat_zone_reap_locked(ngx_http_ws_heartbeat_zone_t *zone)
 
     if (n) {
         (void) ngx_atomic_fetch_add(&sh->totals.reaped, n);
+        (void) ngx_atomic_fetch_add(
+                      &sh->totals.closed[NGX_HTTP_WSHB_WORKER_LOST], n);
     }
 
     return n;

@@ -28,6 +28,19 @@
 
 #define NGX_HTTP_WSHB_NO_RECORD       ((uint32_t) -1)
 
+/* session deltas kept in the zone's ring for subscribers */
+#define NGX_HTTP_WSHB_CREATED         1
+#define NGX_HTTP_WSHB_UPDATED         2
+#define NGX_HTTP_WSHB_DELETED         3
+
+/* why a subscriber was closed */
+#define NGX_HTTP_WSHB_SUB_CLIENT      0
+#define NGX_HTTP_WSHB_SUB_ZOMBIE      1
+#define NGX_HTTP_WSHB_SUB_SLOW        2
+#define NGX_HTTP_WSHB_SUB_SHUTDOWN    3
+#define NGX_HTTP_WSHB_SUB_ERROR       4
+#define NGX_HTTP_WSHB_SUB_NREASONS    5
+
 
 typedef struct {
     u_char                        family;       /* 0: unknown */
@@ -37,7 +50,7 @@ typedef struct {
 
 
 /*
- * One live session, 256 bytes.  Allocated and freed under the zone mutex;
+ * One live session, 240 bytes.  Allocated and freed under the zone mutex;
  * afterwards only the owning worker writes it, without the mutex, from
  * state changes and timers; readers copy it under the mutex.
  */
@@ -86,7 +99,22 @@ typedef struct {
     ngx_atomic_t                  rtt_bucket[2][NGX_HTTP_WSHB_RTT_BUCKETS + 1];
     ngx_atomic_t                  rtt_sum[2];   /* ms */
     ngx_atomic_t                  rtt_count[2];
+    ngx_atomic_t                  subscribers[2];   /* open: WebSocket, SSE */
+    ngx_atomic_t                  subscribed;       /* ever */
+    ngx_atomic_t                  unsubscribed[NGX_HTTP_WSHB_SUB_NREASONS];
+    ngx_atomic_t                  resyncs;   /* resumes that got a snapshot */
 } ngx_http_ws_heartbeat_totals_t;
+
+
+/* one session delta: a record before and after the change, 504 bytes */
+
+typedef struct {
+    uint64_t                        seq;
+    uint64_t                        time;       /* unix time, ms */
+    uint64_t                        type;
+    ngx_http_ws_heartbeat_record_t  before;     /* unset for created */
+    ngx_http_ws_heartbeat_record_t  after;      /* unset for deleted */
+} ngx_http_ws_heartbeat_event_t;
 
 
 typedef struct {
@@ -99,6 +127,9 @@ typedef struct {
     uint32_t                      nlimits;
     ngx_atomic_t                  limits[64];   /* ws_heartbeat_max_sessions */
     ngx_atomic_t                  pressure[64]; /* bumped when at 90 % */
+    ngx_atomic_t                  seq;          /* of the last delta */
+    uint32_t                      nevents;      /* ring size */
+    ngx_http_ws_heartbeat_event_t  *events;
     ngx_http_ws_heartbeat_record_t  records[1];
 } ngx_http_ws_heartbeat_shctx_t;
 
@@ -107,9 +138,13 @@ typedef struct {
     ngx_http_ws_heartbeat_shctx_t  *sh;
     ngx_slab_pool_t              *shpool;
     ngx_shm_zone_t               *shm_zone;
+    ngx_uint_t                    nevents;      /* ws_heartbeat_stream_ring */
 } ngx_http_ws_heartbeat_zone_t;
 
 
+void ngx_http_ws_heartbeat_emit_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_uint_t type, ngx_http_ws_heartbeat_record_t *before,
+    ngx_http_ws_heartbeat_record_t *after);
 uint32_t ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_request_t *r, uint32_t worker_start, uint32_t counter);
 void ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,

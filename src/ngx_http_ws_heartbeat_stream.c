@@ -1,0 +1,1241 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ *
+ * The delta stream: subscribers of the status location, over WebSocket
+ * (the module is the server) or Server-Sent Events, get a snapshot of
+ * the session table and then every session delta from the zone's ring,
+ * whichever worker produced it.  Each worker with subscribers polls the
+ * ring's sequence number; subscribers are pinged, zombies and slow
+ * consumers are closed.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <ngx_sha1.h>
+
+#include "ngx_http_ws_heartbeat_module.h"
+#include "ngx_http_ws_heartbeat_status.h"
+
+
+#define NGX_HTTP_WSHB_POLL          20      /* ms between looks at the ring */
+#define NGX_HTTP_WSHB_LINGER        1000    /* ms to flush a final frame */
+#define NGX_HTTP_WSHB_EVENT_BATCH   32
+#define NGX_HTTP_WSHB_MESSAGE_MAX   (2 * NGX_HTTP_WSHB_RECORD_JSON + 512)
+
+
+
+/* a message or part of one, owned by a subscriber until sent */
+
+typedef struct {
+    ngx_chain_t                     cl;
+    ngx_buf_t                       buf;
+    size_t                          counted;    /* in the backlog */
+} ngx_http_ws_heartbeat_chunk_t;
+
+
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_http_ws_heartbeat_zone_t   *zone;
+    ngx_queue_t                     queue;
+    ngx_event_t                     timer;
+    uint64_t                        seq;        /* last delta queued */
+    ngx_chain_t                    *pending;    /* not yet given to nginx */
+    ngx_chain_t                   **last;
+    ngx_chain_t                    *busy;       /* given, not yet sent */
+    ngx_chain_t                   **busy_last;
+    size_t                          backlog;
+    size_t                          limit;
+    ngx_msec_t                      interval;
+    ngx_msec_t                      timeout;
+    uint64_t                        rx;         /* bytes from the client */
+    uint64_t                        sent;       /* bytes that went out */
+    uint64_t                        mark;       /* rx or sent at a ping */
+    ngx_uint_t                      reason;
+    ngx_uint_t                      transport;
+    ngx_http_ws_heartbeat_parser_t  parser;
+    unsigned                        awaiting:1;
+    unsigned                        closing:1;
+    unsigned                        counted:1;
+    unsigned                        last_sent:1;
+} ngx_http_ws_heartbeat_sub_t;
+
+
+static ngx_int_t ngx_http_ws_heartbeat_handshake(ngx_http_request_t *r,
+    ngx_str_t *protocol);
+static void ngx_http_ws_heartbeat_sub_cleanup(void *data);
+static ngx_int_t ngx_http_ws_heartbeat_catch_up(
+    ngx_http_ws_heartbeat_sub_t *sub, ngx_http_ws_heartbeat_query_t *q);
+static ngx_int_t ngx_http_ws_heartbeat_snapshot(
+    ngx_http_ws_heartbeat_sub_t *sub, ngx_uint_t resync, ngx_uint_t counted);
+static ngx_int_t ngx_http_ws_heartbeat_replay(
+    ngx_http_ws_heartbeat_sub_t *sub, uint64_t from, uint64_t to);
+static ngx_int_t ngx_http_ws_heartbeat_render(
+    ngx_http_ws_heartbeat_event_t *ev, ngx_chain_t *cl, ngx_buf_t *b);
+static ngx_int_t ngx_http_ws_heartbeat_message(
+    ngx_http_ws_heartbeat_sub_t *sub, ngx_chain_t *json, uint64_t seq,
+    ngx_uint_t counted);
+static ngx_int_t ngx_http_ws_heartbeat_frame_out(
+    ngx_http_ws_heartbeat_sub_t *sub, u_char *data, size_t len,
+    ngx_uint_t counted);
+static ngx_http_ws_heartbeat_chunk_t *ngx_http_ws_heartbeat_chunk(
+    ngx_http_ws_heartbeat_sub_t *sub, size_t size, size_t counted);
+static void ngx_http_ws_heartbeat_sub_flush(ngx_http_ws_heartbeat_sub_t *sub);
+static void ngx_http_ws_heartbeat_sub_close(ngx_http_ws_heartbeat_sub_t *sub,
+    ngx_uint_t reason, ngx_uint_t code, char *text);
+static void ngx_http_ws_heartbeat_sub_read(ngx_http_request_t *r);
+static void ngx_http_ws_heartbeat_sub_input(ngx_http_ws_heartbeat_sub_t *sub,
+    u_char *buf, size_t n);
+static void ngx_http_ws_heartbeat_sub_write(ngx_http_request_t *r);
+static void ngx_http_ws_heartbeat_sub_timer(ngx_event_t *ev);
+static void ngx_http_ws_heartbeat_sub_tick(ngx_http_ws_heartbeat_sub_t *sub);
+static void ngx_http_ws_heartbeat_poll(ngx_event_t *ev);
+static void ngx_http_ws_heartbeat_deliver(ngx_http_ws_heartbeat_zone_t *zone);
+
+
+char  *ngx_http_ws_heartbeat_sub_reasons[] = {
+    "client", "zombie", "slow", "shutdown", "error"
+};
+
+
+/* the payload of pings to subscribers: their pongs are only counted */
+static uint8_t       ngx_http_ws_heartbeat_sub_prefix[NGX_HTTP_WSHB_PREFIX_LEN]
+                         = "WSHBstream00";
+
+static ngx_queue_t   ngx_http_ws_heartbeat_subs;
+static ngx_uint_t    ngx_http_ws_heartbeat_nsubs;
+static ngx_event_t   ngx_http_ws_heartbeat_poller;
+static uint64_t      ngx_http_ws_heartbeat_cursor;  /* last delta delivered */
+
+static ngx_http_ws_heartbeat_event_t
+                     ngx_http_ws_heartbeat_batch[NGX_HTTP_WSHB_EVENT_BATCH];
+static u_char        ngx_http_ws_heartbeat_msg[NGX_HTTP_WSHB_MESSAGE_MAX];
+
+
+ngx_int_t
+ngx_http_ws_heartbeat_stream_init_worker(ngx_cycle_t *cycle)
+{
+    ngx_queue_init(&ngx_http_ws_heartbeat_subs);
+
+    ngx_http_ws_heartbeat_poller.handler = ngx_http_ws_heartbeat_poll;
+    ngx_http_ws_heartbeat_poller.log = cycle->log;
+    ngx_http_ws_heartbeat_poller.data = NULL;
+
+    return NGX_OK;
+}
+
+
+/*
+ * NGX_DONE once subscribed, NGX_DECLINED for a bad handshake or a bad
+ * Last-Event-ID (the caller answers 400), or an HTTP status.
+ */
+
+/*
+ * Whether the request asks to subscribe: a WebSocket upgrade, or an
+ * event stream by ?format=sse or by its Accept header.
+ */
+
+ngx_int_t
+ngx_http_ws_heartbeat_wants_stream(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q)
+{
+    ngx_table_elt_t  *h;
+
+    if (r->headers_in.upgrade) {
+        return NGX_HTTP_WSHB_WEBSOCKET;
+    }
+
+    if (q->format == NGX_HTTP_WSHB_FORMAT_SSE) {
+        return NGX_HTTP_WSHB_SSE;
+    }
+
+    if (!q->format_set) {
+#if (nginx_version >= 1023000)
+        for (h = r->headers_in.accept; h; h = h->next) {
+#else
+        h = r->headers_in.accept;
+
+        if (h) {
+#endif
+            if (ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                                 (u_char *) "text/event-stream",
+                                 sizeof("text/event-stream") - 2)
+                != NULL)
+            {
+                return NGX_HTTP_WSHB_SSE;
+            }
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * NGX_DONE once subscribed; NGX_DECLINED for a bad handshake or a bad
+ * Last-Event-ID, which the caller answers with 400; or an HTTP status.
+ */
+
+ngx_int_t
+ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q, ngx_uint_t transport,
+    ngx_str_t *protocol)
+{
+    ngx_int_t                           rc;
+    ngx_table_elt_t                    *h;
+    ngx_pool_cleanup_t                 *cln;
+    ngx_http_ws_heartbeat_sub_t        *sub;
+    ngx_http_ws_heartbeat_loc_conf_t   *wlcf;
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
+
+    if (transport == NGX_HTTP_WSHB_WEBSOCKET) {
+        rc = ngx_http_ws_heartbeat_handshake(r, protocol);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+    } else {
+        /* Last-Event-ID resumes like ?since= */
+
+        h = ngx_http_ws_heartbeat_header(r, "Last-Event-ID");
+
+        if (h && !q->since_set) {
+            if (ngx_http_ws_heartbeat_parse_seq(h->value.data, h->value.len,
+                                                &q->since)
+                != 0)
+            {
+                return NGX_DECLINED;
+            }
+
+            q->since_set = 1;
+        }
+
+        r->headers_out.status = NGX_HTTP_OK;
+        r->headers_out.content_length_n = -1;
+        ngx_str_set(&r->headers_out.content_type, "text/event-stream");
+        r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Cache-Control");
+        ngx_str_set(&h->value, "no-cache");
+    }
+
+    if (transport == NGX_HTTP_WSHB_WEBSOCKET) {
+        r->keepalive = 0;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    sub = ngx_pcalloc(r->pool, sizeof(ngx_http_ws_heartbeat_sub_t));
+    if (sub == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    sub->request = r;
+    sub->zone = wmcf->zone;
+    sub->transport = transport;
+    sub->limit = wlcf->backlog;
+    sub->interval = wlcf->interval;
+    sub->timeout = wlcf->timeout;
+    sub->last = &sub->pending;
+    sub->busy_last = &sub->busy;
+    sub->reason = NGX_HTTP_WSHB_SUB_CLIENT;
+
+    ngx_http_ws_heartbeat_parser_init(&sub->parser, 1,
+                                      ngx_http_ws_heartbeat_sub_prefix);
+
+    sub->timer.handler = ngx_http_ws_heartbeat_sub_timer;
+    sub->timer.data = sub;
+    sub->timer.log = r->connection->log;
+
+    ngx_queue_insert_tail(&ngx_http_ws_heartbeat_subs, &sub->queue);
+    ngx_http_ws_heartbeat_nsubs++;
+
+    cln->handler = ngx_http_ws_heartbeat_sub_cleanup;
+    cln->data = sub;
+
+    ngx_http_set_ctx(r, sub, ngx_http_ws_heartbeat_module);
+
+    (void) ngx_atomic_fetch_add(&sub->zone->sh->totals.subscribers[transport],
+                                1);
+    (void) ngx_atomic_fetch_add(&sub->zone->sh->totals.subscribed, 1);
+    sub->counted = 1;
+
+    if (ngx_http_ws_heartbeat_catch_up(sub, q) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    r->main->count++;
+
+    r->read_event_handler = ngx_http_ws_heartbeat_sub_read;
+    r->write_event_handler = ngx_http_ws_heartbeat_sub_write;
+
+    ngx_add_timer(&sub->timer, sub->interval);
+
+    if (!ngx_http_ws_heartbeat_poller.timer_set) {
+        ngx_http_ws_heartbeat_cursor = sub->seq;
+        ngx_http_ws_heartbeat_poller.data = sub->zone;
+        ngx_add_timer(&ngx_http_ws_heartbeat_poller, NGX_HTTP_WSHB_POLL);
+    }
+
+    /*
+     * The first messages go out and the client's first frames (perhaps
+     * already in header_in) are read from the event handlers, once this
+     * handler has returned.
+     */
+
+    ngx_post_event(r->connection->write, &ngx_posted_events);
+
+    if (transport == NGX_HTTP_WSHB_WEBSOCKET) {
+        ngx_post_event(r->connection->read, &ngx_posted_events);
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_ws_heartbeat_handshake(ngx_http_request_t *r, ngx_str_t *protocol)
+{
+    u_char            digest[20];
+    ngx_str_t         src, accept;
+    ngx_sha1_t        sha1;
+    ngx_table_elt_t  *key, *version, *h;
+
+    static u_char     guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+    key = ngx_http_ws_heartbeat_header(r, "Sec-WebSocket-Key");
+    version = ngx_http_ws_heartbeat_header(r, "Sec-WebSocket-Version");
+    h = ngx_http_ws_heartbeat_header(r, "Connection");
+
+    if (r->method != NGX_HTTP_GET
+        || r->http_version != NGX_HTTP_VERSION_11
+        || !ngx_http_ws_heartbeat_is_websocket(r)
+        || h == NULL
+        || ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                            (u_char *) "upgrade", sizeof("upgrade") - 2)
+           == NULL
+        || key == NULL || key->value.len != 24
+        || version == NULL || version->value.len != 2
+        || ngx_strncmp(version->value.data, "13", 2) != 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "ws_heartbeat: bad WebSocket handshake to the "
+                      "status location");
+        return NGX_DECLINED;
+    }
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, key->value.data, key->value.len);
+    ngx_sha1_update(&sha1, guid, sizeof(guid) - 1);
+    ngx_sha1_final(digest, &sha1);
+
+    src.data = digest;
+    src.len = sizeof(digest);
+
+    accept.data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(src.len));
+    if (accept.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_encode_base64(&accept, &src);
+
+    r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
+    r->headers_out.content_length_n = -1;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Upgrade");
+    ngx_str_set(&h->value, "websocket");
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Sec-WebSocket-Accept");
+    h->value = accept;
+
+    if (protocol && protocol->len) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Sec-WebSocket-Protocol");
+        h->value = *protocol;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_ws_heartbeat_sub_cleanup(void *data)
+{
+    ngx_http_ws_heartbeat_sub_t *sub = data;
+
+    ngx_chain_t  *cl, *next;
+
+    if (sub->timer.timer_set) {
+        ngx_del_timer(&sub->timer);
+    }
+
+    ngx_queue_remove(&sub->queue);
+    ngx_http_ws_heartbeat_nsubs--;
+
+    if (sub->counted) {
+        (void) ngx_atomic_fetch_add(
+                        &sub->zone->sh->totals.subscribers[sub->transport], -1);
+        (void) ngx_atomic_fetch_add(
+                        &sub->zone->sh->totals.unsubscribed[sub->reason], 1);
+    }
+
+    for (cl = sub->busy; cl; cl = next) {
+        next = cl->next;
+        ngx_free(cl);
+    }
+
+    for (cl = sub->pending; cl; cl = next) {
+        next = cl->next;
+        ngx_free(cl);
+    }
+}
+
+
+/*
+ * The first messages: the deltas after ?since= if the ring still holds
+ * them all, otherwise a snapshot (marked "resync" when a resume was asked
+ * for and could not be honoured).
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_catch_up(ngx_http_ws_heartbeat_sub_t *sub,
+    ngx_http_ws_heartbeat_query_t *q)
+{
+    uint64_t                        seq, oldest;
+    ngx_http_ws_heartbeat_shctx_t  *sh;
+
+    sh = sub->zone->sh;
+
+    if (q->since_set) {
+        seq = sh->seq;
+        oldest = (seq >= sh->nevents) ? seq - sh->nevents + 1 : 1;
+
+        if (q->since <= seq && q->since + 1 >= oldest) {
+            sub->seq = q->since;
+
+            if (ngx_http_ws_heartbeat_replay(sub, q->since, seq) == NGX_OK) {
+                return NGX_OK;
+            }
+
+            if (sub->closing) {
+                return NGX_OK;
+            }
+
+            /* the ring moved on meanwhile */
+        }
+
+        (void) ngx_atomic_fetch_add(&sh->totals.resyncs, 1);
+
+        return ngx_http_ws_heartbeat_snapshot(sub, 1, 0);
+    }
+
+    return ngx_http_ws_heartbeat_snapshot(sub, 0, 0);
+}
+
+
+/*
+ * The table as one message, copied in batches under the mutex.  Records
+ * that change while it is built may show a later state than its "seq";
+ * the deltas after "seq" that follow bring them to the same end, since
+ * applying a delta replaces or removes the whole session.  The first
+ * snapshot is outside the backlog limit; a resync snapshot counts.
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_snapshot(ngx_http_ws_heartbeat_sub_t *sub,
+    ngx_uint_t resync, ngx_uint_t counted)
+{
+    uint32_t                         i;
+    ngx_int_t                        rc;
+    ngx_uint_t                       k, n, first;
+    ngx_pool_t                      *pool;
+    ngx_http_ws_heartbeat_out_t      out;
+    ngx_http_ws_heartbeat_shctx_t   *sh;
+    ngx_http_ws_heartbeat_record_t  *batch;
+
+    sh = sub->zone->sh;
+
+    pool = ngx_create_pool(NGX_HTTP_WSHB_CHUNK + 1024,
+                           sub->request->connection->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    batch = ngx_palloc(pool, NGX_HTTP_WSHB_EVENT_BATCH
+                             * sizeof(ngx_http_ws_heartbeat_record_t));
+    if (batch == NULL) {
+        goto failed;
+    }
+
+    out.pool = pool;
+    out.first = NULL;
+    out.last = NULL;
+    out.buf = NULL;
+
+    sub->seq = sh->seq;
+
+    if (ngx_http_ws_heartbeat_json_snapshot(&out, sub->seq, resync)
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    i = 0;
+    first = 1;
+
+    while (i < sh->nrecords) {
+        n = 0;
+
+        ngx_shmtx_lock(&sub->zone->shpool->mutex);
+
+        while (i < sh->nrecords && n < NGX_HTTP_WSHB_EVENT_BATCH) {
+            if (sh->records[i].state != NGX_HTTP_WSHB_STATE_FREE) {
+                batch[n++] = sh->records[i];
+            }
+
+            i++;
+        }
+
+        ngx_shmtx_unlock(&sub->zone->shpool->mutex);
+
+        for (k = 0; k < n; k++) {
+            if (ngx_http_ws_heartbeat_json_session(&out, &batch[k], first)
+                != NGX_OK)
+            {
+                goto failed;
+            }
+
+            first = 0;
+        }
+    }
+
+    if (ngx_http_ws_heartbeat_json_tail(&out) != NGX_OK) {
+        goto failed;
+    }
+
+    /* "]}\n": the newline is not part of a message */
+
+    out.last->buf->last--;
+
+    rc = ngx_http_ws_heartbeat_message(sub, out.first, sub->seq, counted);
+
+    ngx_destroy_pool(pool);
+
+    return rc;
+
+failed:
+
+    ngx_destroy_pool(pool);
+
+    return NGX_ERROR;
+}
+
+
+/* deltas (from, to] to one subscriber; NGX_DECLINED if they are gone */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_replay(ngx_http_ws_heartbeat_sub_t *sub, uint64_t from,
+    uint64_t to)
+{
+    uint64_t                        seq;
+    ngx_uint_t                      k, n;
+    ngx_chain_t                     cl;
+    ngx_buf_t                       b;
+    ngx_http_ws_heartbeat_event_t  *ev;
+    ngx_http_ws_heartbeat_shctx_t  *sh;
+
+    sh = sub->zone->sh;
+    ev = ngx_http_ws_heartbeat_batch;
+
+    seq = from;
+
+    while (seq < to) {
+        n = 0;
+
+        ngx_shmtx_lock(&sub->zone->shpool->mutex);
+
+        while (seq + n < to && n < NGX_HTTP_WSHB_EVENT_BATCH) {
+            ev[n] = sh->events[(seq + n + 1) % sh->nevents];
+            n++;
+        }
+
+        ngx_shmtx_unlock(&sub->zone->shpool->mutex);
+
+        for (k = 0; k < n; k++) {
+            if (ev[k].seq != seq + k + 1) {
+                return NGX_DECLINED;
+            }
+
+            if (ngx_http_ws_heartbeat_render(&ev[k], &cl, &b) != NGX_OK
+                || ngx_http_ws_heartbeat_message(sub, &cl, ev[k].seq, 0)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        seq += n;
+        sub->seq = seq;
+    }
+
+    return NGX_OK;
+}
+
+
+/* one delta as JSON, in the worker's message buffer */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_render(ngx_http_ws_heartbeat_event_t *ev,
+    ngx_chain_t *cl, ngx_buf_t *b)
+{
+    ngx_http_ws_heartbeat_out_t  out;
+
+    ngx_memzero(b, sizeof(ngx_buf_t));
+    b->start = ngx_http_ws_heartbeat_msg;
+    b->pos = b->start;
+    b->last = b->start;
+    b->end = b->start + NGX_HTTP_WSHB_MESSAGE_MAX;
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    out.pool = NULL;
+    out.buf = b;
+    out.first = cl;
+    out.last = cl;
+
+    return ngx_http_ws_heartbeat_json_event(&out, ev);
+}
+
+
+/*
+ * Queues one message: a WebSocket text frame, or an SSE event whose id
+ * is the sequence number.  Our JSON has no raw newlines, so it fits one
+ * "data:" line.
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_message(ngx_http_ws_heartbeat_sub_t *sub,
+    ngx_chain_t *json, uint64_t seq, ngx_uint_t counted)
+{
+    u_char                         *p;
+    size_t                          len, size;
+    ngx_chain_t                    *cl;
+    ngx_http_ws_heartbeat_chunk_t  *chunk;
+
+    if (sub->closing) {
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = json; cl; cl = cl->next) {
+        len += cl->buf->last - cl->buf->pos;
+    }
+
+    size = len + NGX_INT64_LEN + 16;
+
+    if (counted && sub->backlog + size > sub->limit) {
+        ngx_log_error(NGX_LOG_INFO, sub->request->connection->log, 0,
+                      "ws_heartbeat: subscriber backlog over %uz bytes, "
+                      "closing it", sub->limit);
+        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_SLOW, 1008,
+                                        "backlog limit");
+        return NGX_OK;
+    }
+
+    chunk = ngx_http_ws_heartbeat_chunk(sub, size, counted ? size : 0);
+    if (chunk == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = chunk->buf.last;
+
+    if (sub->transport == NGX_HTTP_WSHB_WEBSOCKET) {
+        *p++ = 0x81;
+
+        if (len < 126) {
+            *p++ = (u_char) len;
+
+        } else if (len < 65536) {
+            *p++ = 126;
+            *p++ = (u_char) (len >> 8);
+            *p++ = (u_char) len;
+
+        } else {
+            *p++ = 127;
+            *p++ = 0; *p++ = 0; *p++ = 0; *p++ = 0;
+            *p++ = (u_char) (len >> 24);
+            *p++ = (u_char) (len >> 16);
+            *p++ = (u_char) (len >> 8);
+            *p++ = (u_char) len;
+        }
+
+    } else {
+        p = ngx_sprintf(p, "id: %uL\ndata: ", seq);
+    }
+
+    for (cl = json; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    if (sub->transport == NGX_HTTP_WSHB_SSE) {
+        *p++ = LF;
+        *p++ = LF;
+    }
+
+    chunk->buf.last = p;
+
+    return NGX_OK;
+}
+
+
+/* a control frame or an SSE comment, outside the backlog */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_frame_out(ngx_http_ws_heartbeat_sub_t *sub,
+    u_char *data, size_t len, ngx_uint_t counted)
+{
+    ngx_http_ws_heartbeat_chunk_t  *chunk;
+
+    chunk = ngx_http_ws_heartbeat_chunk(sub, len, counted ? len : 0);
+    if (chunk == NULL) {
+        return NGX_ERROR;
+    }
+
+    chunk->buf.last = ngx_cpymem(chunk->buf.last, data, len);
+
+    return NGX_OK;
+}
+
+
+static ngx_http_ws_heartbeat_chunk_t *
+ngx_http_ws_heartbeat_chunk(ngx_http_ws_heartbeat_sub_t *sub, size_t size,
+    size_t counted)
+{
+    u_char                         *p;
+    ngx_http_ws_heartbeat_chunk_t  *chunk;
+
+    p = ngx_alloc(sizeof(ngx_http_ws_heartbeat_chunk_t) + size,
+                  sub->request->connection->log);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    chunk = (ngx_http_ws_heartbeat_chunk_t *) p;
+    p += sizeof(ngx_http_ws_heartbeat_chunk_t);
+
+    ngx_memzero(&chunk->buf, sizeof(ngx_buf_t));
+
+    chunk->buf.start = p;
+    chunk->buf.pos = p;
+    chunk->buf.last = p;
+    chunk->buf.end = p + size;
+    chunk->buf.memory = 1;
+
+    chunk->cl.buf = &chunk->buf;
+    chunk->cl.next = NULL;
+    chunk->counted = counted;
+
+    /* the chain link is the chunk's first member */
+
+    *sub->last = &chunk->cl;
+    sub->last = &chunk->cl.next;
+
+    sub->backlog += counted;
+
+    return chunk;
+}
+
+
+/* hands queued messages to nginx and frees what has gone out */
+
+static void
+ngx_http_ws_heartbeat_sub_flush(ngx_http_ws_heartbeat_sub_t *sub)
+{
+    ngx_int_t                       rc;
+    ngx_chain_t                    *cl, *in;
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_ws_heartbeat_chunk_t  *chunk;
+
+    r = sub->request;
+    c = r->connection;
+
+    in = sub->pending;
+
+    if (in) {
+        for (cl = in; cl->next; cl = cl->next) { /* void */ }
+
+        cl->buf->flush = 1;
+
+        *sub->busy_last = in;
+        sub->busy_last = sub->last;
+
+        sub->pending = NULL;
+        sub->last = &sub->pending;
+    }
+
+    if (in || r->out || c->buffered) {
+        rc = ngx_http_output_filter(r, in);
+
+    } else {
+        rc = NGX_OK;
+    }
+
+    if (rc != NGX_ERROR && sub->closing && !sub->last_sent
+        && sub->transport == NGX_HTTP_WSHB_SSE)
+    {
+        /* the end of the event stream, after everything queued */
+        sub->last_sent = 1;
+        rc = ngx_http_send_special(r, NGX_HTTP_LAST);
+    }
+
+    while (sub->busy && ngx_buf_size(sub->busy->buf) == 0) {
+        cl = sub->busy;
+        sub->busy = cl->next;
+
+        chunk = (ngx_http_ws_heartbeat_chunk_t *) cl;
+        sub->backlog -= chunk->counted;
+        sub->sent += chunk->buf.last - chunk->buf.start;
+
+        ngx_free(chunk);
+    }
+
+    if (sub->busy == NULL) {
+        sub->busy_last = &sub->busy;
+    }
+
+    if (rc == NGX_ERROR) {
+        sub->reason = NGX_HTTP_WSHB_SUB_ERROR;
+        ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
+        return;
+    }
+
+    if (sub->closing && sub->busy == NULL && !c->buffered) {
+        ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
+        return;
+    }
+
+    if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+        sub->reason = NGX_HTTP_WSHB_SUB_ERROR;
+        ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
+    }
+}
+
+
+/*
+ * Ends a subscriber: a close frame (code) or the end of the event stream,
+ * flushed for at most a second, then the connection is closed.
+ */
+
+static void
+ngx_http_ws_heartbeat_sub_close(ngx_http_ws_heartbeat_sub_t *sub,
+    ngx_uint_t reason, ngx_uint_t code, char *text)
+{
+    size_t   len;
+    u_char   frame[NGX_HTTP_WSHB_CLOSE_MAX];
+
+    if (sub->closing) {
+        return;
+    }
+
+    sub->closing = 1;
+    sub->reason = reason;
+
+    if (sub->timer.timer_set) {
+        ngx_del_timer(&sub->timer);
+    }
+
+    if (code == 0) {
+        /* the connection is gone: nothing to say */
+        ngx_http_finalize_request(sub->request, NGX_HTTP_CLOSE);
+        return;
+    }
+
+    if (sub->transport == NGX_HTTP_WSHB_WEBSOCKET) {
+        len = ngx_http_ws_heartbeat_build_close(frame, code, text,
+                                                ngx_strlen(text), NULL);
+        (void) ngx_http_ws_heartbeat_frame_out(sub, frame, len, 0);
+    }
+
+    ngx_add_timer(&sub->timer, NGX_HTTP_WSHB_LINGER);
+
+    ngx_http_ws_heartbeat_sub_flush(sub);
+}
+
+
+static void
+ngx_http_ws_heartbeat_sub_read(ngx_http_request_t *r)
+{
+    u_char                        buf[512];
+    ssize_t                       n;
+    ngx_connection_t             *c;
+    ngx_http_ws_heartbeat_sub_t  *sub;
+
+    c = r->connection;
+    sub = ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module);
+
+    if (sub->transport == NGX_HTTP_WSHB_SSE) {
+        /* nothing to read: only notice the client going away */
+        ngx_http_test_reading(r);
+        return;
+    }
+
+    /* frames the client sent right behind its handshake */
+
+    if (r->header_in && r->header_in->pos < r->header_in->last) {
+        n = r->header_in->last - r->header_in->pos;
+        ngx_http_ws_heartbeat_sub_input(sub, r->header_in->pos, n);
+        r->header_in->pos = r->header_in->last;
+
+        if (sub->closing) {
+            return;
+        }
+    }
+
+    for ( ;; ) {
+        n = c->recv(c, buf, sizeof(buf));
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        if (n == 0 || n == NGX_ERROR) {
+            if (!sub->closing) {
+                sub->reason = NGX_HTTP_WSHB_SUB_CLIENT;
+            }
+
+            sub->closing = 1;
+            ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
+            return;
+        }
+
+        ngx_http_ws_heartbeat_sub_input(sub, buf, n);
+
+        if (sub->closing) {
+            return;
+        }
+    }
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        sub->reason = NGX_HTTP_WSHB_SUB_ERROR;
+        ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
+    }
+}
+
+
+/* client frames: any bytes show life, a close is answered, the rest ignored */
+
+static void
+ngx_http_ws_heartbeat_sub_input(ngx_http_ws_heartbeat_sub_t *sub,
+    u_char *buf, size_t n)
+{
+    size_t  boundary;
+
+    sub->rx += n;
+
+    if (sub->closing) {
+        return;
+    }
+
+    (void) ngx_http_ws_heartbeat_parse(&sub->parser, buf, n, &boundary);
+
+    if (sub->parser.error) {
+        ngx_log_error(NGX_LOG_INFO, sub->request->connection->log, 0,
+                      "ws_heartbeat: subscriber sent a bad frame (%s)",
+                      ngx_http_ws_heartbeat_strerror(sub->parser.error));
+        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_CLIENT, 1002,
+                                        "protocol error");
+        return;
+    }
+
+    if (sub->parser.closes) {
+        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_CLIENT, 1000,
+                                        "");
+    }
+}
+
+
+static void
+ngx_http_ws_heartbeat_sub_write(ngx_http_request_t *r)
+{
+    ngx_http_ws_heartbeat_sub_flush(
+                     ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module));
+}
+
+
+/*
+ * Pings: a ping frame to WebSocket subscribers, a comment line to SSE
+ * ones.  A WebSocket subscriber that sends nothing within the timeout,
+ * or an SSE one whose socket takes none of what is queued, is a zombie.
+ */
+
+static void
+ngx_http_ws_heartbeat_sub_timer(ngx_event_t *ev)
+{
+    ngx_connection_t             *c;
+    ngx_http_ws_heartbeat_sub_t  *sub;
+
+    sub = ev->data;
+    c = sub->request->connection;
+
+    ngx_http_ws_heartbeat_sub_tick(sub);
+
+    /* a finalized request is only posted: end it now */
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_ws_heartbeat_sub_tick(ngx_http_ws_heartbeat_sub_t *sub)
+{
+    size_t                        len;
+    u_char                        frame[NGX_HTTP_WSHB_PING_MAX];
+    ngx_uint_t                    alive;
+    ngx_event_t                  *ev;
+
+    ev = &sub->timer;
+
+    if (sub->closing) {
+        /* the final frame did not go out in time */
+        ngx_http_finalize_request(sub->request, NGX_HTTP_CLOSE);
+        return;
+    }
+
+    if (sub->awaiting) {
+        if (sub->transport == NGX_HTTP_WSHB_WEBSOCKET) {
+            alive = (sub->rx != sub->mark);
+
+        } else {
+            alive = (sub->busy == NULL && sub->pending == NULL
+                     && !sub->request->connection->buffered)
+                    || sub->sent != sub->mark;
+        }
+
+        if (!alive) {
+            ngx_log_error(NGX_LOG_INFO, sub->request->connection->log, 0,
+                          "ws_heartbeat: subscriber heartbeat timeout, "
+                          "closing it");
+            ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ZOMBIE,
+                                            1001, "heartbeat timeout");
+            return;
+        }
+
+        sub->awaiting = 0;
+
+        ngx_add_timer(ev, sub->interval > sub->timeout
+                          ? sub->interval - sub->timeout : 1);
+        return;
+    }
+
+    if (sub->transport == NGX_HTTP_WSHB_WEBSOCKET) {
+        len = ngx_http_ws_heartbeat_build_ping(frame,
+                                       ngx_http_ws_heartbeat_sub_prefix, 0,
+                                       NULL);
+        sub->mark = sub->rx;
+
+    } else {
+        len = sizeof(": ping\n\n") - 1;
+        ngx_memcpy(frame, ": ping\n\n", len);
+        sub->mark = sub->sent;
+    }
+
+    if (ngx_http_ws_heartbeat_frame_out(sub, frame, len, 0) != NGX_OK) {
+        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR, 1011,
+                                        "out of memory");
+        return;
+    }
+
+    sub->awaiting = 1;
+    ngx_add_timer(ev, sub->timeout);
+
+    ngx_http_ws_heartbeat_sub_flush(sub);
+}
+
+
+/* runs every NGX_HTTP_WSHB_POLL ms while the worker has subscribers */
+
+static void
+ngx_http_ws_heartbeat_poll(ngx_event_t *ev)
+{
+    ngx_queue_t                   *q, *next;
+    ngx_connection_t              *c;
+    ngx_http_ws_heartbeat_sub_t   *sub;
+    ngx_http_ws_heartbeat_zone_t  *zone;
+
+    zone = ev->data;
+
+    if (ngx_http_ws_heartbeat_nsubs == 0) {
+        return;
+    }
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        for (q = ngx_queue_head(&ngx_http_ws_heartbeat_subs);
+             q != ngx_queue_sentinel(&ngx_http_ws_heartbeat_subs);
+             q = next)
+        {
+            next = ngx_queue_next(q);
+            sub = ngx_queue_data(q, ngx_http_ws_heartbeat_sub_t, queue);
+            c = sub->request->connection;
+
+            ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_SHUTDOWN,
+                                            1001, "server shutting down");
+            ngx_http_run_posted_requests(c);
+        }
+
+    } else if ((uint64_t) zone->sh->seq != ngx_http_ws_heartbeat_cursor) {
+        ngx_http_ws_heartbeat_deliver(zone);
+    }
+
+    if (ngx_http_ws_heartbeat_nsubs) {
+        ngx_add_timer(ev, NGX_HTTP_WSHB_POLL);
+    }
+}
+
+
+/*
+ * New deltas: each is copied under the mutex once, rendered once, and
+ * queued to every subscriber of this worker that has not had it.
+ */
+
+static void
+ngx_http_ws_heartbeat_deliver(ngx_http_ws_heartbeat_zone_t *zone)
+{
+    uint64_t                        seq, oldest, from;
+    ngx_buf_t                       b;
+    ngx_uint_t                      k, n;
+    ngx_chain_t                     cl;
+    ngx_queue_t                    *q, *next;
+    ngx_connection_t               *c;
+    ngx_http_ws_heartbeat_sub_t    *sub;
+    ngx_http_ws_heartbeat_event_t  *ev;
+    ngx_http_ws_heartbeat_shctx_t  *sh;
+
+    sh = zone->sh;
+    ev = ngx_http_ws_heartbeat_batch;
+
+    for ( ;; ) {
+        from = ngx_http_ws_heartbeat_cursor;
+        n = 0;
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+
+        seq = sh->seq;
+        oldest = (seq >= sh->nevents) ? seq - sh->nevents + 1 : 1;
+
+        if (from + 1 < oldest) {
+            /* overrun: we slept through a whole ring */
+            from = oldest - 1;
+        }
+
+        while (from + n < seq && n < NGX_HTTP_WSHB_EVENT_BATCH) {
+            ev[n] = sh->events[(from + n + 1) % sh->nevents];
+            n++;
+        }
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        if (n == 0) {
+            break;
+        }
+
+        for (k = 0; k < n; k++) {
+            if (ngx_http_ws_heartbeat_render(&ev[k], &cl, &b) != NGX_OK) {
+                continue;
+            }
+
+            for (q = ngx_queue_head(&ngx_http_ws_heartbeat_subs);
+                 q != ngx_queue_sentinel(&ngx_http_ws_heartbeat_subs);
+                 q = next)
+            {
+                next = ngx_queue_next(q);
+                sub = ngx_queue_data(q, ngx_http_ws_heartbeat_sub_t, queue);
+
+                if (sub->closing || sub->seq >= ev[k].seq) {
+                    continue;
+                }
+
+                if (sub->seq + 1 != ev[k].seq) {
+                    /* a gap: this subscriber starts over */
+                    (void) ngx_atomic_fetch_add(&sh->totals.resyncs, 1);
+
+                    if (ngx_http_ws_heartbeat_snapshot(sub, 1, 1) != NGX_OK)
+                    {
+                        ngx_http_ws_heartbeat_sub_close(sub,
+                                   NGX_HTTP_WSHB_SUB_ERROR, 1011, "error");
+                    }
+
+                    continue;
+                }
+
+                if (ngx_http_ws_heartbeat_message(sub, &cl, ev[k].seq, 1)
+                    != NGX_OK)
+                {
+                    ngx_http_ws_heartbeat_sub_close(sub,
+                                   NGX_HTTP_WSHB_SUB_ERROR, 1011, "error");
+                    continue;
+                }
+
+                sub->seq = ev[k].seq;
+            }
+        }
+
+        ngx_http_ws_heartbeat_cursor = from + n;
+    }
+
+    for (q = ngx_queue_head(&ngx_http_ws_heartbeat_subs);
+         q != ngx_queue_sentinel(&ngx_http_ws_heartbeat_subs);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        sub = ngx_queue_data(q, ngx_http_ws_heartbeat_sub_t, queue);
+        c = sub->request->connection;
+
+        if (sub->pending) {
+            ngx_http_ws_heartbeat_sub_flush(sub);
+        }
+
+        /* subscribers finalized above are only posted: end them now */
+
+        ngx_http_run_posted_requests(c);
+    }
+}
