@@ -1,0 +1,130 @@
+#!/usr/bin/perl
+
+# The Debian package against the system nginx: start Debian's nginx, install
+# the .deb (it enables itself in /etc/nginx/modules-enabled), configure a
+# WebSocket location with heartbeats, reload, proxy a real `ws` session and
+# see nginx's pings, then remove the package and reload cleanly.  Needs
+# root and an idle system nginx; WSHB_DEB names the package (make deb).
+
+use strict;
+use warnings;
+
+use Test::More;
+use Time::HiRes qw(sleep time);
+use lib 't/lib';
+use WsHb;
+
+my $deb = $ENV{WSHB_DEB} // '';
+my $name = 'libnginx-mod-http-ws-heartbeat';
+my $conf = '/etc/nginx/conf.d/zz-wshb-deb-test.conf';
+my $link = '/etc/nginx/modules-enabled/50-mod-http-ws-heartbeat.conf';
+my $so = '/usr/lib/nginx/modules/ngx_http_ws_heartbeat_module.so';
+
+plan skip_all => 'needs root' if $>;
+plan skip_all => 'no package: make -f Makefile.dev deb' unless -f $deb;
+plan skip_all => 'no system nginx' unless -x '/usr/sbin/nginx'
+                                       && -d '/etc/nginx/conf.d';
+plan skip_all => 'the system nginx is running'
+    if -f '/run/nginx.pid' && kill 0, (`cat /run/nginx.pid` =~ /(\d+)/)[0];
+plan skip_all => "$name is installed already"
+    if `dpkg-query -W -f='\${Status}' $name 2>/dev/null` =~ /installed/;
+
+my $t = WsHb->new;
+$t->{no_log_check} = 1;      # not our prefix: the system nginx logs elsewhere
+
+my $app = $t->ws_server($t->port('app'));
+my $port = $t->port('http');
+my ($app_port) = $t->port('app');
+
+sub sh {
+    my ($cmd) = @_;
+    my $out = `$cmd 2>&1`;
+    return ($? >> 8, $out);
+}
+
+sub write_site {
+    my ($heartbeat) = @_;
+    open my $fh, '>', $conf or die "$conf: $!";
+    print $fh <<"EOF";
+# written by t/19-deb.t, removed at its end
+server {
+    listen 127.0.0.1:$port;
+    location / {
+        proxy_pass http://127.0.0.1:$app_port;
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade \$http_upgrade;
+        proxy_set_header Connection "upgrade";
+$heartbeat
+    }
+}
+EOF
+    close $fh;
+}
+
+my $started;
+
+END {
+    my $status = $?;
+    unlink $conf;
+    system("nginx -s quit >/dev/null 2>&1") if $started;
+    system("dpkg -r $name >/dev/null 2>&1")
+        if `dpkg-query -W -f='\${Status}' $name 2>/dev/null` =~ /installed/;
+    $? = $status;
+}
+
+# the system nginx runs, without the module
+
+write_site('');
+my ($rc, $out) = sh('nginx');
+is($rc, 0, 'the system nginx starts') or diag $out;
+$started = 1;
+
+($rc, $out) = sh("dpkg -i $deb");
+is($rc, 0, 'the package installs') or diag $out;
+ok(-f $so, "the module is in $so");
+is(readlink($link), '/usr/share/nginx/modules-available/'
+                    . 'mod-http-ws-heartbeat.conf',
+   'and is enabled in modules-enabled');
+
+($rc, $out) = sh("dpkg-deb -f $deb Depends");
+chomp $out;
+like($out, qr/nginx-abi-[\d.]+-\d+/, "it depends on the nginx ABI: $out");
+my ($abi) = `dpkg-query -W -f='\${Provides}' nginx` =~ /(nginx-abi-[^ ,]+)/;
+like($out, qr/\Q$abi\E/, 'the one the installed nginx provides');
+
+# heartbeats on, reload
+
+write_site("        ws_heartbeat on;\n        ws_heartbeat_interval 1s;\n");
+($rc, $out) = sh('nginx -t');
+is($rc, 0, 'nginx -t accepts the ws_heartbeat directives') or diag $out;
+($rc, $out) = sh('nginx -s reload');
+is($rc, 0, 'reload');
+
+my $c;
+my $end = time + 10;
+while (time < $end) {
+    $c = $t->ws_client("ws://127.0.0.1:$port/deb");
+    last if $c->expect('open', 3);
+    $c->kill;
+    $c = undef;
+    sleep 0.5;
+}
+
+ok($c, 'a WebSocket session through the system nginx');
+my $ping = $c ? $c->expect('ping', 5) : undef;
+like($ping ? $ping->{hex} : '', qr/^57534842/, "and nginx's pings arrive");
+$c->send('send hello') if $c;
+ok($c && $c->expect('message', 5, text => 'hello'), 'data passes');
+$c->kill if $c;
+
+# remove it again: the site first, then the package, then reload
+
+unlink $conf;
+($rc, $out) = sh("dpkg -r $name");
+is($rc, 0, 'the package removes') or diag $out;
+ok(!-e $so, 'the module is gone');
+ok(!-e $link && !-l $link, 'and no longer enabled');
+($rc, $out) = sh('nginx -t && nginx -s reload');
+is($rc, 0, 'nginx reloads without it') or diag $out;
+
+done_testing;
