@@ -1,0 +1,180 @@
+#!/usr/bin/perl
+
+# The configurations of docs/recipes.md, read from that file and run
+# against real peers.  Only listen addresses, upstream ports and
+# certificate paths are swapped for test ones, and times shortened
+# (heartbeat interval and timeout 1 s, proxy_read_timeout 60s -> 3 s).
+
+use strict;
+use warnings;
+
+use IO::Select;
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(sleep time);
+use lib 't/lib';
+use WsHb;
+use WsHbFrames qw(connect_ws);
+
+open my $fh, '<', 'docs/recipes.md' or die "docs/recipes.md: $!";
+my $doc = do { local $/; <$fh> };
+close $fh;
+
+my %recipe;
+$recipe{$1} = $2 while $doc =~ /```nginx\n# recipe: (\S+)\n(.*?)```/sg;
+
+is_deeply([sort keys %recipe], [qw(chat-tls dashboard migrate terminal)],
+          'four recipes in docs/recipes.md');
+
+sub adapt {
+    my ($conf) = @_;
+    $conf =~ s/listen 80;/listen 127.0.0.1:%%PORT_http%%;/g;
+    $conf =~ s/listen 443 ssl;/listen 127.0.0.1:%%PORT_https%% ssl;/g;
+    $conf =~ s/listen 8081;/listen 127.0.0.1:%%PORT_admin%%;/g;
+    $conf =~ s/127\.0\.0\.1:3001/127.0.0.1:%%PORT_app%%/g;
+    $conf =~ s{/etc/nginx/tls/chat\.crt}{%%PREFIX%%/cert.pem}g;
+    $conf =~ s{/etc/nginx/tls/chat\.key}{%%PREFIX%%/key.pem}g;
+    $conf =~ s/(ws_heartbeat_(?:interval|timeout)) \d+[smh];/$1 1s;/g;
+    $conf =~ s/proxy_read_timeout 60s;/proxy_read_timeout 3s;/g;
+    return $conf;
+}
+
+sub start {
+    my ($name, @app_args) = @_;
+    my $t = WsHb->new;
+    $t->write_conf(adapt($recipe{$name}));
+    my $app = $t->ws_server($t->port('app'), @app_args);
+    return ($t, $app);
+}
+
+# --- web terminal: eight zombies, the ninth user ----------------------------
+
+{
+    my ($t, $app) = start('terminal');
+    $t->run('http');
+    my $port = $t->port('http');
+
+    # eight sessions whose peers went silent: they never read nor answer
+
+    my @zombies = map { (connect_ws($port, path => "/terminal/$_"))[0] }
+                  1 .. 8;
+    my $silent = time;
+
+    my $r = $t->get($port, '/terminal/9', 'Upgrade: websocket',
+                    'Connection: Upgrade', 'Sec-WebSocket-Version: 13',
+                    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==');
+    is($r->{status}, 503, 'terminal: the ninth user gets 503 at once');
+    like($r->{headers}{'retry-after'} // '', qr/^\d+$/, 'with Retry-After');
+
+    my ($c, $in_at);
+    my $end = time + 10;
+
+    while (time < $end) {
+        $c = $t->ws_client("ws://127.0.0.1:$port/terminal/new");
+        my $ev = $c->event(5);
+        if ($ev && $ev->{event} eq 'open') {
+            $in_at = time;
+            last;
+        }
+        $c->kill;
+        sleep 0.3;
+    }
+
+    ok($in_at, 'terminal: a new user gets in once the zombies are found');
+    cmp_ok(($in_at // 99) - $silent, '<', 5,
+           'within about interval + timeout');
+
+    close $_ for @zombies;
+    $t->finish;
+}
+
+# --- chat behind TLS ---------------------------------------------------------
+
+{
+    my $t = WsHb->new;
+    my $p = $t->prefix;
+    system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
+           . "-subj /CN=localhost -keyout $p/key.pem -out $p/cert.pem "
+           . ">/dev/null 2>&1") == 0 or BAIL_OUT('openssl');
+
+    $t->write_conf(adapt($recipe{'chat-tls'}));
+    my $app = $t->ws_server($t->port('app'));
+    $t->run('https');
+
+    my $c = $t->ws_client('wss://localhost:' . $t->port('https') . '/chat/r1',
+                          '--ca', "$p/cert.pem");
+    ok($c->expect('open', 10), 'chat: wss session through nginx');
+    my $ping = $c->expect('ping', 5);
+    like($ping ? $ping->{hex} : '', qr/^57534842/, "chat: nginx's pings");
+    $c->send('send hi');
+    ok($c->expect('message', 5, text => 'hi'), 'chat: messages pass');
+
+    # a client that stops is a zombie: the live side, the chat server,
+    # gets the close frame
+
+    $c->stop;
+    my $ev = $app->expect('close', 6);
+    is($ev && $ev->{code}, 1001, 'chat: a stopped client is closed, and '
+                                 . 'the server gets 1001');
+    $c->cont;
+
+    $t->finish;
+}
+
+# --- dashboard fed by the delta stream ----------------------------------------
+
+{
+    my ($t, $app) = start('dashboard');
+    $t->run('http', 'admin');
+    my $admin = $t->port('admin');
+
+    my $r = $t->get($admin, '/ws-status?format=html');
+    is($r->{status}, 200, 'dashboard: the page is served');
+
+    my $sub = $t->spawn('node', 't/node/subscriber.js', '--sse', '--url',
+                        "http://127.0.0.1:$admin/ws-status",
+                        '--header', 'Authorization: Bearer change-me');
+    my $m = $sub->expect('message', 10);
+    is($m && $m->{data}{type}, 'snapshot', 'dashboard: SSE snapshot');
+
+    my ($s) = connect_ws($t->port('http'), path => '/app/x');
+    $m = $sub->expect('message', 5);
+    is($m && $m->{data}{type}, 'created', 'dashboard: a created delta');
+    is($m && $m->{data}{after}{uri}, '/app/x', 'for the new session');
+
+    close $s;
+    $t->finish;
+}
+
+# --- migrating from proxy_read_timeout 86400s -------------------------------
+
+{
+    my ($t, $app) = start('migrate');
+    $t->run('http');
+    my $port = $t->port('http');
+
+    my $quiet = $t->ws_client("ws://127.0.0.1:$port/socket/quiet");
+    ok($quiet->expect('open', 10), 'migrate: a quiet, healthy session');
+    my ($dead) = connect_ws($port, path => '/socket/dead');
+    my $t0 = time;
+
+    my ($closed, $buf);
+    while (time < $t0 + 8) {
+        IO::Select->new($dead)->can_read(0.2) or next;
+        my $n = sysread($dead, $buf, 65536);
+        if (!$n) { $closed = time; last }
+    }
+
+    # the quiet one stays past 2x proxy_read_timeout (3 s here)
+
+    sleep(($t0 + 7) - time) if time < $t0 + 7;
+    $quiet->send('send still here');
+    ok($quiet->expect('message', 5, text => 'still here'),
+       'migrate: the quiet session outlives proxy_read_timeout');
+    ok($closed, 'migrate: the silent peer is closed');
+    cmp_ok(($closed // 99) - $t0, '<', 4, 'within interval + timeout');
+
+    $t->finish;
+}
+
+done_testing;
