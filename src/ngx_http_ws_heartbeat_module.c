@@ -23,6 +23,7 @@ static char *ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_http_ws_heartbeat_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_ws_heartbeat_init_process(ngx_cycle_t *cycle);
+static void ngx_http_ws_heartbeat_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_post_handler_pt  ngx_http_ws_heartbeat_positive_p =
@@ -152,7 +153,7 @@ ngx_module_t  ngx_http_ws_heartbeat_module = {
     ngx_http_ws_heartbeat_init_process,    /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_ws_heartbeat_exit_process,    /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -392,4 +393,11 @@ ngx_http_ws_heartbeat_init_process(ngx_cycle_t *cycle)
     }
 
     return ngx_http_ws_heartbeat_stream_init_worker(cycle);
+}
+
+
+static void
+ngx_http_ws_heartbeat_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_ws_heartbeat_exit_worker(cycle);
 }

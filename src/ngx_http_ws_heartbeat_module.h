@@ -137,6 +137,7 @@ ngx_int_t ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t *wlcf);
 ngx_int_t ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_ws_heartbeat_stream_init_worker(ngx_cycle_t *cycle);
+void ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle);
 ngx_uint_t ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_ctx_t *ctx);
 void ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,

@@ -105,6 +105,17 @@ static char  *ngx_http_ws_heartbeat_peer_name[] = { "client", "upstream" };
 
 static ngx_queue_t    ngx_http_ws_heartbeat_sessions;
 static ngx_queue_t    ngx_http_ws_heartbeat_free;
+
+/* contexts come in blocks, kept for the worker's life, freed at its exit */
+
+typedef struct ngx_http_ws_heartbeat_block_s  ngx_http_ws_heartbeat_block_t;
+
+struct ngx_http_ws_heartbeat_block_s {
+    ngx_http_ws_heartbeat_block_t    *next;
+    ngx_http_ws_heartbeat_ctx_t       ctx[NGX_HTTP_WSHB_CTX_CHUNK];
+};
+
+static ngx_http_ws_heartbeat_block_t  *ngx_http_ws_heartbeat_blocks;
 static ngx_uint_t     ngx_http_ws_heartbeat_nsessions;
 static ngx_event_t    ngx_http_ws_heartbeat_watcher;
 static ngx_uint_t     ngx_http_ws_heartbeat_counter;
@@ -136,23 +147,46 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
  * start a new 4k pool block of its own.
  */
 
+/*
+ * At worker exit: nothing runs any session's code after exit_process, and
+ * the module is unloaded right after, so its blocks must not outlive it.
+ */
+
+void
+ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle)
+{
+    ngx_http_ws_heartbeat_block_t  *block, *next;
+
+    for (block = ngx_http_ws_heartbeat_blocks; block; block = next) {
+        next = block->next;
+        ngx_free(block);
+    }
+
+    ngx_http_ws_heartbeat_blocks = NULL;
+    ngx_queue_init(&ngx_http_ws_heartbeat_free);
+}
+
+
 static ngx_http_ws_heartbeat_ctx_t *
 ngx_http_ws_heartbeat_ctx_alloc(ngx_log_t *log)
 {
-    ngx_uint_t                    i;
-    ngx_queue_t                  *q;
-    ngx_http_ws_heartbeat_ctx_t  *ctx;
+    ngx_uint_t                      i;
+    ngx_queue_t                    *q;
+    ngx_http_ws_heartbeat_ctx_t    *ctx;
+    ngx_http_ws_heartbeat_block_t  *block;
 
     if (ngx_queue_empty(&ngx_http_ws_heartbeat_free)) {
-        ctx = ngx_alloc(NGX_HTTP_WSHB_CTX_CHUNK
-                        * sizeof(ngx_http_ws_heartbeat_ctx_t), log);
-        if (ctx == NULL) {
+        block = ngx_alloc(sizeof(ngx_http_ws_heartbeat_block_t), log);
+        if (block == NULL) {
             return NULL;
         }
 
+        block->next = ngx_http_ws_heartbeat_blocks;
+        ngx_http_ws_heartbeat_blocks = block;
+
         for (i = 0; i < NGX_HTTP_WSHB_CTX_CHUNK; i++) {
             ngx_queue_insert_tail(&ngx_http_ws_heartbeat_free,
-                                  &ctx[i].queue);
+                                  &block->ctx[i].queue);
         }
     }
 

@@ -170,12 +170,25 @@ is(scalar @{ $doc->{sessions} }, 0, 'state filter: none closing');
 my $evil_uri = "/raw/%22q\"x\\?a=\xff<\x{e9}>";
 my $evil_host = "ev\\il\"host\xfe";
 my $backend = serve_once($t->port('raw'), run => sub { sleep 3 });
-my ($raw) = connect_ws($port, path => $evil_uri, host => $evil_host);
+
+# newer nginx (mainline 1.31) refuses such a Host itself with 400: then the
+# module never sees it, and only the URI is checked
+
+my ($raw) = eval { connect_ws($port, path => $evil_uri, host => $evil_host) };
+my $host_refused = !$raw && $@ =~ /^not 101: HTTP\/1\.1 400/;
+($raw) = connect_ws($port, path => $evil_uri) if $host_refused;
+
 $doc = status();
 my ($evil) = grep { $_->{uri} =~ /q/ } @{ $doc->{sessions} };
 ok($evil, 'hostile session listed, JSON still valid');
 is($evil && $evil->{uri}, $evil_uri, 'URI round-trips through JSON');
-is($evil && $evil->{host}, lc $evil_host, 'host round-trips');
+
+SKIP: {
+    skip 'this nginx refuses the hostile Host header itself', 1
+        if $host_refused;
+    is($evil && $evil->{host}, lc $evil_host, 'host round-trips');
+}
+
 close $raw;
 waitpid $backend, 0;
 

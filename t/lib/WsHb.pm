@@ -132,7 +132,18 @@ sub run {
         my %env = $self->env;
         @ENV{keys %env} = values %env;
         open STDERR, '>>', "$self->{prefix}/logs/stderr.log";
-        exec $NGINX, '-p', $self->{prefix}, '-c',
+
+        # WSHB_VALGRIND: memcheck on the master and every worker
+        my @vg = $ENV{WSHB_VALGRIND}
+            ? ('valgrind', '--tool=memcheck', '--trace-children=yes',
+               '--child-silent-after-fork=no', '--track-origins=yes',
+               '--leak-check=full', '--show-leak-kinds=definite',
+               '--errors-for-leak-kinds=definite',
+               "--suppressions=$TOP/t/valgrind.supp",
+               "--log-file=$self->{prefix}/asan/valgrind.%p")
+            : ();
+
+        exec @vg, $NGINX, '-p', $self->{prefix}, '-c',
              "$self->{prefix}/nginx.conf";
         die "exec: $!";
     }
@@ -153,7 +164,7 @@ sub run {
 
 sub wait_port {
     my ($self, $port, $timeout) = @_;
-    my $end = time + ($timeout // 10);
+    my $end = time + ($timeout // ($ENV{WSHB_VALGRIND} ? 60 : 10));
 
     while (time < $end) {
         my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
@@ -307,6 +318,13 @@ sub check_logs {
 
     opendir my $dh, "$self->{prefix}/asan" or return;
     my @reports = grep { !/^\./ } readdir $dh;
+
+    # valgrind writes a log per process: only those with errors count
+    @reports = grep {
+        !/^valgrind/
+        || $self->read_file("asan/$_") !~ /ERROR SUMMARY: 0 errors/
+    } @reports;
+
     my $text = join '', map { $self->read_file("asan/$_") } @reports;
 
     ok(!@reports, 'no sanitizer reports') or diag(substr $text, 0, 6000);
