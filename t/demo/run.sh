@@ -56,6 +56,11 @@ cat <<EOF
   From a terminal:                  node t/node/client.js --url ws://127.0.0.1:$port/ws/
                                     (type "send hi"; our pings show up every 5 s)
 
+  Live dashboard:                   http://127.0.0.1:$port/status?format=html
+  Status (JSON / Prometheus):       http://127.0.0.1:$port/status
+                                    http://127.0.0.1:$port/status?format=prometheus
+  Session deltas, live:             curl -N 'http://127.0.0.1:$port/status?format=sse'
+
   Pings every 5 s, zombie after 5 s of silence, idle close after 10 min.
   Access log (one line per session, with the close reason):
                                     $d/logs/ws.log
