@@ -246,7 +246,7 @@ sub plot {
     return unless -x '/usr/bin/gnuplot';
 
     open my $fh, '>', "$out_dir/echo.dat" or die;
-    print $fh "contender msgs64 msgs16k p99_64 p99_16k\n";
+    print $fh "# contender msgs64 msgs16k p99_64 p99_16k\n";
 
     for my $name (@$names) {
         my $a = $r->{'echo 64 B x100'}{$name};
@@ -261,14 +261,14 @@ sub plot {
     close $fh;
 
     my $gp = join "\n",
-        'set terminal png size 1000,420',
+        'set terminal png size 1000,420 noenhanced',
         "set output '$out_dir/echo.png'",
         'set multiplot layout 1,2 title "WebSocket echo, 100 connections, '
             . 'medians"',
         'set style data histogram',
         'set style histogram clustered gap 1',
         'set style fill solid 0.8 border -1',
-        'set key top left',
+        'set key below',
         'set grid ytics',
         'set ylabel "messages/s"',
         'set title "throughput"',

@@ -631,15 +631,33 @@ client(int argc, char **argv)
             }
 
             if (c->state == 1 && mode == 1) {
-                while (c->out_len == 0) {
-                    memset(payload, 0x61, size);
-                    queue(c, tmp, frame(tmp, 2, payload, size, 1));
+                /*
+                 * Keep the socket full: count a frame once it has all gone
+                 * out, whichever event finished it, and queue the next one
+                 * until send() would block (the sockets are edge-triggered:
+                 * stopping earlier would wait for an unrelated event).
+                 */
+
+                for ( ;; ) {
+                    if (c->out_len == 0) {
+                        if (c->waiting) {
+                            round_trips++;
+                            bytes_moved += size;
+                        }
+
+                        memset(payload, 0x61, size);
+                        queue(c, tmp, frame(tmp, 2, payload, size, 1));
+                        c->waiting = 1;
+                    }
+
                     if (flush(c) < 0) {
+                        c->state = 2;
+                        errors++;
                         break;
                     }
-                    if (c->out_len == 0) {
-                        round_trips++;
-                        bytes_moved += size;
+
+                    if (c->out_len != 0) {
+                        break;
                     }
                 }
             }
