@@ -54,6 +54,13 @@ $t->write_conf(<<'EOF', workers => 2);
             ws_heartbeat_stream_backlog 16k;
         }
 
+        location = /sse-zombie {
+            ws_heartbeat_status;
+            ws_heartbeat_interval 1s;
+            ws_heartbeat_timeout 1s;
+            ws_heartbeat_stream_backlog 64m;
+        }
+
         location = /secure {
             ws_heartbeat_status;
             ws_heartbeat_status_token s3cret;
@@ -357,6 +364,32 @@ while (time < $end) {
     sysread($slow, $buf, 65536, length $buf) or do { $eof = 1; last };
 }
 ok($eof, 'its connection is closed');
+
+# an SSE subscriber cannot answer pings: it is a zombie when its socket
+# takes none of what is queued for a timeout (a reader that stopped, its
+# receive buffer full); the backlog limit is far away here
+
+socket(my $stuck, Socket::PF_INET(), Socket::SOCK_STREAM(), 0) or die $!;
+setsockopt($stuck, SOL_SOCKET, SO_RCVBUF, 4096);
+connect($stuck,
+        Socket::pack_sockaddr_in($port, Socket::inet_aton('127.0.0.1')))
+    or die "connect: $!";
+syswrite $stuck, "GET /sse-zombie?format=sse HTTP/1.1\r\nHost: x\r\n\r\n";
+
+my $zombie_before = status()->{stream}{unsubscribed}{zombie};
+$end = time + 40;
+
+while (time < $end) {
+    open_sessions(20);
+    close_sessions(20);
+    last if status()->{stream}{unsubscribed}{zombie} > $zombie_before;
+}
+
+is(status()->{stream}{unsubscribed}{zombie}, $zombie_before + 1,
+   'an SSE subscriber whose socket takes nothing is closed as a zombie');
+is(status()->{stream}{unsubscribed}{slow}, $slow_before + 1,
+   'not as a slow consumer');
+close $stuck;
 
 # --- access control ----------------------------------------------------------
 
