@@ -171,9 +171,10 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     shpool->log_nomem = 0;
 
     for ( ;; ) {
-        sh = ngx_slab_calloc(shpool, offsetof(ngx_http_ws_heartbeat_shctx_t,
-                                              records)
-                                     + n * sizeof(ngx_http_ws_heartbeat_record_t));
+        len = offsetof(ngx_http_ws_heartbeat_shctx_t, records)
+              + n * sizeof(ngx_http_ws_heartbeat_record_t);
+
+        sh = ngx_slab_calloc(shpool, len);
         if (sh) {
             break;
         }
