@@ -430,8 +430,9 @@ ngx_http_ws_heartbeat_sub_cleanup(void *data)
 
 /*
  * The first messages: the deltas after ?since= if the ring still holds
- * them all, otherwise a snapshot (marked "resync" when a resume was asked
- * for and could not be honoured).
+ * them all and no ping cycle went unrecorded since, otherwise a snapshot
+ * (marked "resync" when a resume was asked for and could not be
+ * honoured).
  */
 
 static ngx_int_t
@@ -447,7 +448,9 @@ ngx_http_ws_heartbeat_catch_up(ngx_http_ws_heartbeat_sub_t *sub,
         seq = sh->seq;
         oldest = (seq >= sh->nevents) ? seq - sh->nevents + 1 : 1;
 
-        if (q->since <= seq && q->since + 1 >= oldest) {
+        if (q->since <= seq && q->since + 1 >= oldest
+            && q->since >= (uint64_t) sh->unrecorded)
+        {
             sub->seq = q->since;
 
             if (ngx_http_ws_heartbeat_replay(sub, q->since, seq) == NGX_OK) {

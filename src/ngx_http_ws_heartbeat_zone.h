@@ -128,6 +128,7 @@ typedef struct {
     ngx_atomic_t                  limits[64];   /* ws_heartbeat_max_sessions */
     ngx_atomic_t                  pressure[64]; /* bumped when at 90 % */
     ngx_atomic_t                  seq;          /* of the last delta */
+    ngx_atomic_t                  unrecorded;   /* resumes need since >= */
     uint32_t                      nevents;      /* ring size */
     ngx_http_ws_heartbeat_event_t  *events;
     ngx_http_ws_heartbeat_record_t  records[1];

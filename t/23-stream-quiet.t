@@ -1,0 +1,75 @@
+#!/usr/bin/perl
+
+# The routine ping cycle (healthy <-> awaiting_pong) is recorded as
+# deltas only while somebody subscribes; a resume across a time when it
+# was not recorded gets a resync snapshot, never a silent gap.
+
+use strict;
+use warnings;
+
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(sleep time);
+use lib 't/lib';
+use WsHb;
+
+my $t = WsHb->new;
+
+$t->write_conf(<<'EOF', workers => 2);
+    ws_heartbeat_zone ws:1m;
+
+    server {
+        listen 127.0.0.1:%%PORT_http%% reuseport;
+
+        location /ws/ {
+            proxy_pass http://127.0.0.1:%%PORT_app%%;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            ws_heartbeat on;
+            ws_heartbeat_interval 1s;
+            ws_heartbeat_timeout 1s;
+        }
+
+        location = /status {
+            ws_heartbeat_status;
+        }
+    }
+EOF
+
+my $app = $t->ws_server($t->port('app'));
+$t->run('http');
+my $port = $t->port('http');
+
+sub status {
+    return decode_json($t->get($port, '/status?sessions=0')->{body});
+}
+
+# nobody subscribes: the session's pings make no deltas
+
+my $c = $t->ws_client("ws://127.0.0.1:$port/ws/a");
+ok($c->expect('open', 10), 'a session, pinged every second');
+ok($c->expect('ping', 5) && $c->expect('ping', 5), 'two pings answered');
+
+my $st = status();
+is($st->{stream}{seq}, 1, 'no subscriber: only "created" was recorded');
+cmp_ok($st->{totals}{pongs}{client}, '>=', 2, 'while the pongs came in');
+
+# a resume from then has missed the ping cycle: resync
+
+my $sub = $t->spawn('node', 't/node/subscriber.js', '--url',
+                    "ws://127.0.0.1:$port/status?since=1");
+my $m = $sub->expect('message', 10);
+is($m && $m->{data}{type}, 'snapshot', 'a resume across it gets a snapshot');
+is($m && $m->{data}{resync}, JSON::PP::true, 'marked resync');
+
+# while subscribed, the ping cycle is recorded
+
+my $up = $sub->expect('message', 5);
+is($up && $up->{data}{type}, 'updated', 'subscribed: the ping cycle is a delta');
+ok($up && $up->{data}{before}{state} ne $up->{data}{after}{state},
+   'a change of liveness state');
+
+$sub->kill;
+$t->finish;
+done_testing;
