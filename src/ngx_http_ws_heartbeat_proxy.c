@@ -1133,8 +1133,10 @@ ngx_http_ws_heartbeat_watch(ngx_event_t *ev)
         wmcf = ngx_http_get_module_main_conf(ctx->request,
                                              ngx_http_ws_heartbeat_module);
 
+        /* the k-th of n at k/n of the window: the last one at its end */
+
         ctx->draining = 1;
-        ctx->drain_at = now + wmcf->drain * k++ / n;
+        ctx->drain_at = now + wmcf->drain * ++k / n;
 
         ngx_http_ws_heartbeat_schedule(ctx);
     }
