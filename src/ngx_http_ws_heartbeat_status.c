@@ -170,7 +170,8 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
      * is authorized like any other request.
      */
 
-    if (q.format == NGX_HTTP_WSHB_FORMAT_HTML && r->headers_in.upgrade == NULL)
+    if (q.format == NGX_HTTP_WSHB_FORMAT_HTML
+        && !ngx_http_ws_heartbeat_is_websocket(r))
     {
         return ngx_http_ws_heartbeat_dashboard(r);
     }

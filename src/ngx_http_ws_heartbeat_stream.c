@@ -143,7 +143,9 @@ ngx_http_ws_heartbeat_wants_stream(ngx_http_request_t *r,
 {
     ngx_table_elt_t  *h;
 
-    if (r->headers_in.upgrade) {
+    /* other upgrades (curl's "h2c", say) are plain requests here */
+
+    if (ngx_http_ws_heartbeat_is_websocket(r)) {
         return NGX_HTTP_WSHB_WEBSOCKET;
     }
 

@@ -113,6 +113,15 @@ is($r->{status}, 400, 'a header over large_client_header_buffers: '
 $r = $t->get($port, '/status?' . ('sessions=1&' x 700));
 is($r->{status}, 200, 'a 7 KB query string of repeats parses');
 
+# an upgrade to something else than WebSocket (curl --http2 over
+# cleartext sends "Upgrade: h2c") is an ordinary request here
+
+$r = $t->http($port, "GET /status?sessions=0 HTTP/1.1\r\nHost: x\r\n"
+    . "Connection: close, Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+    . "HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n");
+is($r->{status}, 200, 'Upgrade: h2c gets the status document');
+ok(eval { decode_json($r->{body}) }, 'as JSON');
+
 my $bad = 0;
 for my $i (1 .. 200) {
     my $r = $t->get($port, '/secure', "Authorization: Bearer wrong$i");
