@@ -58,7 +58,6 @@ typedef struct {
     ngx_http_ws_heartbeat_parser_t  parser;
     unsigned                        awaiting:1;
     unsigned                        closing:1;
-    unsigned                        counted:1;
     unsigned                        last_sent:1;
 } ngx_http_ws_heartbeat_sub_t;
 
@@ -78,11 +77,12 @@ static ngx_int_t ngx_http_ws_heartbeat_message(
     ngx_http_ws_heartbeat_sub_t *sub, ngx_chain_t *json, uint64_t seq,
     ngx_uint_t counted);
 static ngx_int_t ngx_http_ws_heartbeat_frame_out(
-    ngx_http_ws_heartbeat_sub_t *sub, u_char *data, size_t len,
-    ngx_uint_t counted);
+    ngx_http_ws_heartbeat_sub_t *sub, u_char *data, size_t len);
 static ngx_http_ws_heartbeat_chunk_t *ngx_http_ws_heartbeat_chunk(
     ngx_http_ws_heartbeat_sub_t *sub, size_t size, size_t counted);
 static void ngx_http_ws_heartbeat_sub_flush(ngx_http_ws_heartbeat_sub_t *sub);
+static void ngx_http_ws_heartbeat_sub_abort(ngx_http_ws_heartbeat_sub_t *sub,
+    ngx_uint_t reason);
 static void ngx_http_ws_heartbeat_sub_close(ngx_http_ws_heartbeat_sub_t *sub,
     ngx_uint_t reason, ngx_uint_t code, char *text);
 static void ngx_http_ws_heartbeat_sub_read(ngx_http_request_t *r);
@@ -280,7 +280,6 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     (void) ngx_atomic_fetch_add(&sub->zone->sh->totals.subscribers[transport],
                                 1);
     (void) ngx_atomic_fetch_add(&sub->zone->sh->totals.subscribed, 1);
-    sub->counted = 1;
 
     if (ngx_http_ws_heartbeat_catch_up(sub, q) != NGX_OK) {
         return NGX_ERROR;
@@ -411,12 +410,10 @@ ngx_http_ws_heartbeat_sub_cleanup(void *data)
     ngx_queue_remove(&sub->queue);
     ngx_http_ws_heartbeat_nsubs--;
 
-    if (sub->counted) {
-        (void) ngx_atomic_fetch_add(
+    (void) ngx_atomic_fetch_add(
                         &sub->zone->sh->totals.subscribers[sub->transport], -1);
-        (void) ngx_atomic_fetch_add(
+    (void) ngx_atomic_fetch_add(
                         &sub->zone->sh->totals.unsubscribed[sub->reason], 1);
-    }
 
     for (cl = sub->busy; cl; cl = next) {
         next = cl->next;
@@ -736,11 +733,11 @@ ngx_http_ws_heartbeat_message(ngx_http_ws_heartbeat_sub_t *sub,
 
 static ngx_int_t
 ngx_http_ws_heartbeat_frame_out(ngx_http_ws_heartbeat_sub_t *sub,
-    u_char *data, size_t len, ngx_uint_t counted)
+    u_char *data, size_t len)
 {
     ngx_http_ws_heartbeat_chunk_t  *chunk;
 
-    chunk = ngx_http_ws_heartbeat_chunk(sub, len, counted ? len : 0);
+    chunk = ngx_http_ws_heartbeat_chunk(sub, len, 0);
     if (chunk == NULL) {
         return NGX_ERROR;
     }
@@ -849,20 +846,38 @@ ngx_http_ws_heartbeat_sub_flush(ngx_http_ws_heartbeat_sub_t *sub)
     }
 
     if (rc == NGX_ERROR) {
-        sub->reason = NGX_HTTP_WSHB_SUB_ERROR;
-        ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
+        ngx_http_ws_heartbeat_sub_abort(sub, NGX_HTTP_WSHB_SUB_ERROR);
         return;
     }
 
     if (sub->closing && sub->busy == NULL && !c->buffered) {
+        /* the final frame went out */
         ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
         return;
     }
 
     if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
-        sub->reason = NGX_HTTP_WSHB_SUB_ERROR;
-        ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
+        ngx_http_ws_heartbeat_sub_abort(sub, NGX_HTTP_WSHB_SUB_ERROR);
     }
+}
+
+
+/*
+ * Ends a subscriber at once, without a final frame: its connection failed
+ * or is gone.  The request is finalized; nginx ends it once the current
+ * handler returns (see ngx_http_run_posted_requests()).
+ */
+
+static void
+ngx_http_ws_heartbeat_sub_abort(ngx_http_ws_heartbeat_sub_t *sub,
+    ngx_uint_t reason)
+{
+    if (!sub->closing) {
+        sub->reason = reason;
+        sub->closing = 1;
+    }
+
+    ngx_http_finalize_request(sub->request, NGX_HTTP_CLOSE);
 }
 
 
@@ -889,16 +904,10 @@ ngx_http_ws_heartbeat_sub_close(ngx_http_ws_heartbeat_sub_t *sub,
         ngx_del_timer(&sub->timer);
     }
 
-    if (code == 0) {
-        /* the connection is gone: nothing to say */
-        ngx_http_finalize_request(sub->request, NGX_HTTP_CLOSE);
-        return;
-    }
-
     if (sub->transport == NGX_HTTP_WSHB_WEBSOCKET) {
         len = ngx_http_ws_heartbeat_build_close(frame, code, text,
                                                 ngx_strlen(text), NULL);
-        (void) ngx_http_ws_heartbeat_frame_out(sub, frame, len, 0);
+        (void) ngx_http_ws_heartbeat_frame_out(sub, frame, len);
     }
 
     ngx_add_timer(&sub->timer, NGX_HTTP_WSHB_LINGER);
@@ -944,12 +953,7 @@ ngx_http_ws_heartbeat_sub_read(ngx_http_request_t *r)
         }
 
         if (n == 0 || n == NGX_ERROR) {
-            if (!sub->closing) {
-                sub->reason = NGX_HTTP_WSHB_SUB_CLIENT;
-            }
-
-            sub->closing = 1;
-            ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
+            ngx_http_ws_heartbeat_sub_abort(sub, NGX_HTTP_WSHB_SUB_CLIENT);
             return;
         }
 
@@ -961,8 +965,7 @@ ngx_http_ws_heartbeat_sub_read(ngx_http_request_t *r)
     }
 
     if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-        sub->reason = NGX_HTTP_WSHB_SUB_ERROR;
-        ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
+        ngx_http_ws_heartbeat_sub_abort(sub, NGX_HTTP_WSHB_SUB_ERROR);
     }
 }
 
@@ -1084,7 +1087,7 @@ ngx_http_ws_heartbeat_sub_tick(ngx_http_ws_heartbeat_sub_t *sub)
         sub->mark = sub->sent;
     }
 
-    if (ngx_http_ws_heartbeat_frame_out(sub, frame, len, 0) != NGX_OK) {
+    if (ngx_http_ws_heartbeat_frame_out(sub, frame, len) != NGX_OK) {
         ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR, 1011,
                                         "out of memory");
         return;
