@@ -13,14 +13,8 @@ use Time::HiRes qw(sleep time);
 use lib 't/lib';
 use WsHb;
 
-sub which {
-    my ($name) = @_;
-    my ($dir) = grep { -x "$_/$name" } split /:/, $ENV{PATH};
-    return $dir ? "$dir/$name" : undef;
-}
-
-my $promtool = which('promtool');
-my $prometheus = which('prometheus');
+my $promtool = WsHb->which('promtool');
+my $prometheus = WsHb->which('prometheus');
 
 plan skip_all => 'promtool and prometheus not installed (apt-get install '
     . 'prometheus)' unless $promtool && $prometheus;
@@ -109,50 +103,19 @@ ok(eval { decode_json($r->{body}) }, 'anything else gets JSON');
 
 # --- a real Prometheus scrapes it -------------------------------------------------
 
-my $pport = $t->port('prom');
-my $pdir = $t->prefix . '/prom';
-mkdir $pdir;
-
-open $fh, '>', "$pdir/prometheus.yml" or die;
-print $fh <<"EOF";
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files:
-  - rules.yml
-scrape_configs:
-  - job_name: nginx_ws
-    metrics_path: /metrics
-    params:
-      format: [prometheus]
-    static_configs:
-      - targets: ['127.0.0.1:$port']
-EOF
-close $fh;
-
-open $fh, '>', "$pdir/rules.yml" or die;
-print $fh <<'EOF';
+$t->prometheus(targets => [$port], path => '/metrics', rules => <<'EOF');
 groups:
   - name: nginx_ws
     rules:
       - record: nginx_ws:sessions:sum
         expr: sum(nginx_ws_sessions)
 EOF
-close $fh;
-
-my $p = $t->spawn('sh', '-c', "exec $prometheus"
-                  . " --config.file=$pdir/prometheus.yml"
-                  . " --storage.tsdb.path=$pdir/data"
-                  . " --web.listen-address=127.0.0.1:$pport"
-                  . " 2>$pdir/prometheus.log");
 
 my ($value, $end) = (undef, time + 30);
 
 while (time < $end) {
     sleep 0.5;
-    my $q = $t->get($pport, '/api/v1/query?query=nginx_ws%3Asessions%3Asum');
-    my $doc = eval { decode_json($q->{body}) } or next;
-    my $res = $doc->{data}{result} // [];
+    my $res = $t->prom_query('nginx_ws:sessions:sum');
     next unless @$res;
     $value = $res->[0]{value}[1];
     last if $value == 3;

@@ -15,13 +15,7 @@ use lib 't/lib';
 use WsHb;
 use WsHbFrames qw(connect_ws);
 
-sub which {
-    my ($cmd) = @_;
-    -x "$_/$cmd" and return "$_/$cmd" for split /:/, $ENV{PATH};
-    return undef;
-}
-
-my $prometheus = which('prometheus');
+my $prometheus = WsHb->which('prometheus');
 plan skip_all => 'prometheus not installed (apt-get install prometheus)'
     unless $prometheus;
 
@@ -67,35 +61,12 @@ for my $t (@nodes) {
 
 is($total, 5, 'the two nodes hold 5 sessions between them');
 
+# one Prometheus scrapes both, with the rules of docs/scaling.md
+
 my $t = $nodes[0];
-my $pport = $t->port('prom');
-my $pdir = $t->prefix . '/prom';
-mkdir $pdir;
 
-my $targets = join ', ', map { "'127.0.0.1:" . $_->port('http') . "'" }
-                         @nodes;
-
-open my $fh, '>', "$pdir/prometheus.yml" or die;
-print $fh <<"EOF";
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files:
-  - rules.yml
-scrape_configs:
-  - job_name: nginx_ws
-    metrics_path: /metrics
-    params:
-      format: [prometheus]
-    static_configs:
-      - targets: [$targets]
-EOF
-close $fh;
-
-# the rules from docs/scaling.md
-
-open $fh, '>', "$pdir/rules.yml" or die;
-print $fh <<'EOF';
+$t->prometheus(targets => [map { $_->port('http') } @nodes],
+               path => '/metrics', rules => <<'EOF');
 groups:
   - name: nginx_ws_cluster
     rules:
@@ -104,20 +75,8 @@ groups:
       - record: cluster:nginx_ws_sessions_all:sum
         expr: sum(nginx_ws_sessions)
 EOF
-close $fh;
 
-$t->spawn('sh', '-c', "exec $prometheus --config.file=$pdir/prometheus.yml"
-          . " --storage.tsdb.path=$pdir/data"
-          . " --web.listen-address=127.0.0.1:$pport"
-          . " 2>$pdir/prometheus.log");
-
-sub query {
-    my ($q) = @_;
-    $q =~ s/([^A-Za-z0-9_])/sprintf '%%%02X', ord $1/ge;
-    my $doc = eval { decode_json($t->get($pport, "/api/v1/query?query=$q")
-                                 ->{body}) } // {};
-    return $doc->{data}{result} // [];
-}
+sub query { $t->prom_query(@_) }
 
 my ($value, $end) = (undef, time + 40);
 

@@ -13,6 +13,7 @@ use File::Basename qw(dirname);
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
+use JSON::PP ();
 use POSIX qw(:sys_wait_h);
 use Test::More;
 use Time::HiRes qw(time sleep);
@@ -298,6 +299,58 @@ sub get {
     my ($self, $port, $uri, @headers) = @_;
     return $self->http($port, "GET $uri HTTP/1.0\r\nHost: localhost\r\n"
         . join('', map { "$_\r\n" } @headers) . "\r\n");
+}
+
+# a program on PATH, or undef
+
+sub which {
+    my ($self, $name) = @_;
+    my ($dir) = grep { -x "$_/$name" } split /:/, $ENV{PATH};
+    return $dir ? "$dir/$name" : undef;
+}
+
+# a real Prometheus (Debian's package) on a free loopback port, scraping
+# the status location of @$targets (ports) every second with $rules (the
+# groups of a rules file, YAML); returns its port
+
+sub prometheus {
+    my ($self, %o) = @_;
+    my $port = $self->port('prometheus');
+    my $dir = "$self->{prefix}/prometheus";
+    my $targets = join ', ', map { "'127.0.0.1:$_'" } @{ $o{targets} };
+
+    mkdir $dir;
+
+    open my $fh, '>', "$dir/prometheus.yml" or die $!;
+    print $fh "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        . "rule_files:\n  - rules.yml\n"
+        . "scrape_configs:\n  - job_name: nginx_ws\n"
+        . "    metrics_path: $o{path}\n"
+        . "    params:\n      format: [prometheus]\n"
+        . "    static_configs:\n      - targets: [$targets]\n";
+    close $fh;
+
+    open $fh, '>', "$dir/rules.yml" or die $!;
+    print $fh $o{rules};
+    close $fh;
+
+    $self->spawn('sh', '-c', 'exec ' . $self->which('prometheus')
+                 . " --config.file=$dir/prometheus.yml"
+                 . " --storage.tsdb.path=$dir/data"
+                 . " --web.listen-address=127.0.0.1:$port"
+                 . " 2>$dir/prometheus.log");
+
+    return $port;
+}
+
+# an instant query to that Prometheus: its result list (empty until ready)
+
+sub prom_query {
+    my ($self, $query) = @_;
+    (my $q = $query) =~ s/([^A-Za-z0-9_])/sprintf '%%%02X', ord $1/ge;
+    my $r = $self->get($self->port('prometheus'), "/api/v1/query?query=$q");
+    my $doc = eval { JSON::PP::decode_json($r->{body}) } // {};
+    return $doc->{data}{result} // [];
 }
 
 sub check_logs {
