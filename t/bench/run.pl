@@ -316,6 +316,7 @@ EOF
         my $vg = $t->spawn('sh', '-c', 'exec valgrind --tool=callgrind '
             . '--collect-atstart=no '
             . '--toggle-collect=ngx_process_events_and_timers '
+            . ($ENV{WSHB_CALLGRIND_OPTS} // '') . ' '
             . "--callgrind-out-file=$prefix/callgrind.out "
             . "$WsHb::NGINX -p $prefix -c $prefix/nginx.conf "
             . "2>$prefix/valgrind.log");
@@ -349,13 +350,18 @@ EOF
 
 # --- memory per session, idle CPU, zombie close latency ----------------------------
 
+# resident memory of the workers; with $private, without the pages of
+# shared memory they touched (the zone is counted once, as used records)
+
 sub nginx_rss {
-    my ($t) = @_;
+    my ($t, $private) = @_;
     my $kb = 0;
 
     for my $pid ($t->worker_pids) {
-        my ($rss) = $t->read_abs("/proc/$pid/status") =~ /VmRSS:\s+(\d+)/;
-        $kb += $rss // 0;
+        my $st = $t->read_abs("/proc/$pid/status");
+        my ($rss) = $st =~ /VmRSS:\s+(\d+)/;
+        my ($shm) = $st =~ /RssShmem:\s+(\d+)/;
+        $kb += ($rss // 0) - ($private ? $shm // 0 : 0);
     }
 
     return $kb * 1024;
@@ -402,13 +408,13 @@ EOF
 
         my @warm = map { (connect_ws($t->port('http'), path => '/w'))[0] } 1;
         sleep 0.5;
-        my $rss0 = nginx_rss($t);
+        my $rss0 = nginx_rss($t, 1);
 
         my $gen = $t->spawn('sh', '-c', "exec $bench client -p "
                             . $t->port('http') . " -c $n -m idle -d 8");
         sleep 5;
 
-        my $rss1 = nginx_rss($t);
+        my $rss1 = nginx_rss($t, 1);
         my $st = decode_json($t->get($t->port('http'),
                                      '/status?sessions=0')->{body});
         my $shm = $c->[0] eq 'module_on'
