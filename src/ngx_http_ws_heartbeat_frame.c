@@ -78,8 +78,17 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
     }
 
     r = buf;
-    w = buf;
     end = buf + len;
+
+    /* the common case first: nothing to remove, nothing to copy */
+
+    if (p->hlen == 0 && p->left < len) {
+        first = (size_t) p->left;
+    }
+
+    r += ngx_http_ws_heartbeat_skip(p, buf, len, p->masked);
+
+    w = r;
 
     while (r < end) {
 
@@ -117,7 +126,7 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
                                                  &seq);
 
                 if (rc == NGX_HTTP_WSHB_MATCH) {
-                    p->frames++;
+                    p->control_frames++;
                     p->pongs++;
                     p->pong_seq = seq;
                     r += need;
@@ -147,7 +156,6 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
                 {
                     need = 2 + 4 * (size_t) p->masked;
 
-                    p->frames++;
                     p->data_frames++;
                     p->left = b1 & 0x7f;
 
@@ -345,6 +353,7 @@ ngx_http_ws_heartbeat_header(ngx_http_ws_heartbeat_parser_t *p,
             p->closes++;
         }
 
+        p->control_frames++;
         break;
 
     default:
@@ -352,7 +361,6 @@ ngx_http_ws_heartbeat_header(ngx_http_ws_heartbeat_parser_t *p,
         return p->error;
     }
 
-    p->frames++;
     p->left = len;
 
     return NGX_HTTP_WSHB_OK;

@@ -37,8 +37,8 @@
 
 typedef struct {
     uint64_t   left;            /* payload bytes left in the current frame */
-    uint64_t   frames;          /* frames whose header completed */
-    uint64_t   data_frames;     /* of which text, binary or continuation */
+    uint64_t   data_frames;     /* text, binary, continuation: headers seen */
+    uint64_t   control_frames;  /* close, ping, pong */
     uint32_t   closes;          /* of which close frames */
     uint32_t   pongs;           /* our pongs removed from the stream */
     uint32_t   pong_seq;        /* sequence number of the last one */
@@ -67,6 +67,86 @@ size_t ngx_http_ws_heartbeat_build_ping(uint8_t *out, const uint8_t *prefix,
 size_t ngx_http_ws_heartbeat_build_close(uint8_t *out, unsigned code,
     const char *reason, size_t len, const uint8_t *mask);
 const char *ngx_http_ws_heartbeat_strerror(unsigned error);
+
+
+/*
+ * Steps over the rest of a payload and then over whole text and binary
+ * frames with 7-bit lengths, the bulk of most streams: nothing in them is
+ * ever removed, so they need no copying and no boundary bookkeeping.
+ * Returns how many bytes of buf it took; ngx_http_ws_heartbeat_parse()
+ * reads whatever follows.  Inline, with masked (p->masked) a constant
+ * where the caller knows the direction: it runs for every read.
+ */
+
+static inline size_t
+ngx_http_ws_heartbeat_skip(ngx_http_ws_heartbeat_parser_t *p,
+    const uint8_t *buf, size_t len, unsigned masked)
+{
+    size_t          n, need, plen;
+    unsigned        h;
+    const uint8_t  *r, *end;
+
+    r = buf;
+    end = buf + len;
+
+    if (p->left) {
+        n = len;
+
+        if ((uint64_t) n > p->left) {
+            n = (size_t) p->left;
+        }
+
+        r += n;
+        p->left -= n;
+
+        if (p->left) {
+            return len;
+        }
+    }
+
+    if (p->hlen || p->in_message) {
+        return (size_t) (r - buf);
+    }
+
+    need = masked ? 6 : 2;
+
+    while ((size_t) (end - r) >= need) {
+
+        /* FIN, no opcode but text (1) or binary (2), the mask bit as
+         * this direction requires */
+
+        h = ((unsigned) r[1] << 8) | r[0];
+
+        if ((h & 0x808f) - (masked ? 0x8081 : 0x0081) > 1) {
+            break;
+        }
+
+        plen = (h >> 8) & 0x7f;
+
+        if (plen >= 126) {
+            break;
+        }
+
+        p->data_frames++;
+
+        n = (size_t) (end - r) - need;
+
+        if (n < plen) {
+            p->left = plen - n;
+            return len;
+        }
+
+        r += need + plen;
+    }
+
+    return (size_t) (r - buf);
+}
+
+
+/* frames whose header completed */
+
+#define ngx_http_ws_heartbeat_frames(p)                                       \
+    ((p)->data_frames + (p)->control_frames)
 
 
 /* a frame boundary sits at the end of what the parser has let through */

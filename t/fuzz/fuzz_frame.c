@@ -4,7 +4,9 @@
  * at fuzzer-chosen points and fed through the codec the way the recv
  * wrapper does (stash, then parse).  Checked against a whole-buffer
  * reference: the output must equal the input minus exactly our pongs,
- * never reading or writing out of bounds (AddressSanitizer).
+ * the data and close frames counted must be the same, every boundary
+ * reported must be a frame start of the output, and nothing may be read
+ * or written out of bounds (AddressSanitizer).
  *
  * Input layout: flags (1), number of cuts (1), cuts (2 each), stream.
  */
@@ -22,10 +24,15 @@ static const uint8_t  prefix[NGX_HTTP_WSHB_PREFIX_LEN] = {
 };
 
 
-/* a simple whole-buffer reading of the same rules */
+/*
+ * A simple whole-buffer reading of the same rules.  starts[o] is set where
+ * a frame begins in the output; data and closes count the frames whose
+ * header is complete.
+ */
 
 static size_t
-reference(const uint8_t *in, size_t n, int masked, int armed, uint8_t *out)
+reference(const uint8_t *in, size_t n, int masked, int armed, uint8_t *out,
+    uint8_t *starts, uint64_t *data, uint64_t *closes)
 {
     int       in_msg;
     size_t    i, o, hl, k, take;
@@ -37,6 +44,8 @@ reference(const uint8_t *in, size_t n, int masked, int armed, uint8_t *out)
     in_msg = 0;
 
     while (i < n) {
+        starts[o] = 1;
+
         if (n - i < 2) {
             goto rest;
         }
@@ -88,6 +97,13 @@ reference(const uint8_t *in, size_t n, int masked, int armed, uint8_t *out)
             goto rest;
         }
 
+        if (op <= 2) {
+            (*data)++;
+
+        } else if (op == 8) {
+            (*closes)++;
+        }
+
         total = hl + len;
 
         if (armed && b0 == 0x8a && len == NGX_HTTP_WSHB_PAYLOAD_LEN
@@ -115,6 +131,7 @@ reference(const uint8_t *in, size_t n, int masked, int armed, uint8_t *out)
         i += take;
     }
 
+    starts[o] = 1;
     return o;
 
 rest:
@@ -130,7 +147,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int                             masked, armed;
     size_t                          ncuts, i, from, to, k, n, olen, rlen, len;
     size_t                          cuts[8], boundary;
-    uint8_t                        *buf, *out, *ref;
+    uint64_t                        data_frames, closes;
+    uint8_t                        *buf, *out, *ref, *starts;
     const uint8_t                  *in;
     ngx_http_ws_heartbeat_parser_t  p;
 
@@ -162,6 +180,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     out = malloc(len + 1);
     ref = malloc(len + 1);
+    starts = calloc(len + 1, 1);
+    data_frames = 0;
+    closes = 0;
+
+    rlen = reference(in, len, masked, armed, ref, starts, &data_frames,
+                     &closes);
 
     ngx_http_ws_heartbeat_parser_init(&p, masked, prefix);
     p.armed = armed;
@@ -186,6 +210,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
 
+        if ((i & 1) && boundary != NGX_HTTP_WSHB_NO_BOUNDARY
+            && olen + boundary <= rlen && !starts[olen + boundary])
+        {
+            abort();
+        }
+
         memcpy(out + olen, buf, n);
         olen += n;
         free(buf);
@@ -198,14 +228,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     olen += k;
     free(buf);
 
-    rlen = reference(in, len, masked, armed, ref);
-
     if (olen != rlen || memcmp(out, ref, olen) != 0) {
+        abort();
+    }
+
+    if (p.error == 0
+        && (p.data_frames != data_frames || p.closes != closes))
+    {
         abort();
     }
 
     free(out);
     free(ref);
+    free(starts);
 
     return 0;
 }

@@ -125,7 +125,7 @@ feed(ngx_http_ws_heartbeat_parser_t *p, const uint8_t *in, size_t len,
     res->seq = p->pong_seq;
     res->data = (uint32_t) p->data_frames;
     res->closes = p->closes;
-    res->frames = (uint32_t) p->frames;
+    res->frames = (uint32_t) ngx_http_ws_heartbeat_frames(p);
 }
 
 
@@ -380,7 +380,7 @@ test_build(void)
     n = ngx_http_ws_heartbeat_build_ping(out, prefix, 42, mask);
     ngx_http_ws_heartbeat_parser_init(&p, 1, prefix);
     ok(n == 22 && ngx_http_ws_heartbeat_parse(&p, out, n, &boundary) == n
-       && p.frames == 1 && boundary == 0
+       && ngx_http_ws_heartbeat_frames(&p) == 1 && boundary == 0
        && ngx_http_ws_heartbeat_at_boundary(&p), "masked ping parses");
 
     /* a boundary at the very end is reported too */
