@@ -109,9 +109,6 @@ typedef struct {
     ngx_http_ws_heartbeat_limit_t    *limit;
     ngx_http_ws_heartbeat_peer_t      peer[2];
 
-    ngx_event_handler_pt              upstream_read_handler;
-    ngx_event_handler_pt              upstream_write_handler;
-
     ngx_event_t                       timer;
     ngx_queue_t                       queue;
 

@@ -33,11 +33,15 @@ static ssize_t ngx_http_ws_heartbeat_recv_client(ngx_connection_t *c,
     u_char *buf, size_t size);
 static ssize_t ngx_http_ws_heartbeat_recv_upstream(ngx_connection_t *c,
     u_char *buf, size_t size);
+static ngx_inline ssize_t ngx_http_ws_heartbeat_recv_fast(
+    ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i, ngx_connection_t *c,
+    u_char *buf, size_t size);
 static ssize_t ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_connection_t *c, u_char *buf, size_t size);
+static void ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ssize_t n);
 static void ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
-static void ngx_http_ws_heartbeat_upstream_handler(ngx_event_t *ev);
 static void ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_buf_t *b);
 static void ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -287,11 +291,6 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     c->recv = ngx_http_ws_heartbeat_recv_client;
     uc->recv = ngx_http_ws_heartbeat_recv_upstream;
 
-    ctx->upstream_read_handler = uc->read->handler;
-    ctx->upstream_write_handler = uc->write->handler;
-    uc->read->handler = ngx_http_ws_heartbeat_upstream_handler;
-    uc->write->handler = ngx_http_ws_heartbeat_upstream_handler;
-
     ngx_queue_insert_tail(&ngx_http_ws_heartbeat_sessions, &ctx->queue);
 
     if (ngx_http_ws_heartbeat_nsessions++ == 0
@@ -360,7 +359,7 @@ ngx_http_ws_heartbeat_recv_client(ngx_connection_t *c, u_char *buf,
 
     r = c->data;
 
-    return ngx_http_ws_heartbeat_recv(
+    return ngx_http_ws_heartbeat_recv_fast(
                       ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module),
                       NGX_HTTP_WSHB_CLIENT, c, buf, size);
 }
@@ -374,9 +373,88 @@ ngx_http_ws_heartbeat_recv_upstream(ngx_connection_t *c, u_char *buf,
 
     r = c->data;
 
-    return ngx_http_ws_heartbeat_recv(
+    return ngx_http_ws_heartbeat_recv_fast(
                       ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module),
                       NGX_HTTP_WSHB_UPSTREAM, c, buf, size);
+}
+
+
+/*
+ * The common case, inlined into both wrappers with i known: nothing
+ * withheld from the last read, no ping waiting for a boundary, and whole
+ * data frames stepped over.  Anything else goes the general way.
+ */
+
+static ngx_inline ssize_t
+ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ngx_connection_t *c, u_char *buf, size_t size)
+{
+    size_t                           len;
+    ssize_t                          n;
+    uint64_t                         data;
+    ngx_http_ws_heartbeat_peer_t    *peer, *to;
+    ngx_http_ws_heartbeat_parser_t  *p;
+
+    peer = &ctx->peer[i];
+    p = &peer->parser;
+    to = &ctx->peer[i ^ 1];
+
+    if (p->slen || to->inject_len || ctx->passthrough) {
+        return ngx_http_ws_heartbeat_recv(ctx, i, c, buf, size);
+    }
+
+    n = peer->recv(c, buf, size);
+
+    if (n <= 0) {
+        if (n != NGX_AGAIN) {
+            ngx_http_ws_heartbeat_ended(ctx, i, n);
+        }
+
+        return n;
+    }
+
+    peer->rx_bytes += n;
+    peer->last_rx = ngx_current_msec;
+    data = p->data_frames;
+
+    len = ngx_http_ws_heartbeat_skip(p, buf, n, i == NGX_HTTP_WSHB_CLIENT);
+
+    if (len < (size_t) n) {
+        len += ngx_http_ws_heartbeat_parse(p, buf + len, n - len, NULL);
+
+        if (p->pongs != peer->pongs || p->closes || p->error) {
+            ngx_http_ws_heartbeat_events(ctx, i);
+        }
+    }
+
+    if (p->data_frames != data) {
+        ctx->last_data = ngx_current_msec;
+    }
+
+    to->queued += len;
+
+    if (len) {
+        return len;
+    }
+
+    if (!c->read->ready) {
+        return NGX_AGAIN;
+    }
+
+    /* all of it withheld: read on */
+
+    return ngx_http_ws_heartbeat_recv(ctx, i, c, buf, size);
+}
+
+
+static void
+ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
+    ssize_t n)
+{
+    if (ctx->reason == NGX_HTTP_WSHB_REASON_NONE) {
+        ctx->reason = (n == NGX_ERROR) ? NGX_HTTP_WSHB_ERROR
+                                       : NGX_HTTP_WSHB_CLIENT_CLOSE + i;
+    }
 }
 
 
@@ -397,22 +475,14 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     ngx_http_ws_heartbeat_parser_t  *p;
 
     peer = &ctx->peer[i];
+    p = &peer->parser;
+    to = &ctx->peer[i ^ 1];
+    k = 0;
 
     if (ctx->passthrough) {
         n = peer->recv(c, buf, size);
-
-        if ((n == 0 || n == NGX_ERROR)
-            && ctx->reason == NGX_HTTP_WSHB_REASON_NONE)
-        {
-            ctx->reason = (n == NGX_ERROR) ? NGX_HTTP_WSHB_ERROR
-                                           : NGX_HTTP_WSHB_CLIENT_CLOSE + i;
-        }
-
-        return n;
+        goto done;
     }
-
-    p = &peer->parser;
-    to = &ctx->peer[i ^ 1];
 
     for ( ;; ) {
 
@@ -445,14 +515,7 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
                 return NGX_AGAIN;
             }
 
-            if (ctx->reason == NGX_HTTP_WSHB_REASON_NONE) {
-                ctx->reason = (n == NGX_ERROR) ? NGX_HTTP_WSHB_ERROR
-                                               : NGX_HTTP_WSHB_CLIENT_CLOSE + i;
-            }
-
-            /* the stream ends inside a withheld frame: it goes as it is */
-
-            return k ? (ssize_t) k : n;
+            goto done;
         }
 
         peer->rx_bytes += n;
@@ -494,6 +557,16 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
             return NGX_AGAIN;
         }
     }
+
+done:
+
+    if (n == 0 || n == NGX_ERROR) {
+        ngx_http_ws_heartbeat_ended(ctx, i, n);
+    }
+
+    /* the stream ends inside a withheld frame: that goes as it is */
+
+    return k ? (ssize_t) k : n;
 }
 
 
@@ -570,30 +643,6 @@ ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
     if (ctx->timer.timer_set) {
         ngx_del_timer(&ctx->timer);
-    }
-}
-
-
-static void
-ngx_http_ws_heartbeat_upstream_handler(ngx_event_t *ev)
-{
-    ngx_connection_t             *c;
-    ngx_http_request_t           *r;
-    ngx_http_ws_heartbeat_ctx_t  *ctx;
-
-    c = ev->data;
-    r = c->data;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module);
-
-    if (ev->timedout && ctx->reason == NGX_HTTP_WSHB_REASON_NONE) {
-        ctx->reason = NGX_HTTP_WSHB_PROXY_TIMEOUT;
-    }
-
-    if (ev->write) {
-        ctx->upstream_write_handler(ev);
-
-    } else {
-        ctx->upstream_read_handler(ev);
     }
 }
 
@@ -1152,6 +1201,7 @@ void
 ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t state)
 {
+    uint64_t                         frames;
     ngx_uint_t                       i, emit;
     ngx_http_ws_heartbeat_peer_t    *peer;
     ngx_http_ws_heartbeat_shctx_t   *sh;
@@ -1167,10 +1217,12 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     for (i = 0; i < 2; i++) {
         peer = &ctx->peer[i];
 
-        if (peer->parser.frames != peer->pub_frames) {
+        frames = ngx_http_ws_heartbeat_frames(&peer->parser);
+
+        if (frames != peer->pub_frames) {
             (void) ngx_atomic_fetch_add(&totals->frames[i],
-                                     peer->parser.frames - peer->pub_frames);
-            peer->pub_frames = peer->parser.frames;
+                                        frames - peer->pub_frames);
+            peer->pub_frames = frames;
         }
 
         if (peer->rx_bytes != peer->pub_bytes) {
@@ -1203,7 +1255,7 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
         rec->rtt[i] = peer->rtt_set ? peer->rtt : (uint32_t) -1;
         rec->pings[i] = peer->pings;
         rec->pongs[i] = peer->pongs;
-        rec->frames[i] = peer->parser.frames;
+        rec->frames[i] = ngx_http_ws_heartbeat_frames(&peer->parser);
         rec->bytes[i] = peer->rx_bytes;
     }
 
@@ -1328,15 +1380,27 @@ ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit)
 }
 
 
+/*
+ * Why the session ended, when none of our own reasons applies: nginx's
+ * timeouts of the upgraded connections.  The upstream connection is
+ * closed by then, but its events keep their flags until the connection is
+ * used again, which happens only after the request is freed.
+ */
+
 ngx_uint_t
 ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_ctx_t *ctx)
 {
+    ngx_connection_t  *uc;
+
     if (ctx->reason != NGX_HTTP_WSHB_REASON_NONE) {
         return ctx->reason;
     }
 
-    if (r->connection->timedout) {
+    uc = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection;
+
+    if (r->connection->timedout || uc->read->timedout || uc->write->timedout)
+    {
         return NGX_HTTP_WSHB_PROXY_TIMEOUT;
     }
 
@@ -1373,14 +1437,6 @@ ngx_http_ws_heartbeat_cleanup(void *data)
 
     if (uc->recv == ngx_http_ws_heartbeat_recv_upstream) {
         uc->recv = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].recv;
-    }
-
-    if (uc->read->handler == ngx_http_ws_heartbeat_upstream_handler) {
-        uc->read->handler = ctx->upstream_read_handler;
-    }
-
-    if (uc->write->handler == ngx_http_ws_heartbeat_upstream_handler) {
-        uc->write->handler = ctx->upstream_write_handler;
     }
 
     ngx_queue_remove(&ctx->queue);

@@ -2,7 +2,9 @@
 
 # A quiet but healthy session outlives proxy_read_timeout once heartbeats
 # are on (the pongs keep nginx's own timer from firing), while the same
-# session without heartbeats is cut after proxy_read_timeout.
+# session without heartbeats is cut after proxy_read_timeout.  With pings
+# rarer than proxy_read_timeout, nginx's timeout ends the session, and
+# $ws_heartbeat_close_reason says so.
 
 use strict;
 use warnings;
@@ -36,6 +38,12 @@ $t->write_conf(<<'EOF');
             ws_heartbeat_timeout 1s;
         }
 
+        location /hb-rare/ {
+            proxy_pass http://127.0.0.1:%%PORT_app%%;
+            ws_heartbeat on;
+            ws_heartbeat_interval 60s;
+        }
+
         location /hb-upstream/ {
             proxy_pass http://127.0.0.1:%%PORT_app%%;
             ws_heartbeat on;
@@ -50,12 +58,15 @@ my $app = $t->ws_server($t->port('app'));
 $t->run('http');
 
 my $base = 'ws://127.0.0.1:' . $t->port('http');
-my %c = map { $_ => $t->ws_client("$base/$_/") } qw(plain hb hb-upstream);
+my %c = map { $_ => $t->ws_client("$base/$_/") }
+    qw(plain hb hb-upstream hb-rare);
 
 ok($c{$_}->expect('open', 10), "$_ connected") for sort keys %c;
 
 my $close = $c{plain}->expect('close', 5);
 ok($close, 'without heartbeats the quiet session is cut by proxy_read_timeout');
+ok($c{'hb-rare'}->expect('close', 5),
+   'pings every 60s: the quiet session is cut by proxy_read_timeout');
 
 $c{$_}->drain(2) for qw(hb hb-upstream);
 ok(!$c{$_}->seen('close'), "$_: still open after twice proxy_read_timeout")
@@ -67,5 +78,12 @@ for my $name (qw(hb hb-upstream)) {
     is($m && $m->{text}, 'alive', "$name: data still flows");
 }
 
+$_->kill for values %c;
 $t->finish;
+
+my $log = $t->read_file('logs/ws.log');
+like($log, qr{^/hb-rare/ proxy_timeout$}m,
+     'the reason logged is proxy_timeout');
+like($log, qr{^/plain/ -$}m, 'no reason for a session without heartbeats');
+
 done_testing;
