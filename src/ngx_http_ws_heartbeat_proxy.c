@@ -600,6 +600,12 @@ ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
             ngx_http_ws_heartbeat_rtt(ctx, i);
             ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_HEALTHY);
 
+            /* the timer was set for the check of this pong: move it on */
+
+            if (ctx->timer.timer_set) {
+                ngx_http_ws_heartbeat_schedule(ctx);
+            }
+
             ngx_log_debug3(NGX_LOG_DEBUG_HTTP, peer->connection->log, 0,
                            "ws_heartbeat: %s pong %uD, rtt %M",
                            ngx_http_ws_heartbeat_peer_name[i],
@@ -768,7 +774,7 @@ ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     peer->deadline = peer->ping_time + ctx->conf->timeout;
     peer->next_ping = peer->ping_time + ctx->conf->interval;
     peer->rx_mark = peer->rx_bytes;
-    peer->outq = ngx_http_ws_heartbeat_outq(peer->connection);
+    peer->outq = -1;            /* taken at timeout / 2, if still owed */
     peer->parser.armed = 1;
 
     if (ctx->zone) {
@@ -858,9 +864,17 @@ ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
     peer->sent_prev = sent;
 
+    /*
+     * The socket's send queue shrinking means the peer acknowledges what
+     * we send.  Its first reading is taken half a timeout after the ping,
+     * not with the ping: a syscall per ping would cost every healthy
+     * session, and nearly all pongs come back long before.  Without a
+     * first reading (the timer came late), judge at the next deadline.
+     */
+
     outq = ngx_http_ws_heartbeat_outq(peer->connection);
 
-    if (outq < peer->outq) {
+    if (peer->outq < 0 || outq < peer->outq) {
         rc = NGX_HTTP_WSHB_WAIT;
     }
 
@@ -1009,7 +1023,16 @@ ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx)
             continue;
         }
 
-        at = peer->awaiting ? peer->deadline : peer->next_ping;
+        if (!peer->awaiting) {
+            at = peer->next_ping;
+
+        } else if (peer->outq < 0) {
+            at = peer->ping_time + ctx->conf->timeout / 2;
+
+        } else {
+            at = peer->deadline;
+        }
+
         d = (ngx_msec_int_t) (at - now);
 
         if (d < min) {

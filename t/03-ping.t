@@ -33,6 +33,19 @@ $t->write_conf(<<'EOF');
 
             access_log %%PREFIX%%/logs/ws.log ws;
         }
+
+        # a timeout longer than the interval: pings still every interval
+
+        location /long-timeout {
+            proxy_pass http://127.0.0.1:%%PORT_app%%;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+
+            ws_heartbeat on;
+            ws_heartbeat_interval 1s;
+            ws_heartbeat_timeout 3s;
+        }
     }
 EOF
 
@@ -95,6 +108,17 @@ like($line // '', qr/^[0-9a-f]{22} client_close rtt=\d+ urtt=\d+ pings=\d+ pongs
 my ($pings, $pongs) = ($line // '') =~ /pings=(\d+) pongs=(\d+)/;
 cmp_ok($pings // 0, '>=', 4, 'pings counted both ways');
 cmp_ok($pongs // 0, '>=', 3, 'pongs counted both ways');
+
+# with ws_heartbeat_timeout 3s and the interval 1s, a ping still goes out
+# every second: the pong moves the session's timer on to the next ping
+# (it once stayed at the pong's deadline, so pings went every 3 s)
+
+my $lt = $t->ws_client('ws://127.0.0.1:' . $t->port('http') . '/long-timeout');
+ok($lt->expect('open', 10), 'long-timeout client connected');
+$lt->drain(5.5);
+my $n = scalar $lt->seen('ping');
+cmp_ok($n, '>=', 4, "a ping every interval, not every timeout ($n in 5.5 s)");
+cmp_ok($n, '<=', 7, "no more than one ping per interval ($n in 5.5 s)");
 
 $t->finish;
 done_testing;
