@@ -134,7 +134,7 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
                 }
 
                 if (rc == NGX_HTTP_WSHB_PARTIAL) {
-                    memcpy(p->stash, r, n);
+                    memcpy(p->buf, r, n);
                     p->slen = (uint8_t) n;
                     break;
                 }
@@ -189,14 +189,14 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
 
         /* a header split across reads: collect it byte by byte */
 
-        p->hdr[p->hlen++] = *r;
+        p->buf[p->hlen++] = *r;
         *w++ = *r++;
 
         if (p->hlen >= 2
-            && p->hlen == ngx_http_ws_heartbeat_header_size(p->hdr[0],
-                                                            p->hdr[1]))
+            && p->hlen == ngx_http_ws_heartbeat_header_size(p->buf[0],
+                                                            p->buf[1]))
         {
-            if (ngx_http_ws_heartbeat_header(p, p->hdr)) {
+            if (ngx_http_ws_heartbeat_header(p, p->buf)) {
                 goto failed;
             }
 
@@ -242,7 +242,7 @@ ngx_http_ws_heartbeat_unstash(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf)
     n = p->slen;
 
     if (n) {
-        memcpy(buf, p->stash, n);
+        memcpy(buf, p->buf, n);
         p->slen = 0;
     }
 
@@ -254,7 +254,7 @@ void
 ngx_http_ws_heartbeat_restash(ngx_http_ws_heartbeat_parser_t *p,
     const uint8_t *buf, size_t len)
 {
-    memcpy(p->stash, buf, len);
+    memcpy(p->buf, buf, len);
     p->slen = (uint8_t) len;
 }
 

@@ -38,13 +38,19 @@
 typedef struct {
     uint64_t   left;            /* payload bytes left in the current frame */
     uint64_t   data_frames;     /* text, binary, continuation: headers seen */
-    uint64_t   control_frames;  /* close, ping, pong */
+    uint32_t   control_frames;  /* close, ping, pong */
     uint32_t   closes;          /* of which close frames */
     uint32_t   pongs;           /* our pongs removed from the stream */
     uint32_t   pong_seq;        /* sequence number of the last one */
     uint8_t    prefix[NGX_HTTP_WSHB_PREFIX_LEN];  /* our payload prefix */
-    uint8_t    hdr[14];         /* header bytes collected so far */
-    uint8_t    stash[NGX_HTTP_WSHB_PING_MAX];     /* withheld pong start */
+
+    /*
+     * Either the bytes of a header split across reads (hlen of them) or
+     * the start of what may be our pong, withheld (slen): never both, as
+     * a pong is withheld only where a header starts, and it is handed
+     * back before the next parse.
+     */
+    uint8_t    buf[NGX_HTTP_WSHB_PING_MAX];
     uint8_t    hlen;
     uint8_t    slen;
     uint8_t    masked;          /* frames from this peer carry a mask */
