@@ -14,6 +14,8 @@
 static ngx_int_t ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r);
 static char *ngx_http_ws_heartbeat_positive(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_ws_heartbeat_max_msec(ngx_conf_t *cf, void *post,
+    void *data);
 static char *ngx_http_ws_heartbeat_bounds(ngx_conf_t *cf, void *post,
     void *data);
 static void *ngx_http_ws_heartbeat_create_main_conf(ngx_conf_t *cf);
@@ -28,6 +30,9 @@ static void ngx_http_ws_heartbeat_exit_process(ngx_cycle_t *cycle);
 
 static ngx_conf_post_handler_pt  ngx_http_ws_heartbeat_positive_p =
     ngx_http_ws_heartbeat_positive;
+
+static ngx_conf_post_handler_pt  ngx_http_ws_heartbeat_max_msec_p =
+    ngx_http_ws_heartbeat_max_msec;
 
 static ngx_conf_num_bounds_t  ngx_http_ws_heartbeat_ring_bounds = {
     ngx_http_ws_heartbeat_bounds, 16, 1048576
@@ -73,14 +78,14 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_ws_heartbeat_loc_conf_t, idle_timeout),
-      NULL },
+      &ngx_http_ws_heartbeat_max_msec_p },
 
     { ngx_string("ws_heartbeat_drain"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_ws_heartbeat_main_conf_t, drain),
-      NULL },
+      &ngx_http_ws_heartbeat_max_msec_p },
 
     { ngx_string("ws_heartbeat_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -235,6 +240,21 @@ ngx_http_ws_heartbeat_positive(ngx_conf_t *cf, void *post, void *data)
 
     if (*ms == 0) {
         return "must be greater than zero";
+    }
+
+    return ngx_http_ws_heartbeat_max_msec(cf, post, data);
+}
+
+
+/* sessions keep their times in 32 bits and compare them as differences */
+
+static char *
+ngx_http_ws_heartbeat_max_msec(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ms = data;
+
+    if (*ms > NGX_HTTP_WSHB_MAX_MSEC) {
+        return "must be at most 24d";
     }
 
     return NGX_CONF_OK;

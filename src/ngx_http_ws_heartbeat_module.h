@@ -23,6 +23,14 @@
 
 /* worker start time (8), pid (6) and a counter (8), in hex */
 #define NGX_HTTP_WSHB_ID_LEN              22
+#define NGX_HTTP_WSHB_ID_FMT              "%08xT%06xP%08xD"
+#define NGX_HTTP_WSHB_ID(ctx)                                                 \
+    ngx_http_ws_heartbeat_worker_start, ngx_pid, (ctx)->counter
+
+/* our ping: unmasked to the client, masked to the upstream */
+#define ngx_http_ws_heartbeat_ping_len(i)                                     \
+    ((i) == NGX_HTTP_WSHB_CLIENT ? 2 + NGX_HTTP_WSHB_PAYLOAD_LEN             \
+                                 : 6 + NGX_HTTP_WSHB_PAYLOAD_LEN)
 
 #define NGX_HTTP_WSHB_REASON_NONE         0
 #define NGX_HTTP_WSHB_CLIENT_CLOSE        1
@@ -37,6 +45,15 @@
 #define NGX_HTTP_WSHB_NREASONS            10
 
 #define NGX_HTTP_WSHB_MAX_LIMITS          64
+
+/*
+ * Session times are ngx_current_msec cut to 32 bits, compared only as
+ * differences: intervals and timeouts stay below 2^31 ms (24.8 days).
+ */
+typedef uint32_t  ngx_http_ws_heartbeat_msec_t;
+
+#define ngx_http_ws_heartbeat_msec()      ((uint32_t) ngx_current_msec)
+#define NGX_HTTP_WSHB_MAX_MSEC            (24 * 86400 * 1000)
 
 
 typedef struct {
@@ -81,22 +98,19 @@ typedef struct {
     uint64_t                          sent_mark;
     uint64_t                          sent_prev;
 
-    ngx_msec_t                        ping_time;
-    ngx_msec_t                        last_rx;
-    ngx_msec_t                        last_pong;
-    ngx_msec_t                        deadline;
-    ngx_msec_t                        next_ping;
-    ngx_msec_t                        rtt;
+    ngx_http_ws_heartbeat_msec_t      ping_time;
+    ngx_http_ws_heartbeat_msec_t      last_rx;
+    ngx_http_ws_heartbeat_msec_t      last_pong;
+    ngx_http_ws_heartbeat_msec_t      deadline;
+    ngx_http_ws_heartbeat_msec_t      next_ping;
+    ngx_http_ws_heartbeat_msec_t      rtt;
 
-    ngx_uint_t                        pings;
+    uint32_t                          pings;      /* our last one's number */
     uint32_t                          pongs;      /* handled so far */
-    uint32_t                          seq;
     int                               outq;
 
-    u_char                            inject[NGX_HTTP_WSHB_PING_MAX];
-    u_char                            inject_len;
-
     unsigned                          enabled:1;
+    unsigned                          inject:1;   /* ping awaits a boundary */
     unsigned                          awaiting:1;
     unsigned                          rtt_set:1;
 } ngx_http_ws_heartbeat_peer_t;
@@ -104,23 +118,18 @@ typedef struct {
 
 typedef struct {
     ngx_http_request_t               *request;
-    ngx_http_ws_heartbeat_loc_conf_t *conf;
-    ngx_http_ws_heartbeat_zone_t     *zone;
-    ngx_http_ws_heartbeat_limit_t    *limit;
     ngx_http_ws_heartbeat_peer_t      peer[2];
 
     ngx_event_t                       timer;
     ngx_queue_t                       queue;
 
-    ngx_msec_t                        start;
-    ngx_msec_t                        last_data;
-    ngx_msec_t                        drain_at;
+    ngx_http_ws_heartbeat_msec_t      start;
+    ngx_http_ws_heartbeat_msec_t      last_data;
+    ngx_http_ws_heartbeat_msec_t      drain_at;
 
-    u_char                            id[NGX_HTTP_WSHB_ID_LEN];
-    u_char                            prefix[NGX_HTTP_WSHB_PREFIX_LEN];
-
-    ngx_uint_t                        reason;
+    uint32_t                          counter;    /* in the session id */
     uint32_t                          record;
+    ngx_uint_t                        reason;
 
     unsigned                          passthrough:1;
     unsigned                          closing:1;
@@ -159,6 +168,7 @@ char *ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 extern ngx_str_t   ngx_http_ws_heartbeat_reasons[];
+extern time_t      ngx_http_ws_heartbeat_worker_start;
 extern ngx_module_t  ngx_http_ws_heartbeat_module;
 
 

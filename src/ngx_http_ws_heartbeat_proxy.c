@@ -57,6 +57,8 @@ static ngx_int_t ngx_http_ws_heartbeat_append(
     size_t len);
 static void ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
+static size_t ngx_http_ws_heartbeat_build(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, u_char *out);
 static void ngx_http_ws_heartbeat_ping_queued(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
 static ngx_uint_t ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -123,12 +125,21 @@ static ngx_http_ws_heartbeat_block_t  *ngx_http_ws_heartbeat_blocks;
 static ngx_uint_t     ngx_http_ws_heartbeat_nsessions;
 static ngx_event_t    ngx_http_ws_heartbeat_watcher;
 static ngx_uint_t     ngx_http_ws_heartbeat_counter;
-static time_t         ngx_http_ws_heartbeat_worker_start;
+time_t                ngx_http_ws_heartbeat_worker_start;
+
+/* the zone of the cycle this worker serves: every session's */
+static ngx_http_ws_heartbeat_zone_t  *ngx_http_ws_heartbeat_wzone;
 
 
 ngx_int_t
 ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
 {
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_ws_heartbeat_module);
+    ngx_http_ws_heartbeat_wzone = wmcf ? wmcf->zone : NULL;
+
     ngx_queue_init(&ngx_http_ws_heartbeat_sessions);
     ngx_queue_init(&ngx_http_ws_heartbeat_free);
 
@@ -208,7 +219,8 @@ ngx_int_t
 ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t *wlcf)
 {
-    uint32_t                            rnd, counter;
+    u_char                              prefix[NGX_HTTP_WSHB_PREFIX_LEN];
+    uint32_t                            rnd;
     ngx_uint_t                          i;
     ngx_connection_t                   *c, *uc;
     ngx_pool_cleanup_t                 *cln;
@@ -236,48 +248,42 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     }
 
     ctx->request = r;
-    ctx->conf = wlcf;
-    ctx->start = ngx_current_msec;
+    ctx->start = ngx_http_ws_heartbeat_msec();
     ctx->last_data = ctx->start;
-
-    counter = (uint32_t) ngx_http_ws_heartbeat_counter++;
-
-    ngx_sprintf(ctx->id, "%08xT%06xP%08xD",
-                ngx_http_ws_heartbeat_worker_start, ngx_pid, counter);
+    ctx->counter = (uint32_t) ngx_http_ws_heartbeat_counter++;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
 
-    ctx->zone = wmcf->zone;
-    ctx->limit = wlcf->limit;
     ctx->record = NGX_HTTP_WSHB_NO_RECORD;
 
-    if (ctx->zone) {
-        ctx->record = ngx_http_ws_heartbeat_record_alloc(ctx->zone, r,
+    if (ngx_http_ws_heartbeat_wzone) {
+        ctx->record = ngx_http_ws_heartbeat_record_alloc(
+                               ngx_http_ws_heartbeat_wzone, r,
                                (uint32_t) ngx_http_ws_heartbeat_worker_start,
-                               counter);
+                               ctx->counter);
     }
 
     /* "WSHB" and a per-session random cookie identify our pings */
 
-    ngx_memcpy(ctx->prefix, "WSHB", 4);
+    ngx_memcpy(prefix, "WSHB", 4);
 
     for (i = 4; i < NGX_HTTP_WSHB_PREFIX_LEN; i += 4) {
         rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
-        ngx_memcpy(&ctx->prefix[i], &rnd, 4);
+        ngx_memcpy(&prefix[i], &rnd, 4);
     }
 
     ctx->peer[NGX_HTTP_WSHB_CLIENT].connection = c;
     ctx->peer[NGX_HTTP_WSHB_CLIENT].recv = c->recv;
     ctx->peer[NGX_HTTP_WSHB_CLIENT].enabled = 1;
     ngx_http_ws_heartbeat_parser_init(&ctx->peer[NGX_HTTP_WSHB_CLIENT].parser,
-                                      1, ctx->prefix);
+                                      1, prefix);
 
     ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection = uc;
     ctx->peer[NGX_HTTP_WSHB_UPSTREAM].recv = uc->recv;
     ctx->peer[NGX_HTTP_WSHB_UPSTREAM].enabled = wlcf->upstream ? 1 : 0;
     ngx_http_ws_heartbeat_parser_init(
                                 &ctx->peer[NGX_HTTP_WSHB_UPSTREAM].parser,
-                                0, ctx->prefix);
+                                0, prefix);
 
     for (i = 0; i < 2; i++) {
         ctx->peer[i].next_ping = ctx->start + wlcf->interval;
@@ -315,9 +321,10 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
         ctx->drain_at = ctx->start + ngx_random() % (wmcf->drain + 1);
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "ws_heartbeat: session %*s started",
-                   (size_t) NGX_HTTP_WSHB_ID_LEN, ctx->id);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT " started",
+                   ngx_http_ws_heartbeat_worker_start, ngx_pid,
+                   ctx->counter);
 
     if (!ctx->passthrough) {
         ngx_http_ws_heartbeat_schedule(ctx);
@@ -399,7 +406,7 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
     p = &peer->parser;
     to = &ctx->peer[i ^ 1];
 
-    if (p->slen || to->inject_len || ctx->passthrough) {
+    if (p->slen || to->inject || ctx->passthrough) {
         return ngx_http_ws_heartbeat_recv(ctx, i, c, buf, size);
     }
 
@@ -414,7 +421,7 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
     }
 
     peer->rx_bytes += n;
-    peer->last_rx = ngx_current_msec;
+    peer->last_rx = ngx_http_ws_heartbeat_msec();
     data = p->data_frames;
 
     len = ngx_http_ws_heartbeat_skip(p, buf, n, i == NGX_HTTP_WSHB_CLIENT);
@@ -428,7 +435,7 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
     }
 
     if (p->data_frames != data) {
-        ctx->last_data = ngx_current_msec;
+        ctx->last_data = ngx_http_ws_heartbeat_msec();
     }
 
     to->queued += len;
@@ -499,8 +506,8 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
             k = ngx_http_ws_heartbeat_unstash(p, buf);
         }
 
-        if (to->inject_len && size - k > (size_t) to->inject_len) {
-            reserve = to->inject_len;
+        if (to->inject && size - k > NGX_HTTP_WSHB_PING_MAX) {
+            reserve = ngx_http_ws_heartbeat_ping_len(i ^ 1);
         }
 
         n = peer->recv(c, buf + k, size - k - reserve);
@@ -519,28 +526,28 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         }
 
         peer->rx_bytes += n;
-        peer->last_rx = ngx_current_msec;
+        peer->last_rx = ngx_http_ws_heartbeat_msec();
         data = p->data_frames;
 
         len = ngx_http_ws_heartbeat_parse(p, buf, k + n,
                                           reserve ? &at : NULL);
 
         if (p->data_frames != data) {
-            ctx->last_data = ngx_current_msec;
+            ctx->last_data = ngx_http_ws_heartbeat_msec();
         }
 
         if (p->pongs != peer->pongs || p->closes || p->error) {
             ngx_http_ws_heartbeat_events(ctx, i);
         }
 
-        if (reserve && to->inject_len && !ctx->passthrough
+        if (reserve && to->inject && !ctx->passthrough
             && at != NGX_HTTP_WSHB_NO_BOUNDARY)
         {
             ngx_memmove(buf + at + reserve, buf + at, len - at);
-            ngx_memcpy(buf + at, to->inject, reserve);
+            (void) ngx_http_ws_heartbeat_build(ctx, i ^ 1, buf + at);
 
             to->queued += at + reserve;
-            to->inject_len = 0;
+            to->inject = 0;
             ngx_http_ws_heartbeat_ping_queued(ctx, i ^ 1);
 
             to->queued += len - at;
@@ -576,25 +583,26 @@ static void
 ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 {
     uint32_t                         pongs;
+    ngx_http_ws_heartbeat_zone_t    *zone;
     ngx_http_ws_heartbeat_peer_t    *peer;
     ngx_http_ws_heartbeat_parser_t  *p;
 
+    zone = ngx_http_ws_heartbeat_wzone;
     peer = &ctx->peer[i];
     p = &peer->parser;
 
     if (p->pongs != peer->pongs) {
         pongs = p->pongs - peer->pongs;
         peer->pongs = p->pongs;
-        peer->last_pong = ngx_current_msec;
+        peer->last_pong = ngx_http_ws_heartbeat_msec();
 
-        if (ctx->zone) {
-            (void) ngx_atomic_fetch_add(&ctx->zone->sh->totals.pongs[i],
-                                        pongs);
+        if (zone) {
+            (void) ngx_atomic_fetch_add(&zone->sh->totals.pongs[i], pongs);
         }
 
-        if (peer->awaiting && p->pong_seq == peer->seq) {
+        if (peer->awaiting && p->pong_seq == peer->pings) {
             peer->awaiting = 0;
-            peer->rtt = ngx_current_msec - peer->ping_time;
+            peer->rtt = ngx_http_ws_heartbeat_msec() - peer->ping_time;
             peer->rtt_set = 1;
 
             ngx_http_ws_heartbeat_rtt(ctx, i);
@@ -609,7 +617,7 @@ ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
             ngx_log_debug3(NGX_LOG_DEBUG_HTTP, peer->connection->log, 0,
                            "ws_heartbeat: %s pong %uD, rtt %M",
                            ngx_http_ws_heartbeat_peer_name[i],
-                           p->pong_seq, peer->rtt);
+                           p->pong_seq, (ngx_msec_t) peer->rtt);
         }
     }
 
@@ -636,14 +644,14 @@ ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
     ngx_log_error(NGX_LOG_INFO, ctx->peer[NGX_HTTP_WSHB_CLIENT].connection->log,
                   0, "ws_heartbeat: %s stream does not parse (%s), "
-                  "session %*s passed through from now on",
+                  "session " NGX_HTTP_WSHB_ID_FMT " passed through from now on",
                   ngx_http_ws_heartbeat_peer_name[i],
                   ngx_http_ws_heartbeat_strerror(ctx->peer[i].parser.error),
-                  (size_t) NGX_HTTP_WSHB_ID_LEN, ctx->id);
+                  NGX_HTTP_WSHB_ID(ctx));
 
     ctx->passthrough = 1;
-    ctx->peer[0].inject_len = 0;
-    ctx->peer[1].inject_len = 0;
+    ctx->peer[0].inject = 0;
+    ctx->peer[1].inject = 0;
 
     ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_PASSTHROUGH);
 
@@ -761,51 +769,84 @@ ngx_http_ws_heartbeat_append(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
 static void
 ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 {
-    size_t                         len;
-    uint32_t                       rnd;
-    ngx_http_ws_heartbeat_peer_t  *peer;
+    size_t                             len;
+    ngx_http_ws_heartbeat_peer_t      *peer;
+    ngx_http_ws_heartbeat_zone_t      *zone;
+    ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
+    u_char                             frame[NGX_HTTP_WSHB_PING_MAX];
 
+    wlcf = ngx_http_get_module_loc_conf(ctx->request,
+                                        ngx_http_ws_heartbeat_module);
+    zone = ngx_http_ws_heartbeat_wzone;
     peer = &ctx->peer[i];
 
-    peer->seq++;
     peer->pings++;
     peer->awaiting = 1;
-    peer->ping_time = ngx_current_msec;
-    peer->deadline = peer->ping_time + ctx->conf->timeout;
-    peer->next_ping = peer->ping_time + ctx->conf->interval;
+    peer->ping_time = ngx_http_ws_heartbeat_msec();
+    peer->deadline = peer->ping_time + wlcf->timeout;
+    peer->next_ping = peer->ping_time + wlcf->interval;
     peer->rx_mark = peer->rx_bytes;
-    peer->outq = -1;            /* taken at timeout / 2, if still owed */
     peer->parser.armed = 1;
 
-    if (ctx->zone) {
-        (void) ngx_atomic_fetch_add(&ctx->zone->sh->totals.pings[i], 1);
+    /*
+     * The first reading of the socket's send queue: with the ping while
+     * nginx still holds bytes for this peer (it is being streamed to, its
+     * queue is the sign of life to watch over the whole timeout), else
+     * half a timeout later, and only if the pong is still owed: a syscall
+     * with every ping of every idle session would cost them all.
+     */
+
+    peer->outq = ngx_http_ws_heartbeat_pending_to(ctx, i)
+                 ? ngx_http_ws_heartbeat_outq(peer->connection) : -1;
+
+    if (zone) {
+        (void) ngx_atomic_fetch_add(&zone->sh->totals.pings[i], 1);
     }
 
     ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_AWAITING);
 
-    if (i == NGX_HTTP_WSHB_CLIENT) {
-        len = ngx_http_ws_heartbeat_build_ping(peer->inject, ctx->prefix,
-                                               peer->seq, NULL);
-
-    } else {
-        rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
-        len = ngx_http_ws_heartbeat_build_ping(peer->inject, ctx->prefix,
-                                               peer->seq, (u_char *) &rnd);
-    }
-
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, peer->connection->log, 0,
                    "ws_heartbeat: ping %uD to %s",
-                   peer->seq, ngx_http_ws_heartbeat_peer_name[i]);
+                   peer->pings, ngx_http_ws_heartbeat_peer_name[i]);
 
-    if (ngx_http_ws_heartbeat_append(ctx, i, peer->inject, len) == NGX_OK) {
+    len = ngx_http_ws_heartbeat_build(ctx, i, frame);
+
+    if (ngx_http_ws_heartbeat_append(ctx, i, frame, len) == NGX_OK) {
         ngx_http_ws_heartbeat_ping_queued(ctx, i);
         ngx_post_event(peer->connection->write, &ngx_posted_events);
         return;
     }
 
-    /* the recv wrapper of the other peer puts it at the next boundary */
+    /*
+     * The recv wrapper of the other peer builds it again and puts it at
+     * the next boundary; nothing of it is kept meanwhile.
+     */
 
-    peer->inject_len = (u_char) len;
+    peer->inject = 1;
+}
+
+
+/* our ping number peer->pings to peer i, masked toward the upstream */
+
+static size_t
+ngx_http_ws_heartbeat_build(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
+    u_char *out)
+{
+    uint32_t                       rnd;
+    ngx_http_ws_heartbeat_peer_t  *peer;
+
+    peer = &ctx->peer[i];
+
+    if (i == NGX_HTTP_WSHB_CLIENT) {
+        return ngx_http_ws_heartbeat_build_ping(out,
+                                                ctx->peer[0].parser.prefix,
+                                                peer->pings, NULL);
+    }
+
+    rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+
+    return ngx_http_ws_heartbeat_build_ping(out, ctx->peer[0].parser.prefix,
+                                            peer->pings, (u_char *) &rnd);
 }
 
 
@@ -846,7 +887,7 @@ ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
         return NGX_HTTP_WSHB_ALIVE;
     }
 
-    if (peer->inject_len) {
+    if (peer->inject) {
         /* the ping is not out yet: the other side is mid-frame */
         return NGX_HTTP_WSHB_WAIT;
     }
@@ -866,10 +907,8 @@ ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
     /*
      * The socket's send queue shrinking means the peer acknowledges what
-     * we send.  Its first reading is taken half a timeout after the ping,
-     * not with the ping: a syscall per ping would cost every healthy
-     * session, and nearly all pongs come back long before.  Without a
-     * first reading (the timer came late), judge at the next deadline.
+     * we send.  Without a first reading (see ping(); the timer came
+     * late), judge at the next deadline.
      */
 
     outq = ngx_http_ws_heartbeat_outq(peer->connection);
@@ -904,13 +943,16 @@ ngx_http_ws_heartbeat_outq(ngx_connection_t *c)
 static void
 ngx_http_ws_heartbeat_timer_handler(ngx_event_t *ev)
 {
-    ngx_msec_t                     now;
-    ngx_uint_t                     i, rc;
-    ngx_http_ws_heartbeat_ctx_t   *ctx;
-    ngx_http_ws_heartbeat_peer_t  *peer;
+    ngx_uint_t                         i, rc;
+    ngx_http_ws_heartbeat_ctx_t       *ctx;
+    ngx_http_ws_heartbeat_msec_t       now;
+    ngx_http_ws_heartbeat_peer_t      *peer;
+    ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
 
     ctx = ev->data;
-    now = ngx_current_msec;
+    now = ngx_http_ws_heartbeat_msec();
+    wlcf = ngx_http_get_module_loc_conf(ctx->request,
+                                        ngx_http_ws_heartbeat_module);
 
     if (ctx->passthrough || ctx->closing) {
         return;
@@ -919,7 +961,7 @@ ngx_http_ws_heartbeat_timer_handler(ngx_event_t *ev)
     ngx_http_ws_heartbeat_publish(ctx, 0);
 
     if (ctx->draining) {
-        if ((ngx_msec_int_t) (now - ctx->drain_at) >= 0) {
+        if ((int32_t) (now - ctx->drain_at) >= 0) {
             ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_SHUTDOWN, 1, 1);
             return;
         }
@@ -946,18 +988,19 @@ ngx_http_ws_heartbeat_timer_handler(ngx_event_t *ev)
             if (rc == NGX_HTTP_WSHB_ALIVE) {
                 peer->awaiting = 0;
 
-            } else if ((ngx_msec_int_t) (now - peer->deadline) >= 0) {
+            } else if ((int32_t) (now - peer->deadline) >= 0) {
 
                 if (rc == NGX_HTTP_WSHB_WAIT) {
-                    peer->deadline = now + ctx->conf->timeout;
+                    peer->deadline = now + wlcf->timeout;
 
                 } else {
                     ngx_log_error(NGX_LOG_INFO, ev->log, 0,
                                   "ws_heartbeat: %s did not answer ping %uD "
-                                  "within %M ms, closing session %*s",
+                                  "within %M ms, closing session "
+                                  NGX_HTTP_WSHB_ID_FMT,
                                   ngx_http_ws_heartbeat_peer_name[i],
-                                  peer->seq, ctx->conf->timeout,
-                                  (size_t) NGX_HTTP_WSHB_ID_LEN, ctx->id);
+                                  peer->pings, wlcf->timeout,
+                                  NGX_HTTP_WSHB_ID(ctx));
 
                     ngx_http_ws_heartbeat_close(ctx,
                                              NGX_HTTP_WSHB_CLIENT_TIMEOUT + i,
@@ -976,20 +1019,21 @@ ngx_http_ws_heartbeat_timer_handler(ngx_event_t *ev)
         peer = &ctx->peer[i];
 
         if (peer->enabled && !peer->awaiting
-            && (ngx_msec_int_t) (now - peer->next_ping) >= 0)
+            && (int32_t) (now - peer->next_ping) >= 0)
         {
             ngx_http_ws_heartbeat_ping(ctx, i);
         }
     }
 
-    if (ctx->conf->idle_timeout
-        && (ngx_msec_int_t) (now - ctx->last_data - ctx->conf->idle_timeout)
+    if (wlcf->idle_timeout
+        && (int32_t) (now - ctx->last_data - (uint32_t) wlcf->idle_timeout)
            >= 0)
     {
         ngx_log_error(NGX_LOG_INFO, ev->log, 0,
-                      "ws_heartbeat: no data for %M ms, closing session %*s",
-                      ctx->conf->idle_timeout,
-                      (size_t) NGX_HTTP_WSHB_ID_LEN, ctx->id);
+                      "ws_heartbeat: no data for %M ms, closing session "
+                      NGX_HTTP_WSHB_ID_FMT,
+                      wlcf->idle_timeout,
+                      NGX_HTTP_WSHB_ID(ctx));
 
         ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_IDLE_TIMEOUT, 1, 1);
         return;
@@ -1002,15 +1046,18 @@ ngx_http_ws_heartbeat_timer_handler(ngx_event_t *ev)
 static void
 ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx)
 {
-    ngx_msec_t                     now, at;
-    ngx_uint_t                     i;
-    ngx_msec_int_t                 d, min;
-    ngx_http_ws_heartbeat_peer_t  *peer;
+    ngx_uint_t                         i;
+    ngx_msec_int_t                     d, min;
+    ngx_http_ws_heartbeat_msec_t       now, at;
+    ngx_http_ws_heartbeat_peer_t      *peer;
+    ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
 
-    now = ngx_current_msec;
+    now = ngx_http_ws_heartbeat_msec();
+    wlcf = ngx_http_get_module_loc_conf(ctx->request,
+                                        ngx_http_ws_heartbeat_module);
 
     if (ctx->draining) {
-        min = (ngx_msec_int_t) (ctx->drain_at - now);
+        min = (int32_t) (ctx->drain_at - now);
         goto set;
     }
 
@@ -1027,21 +1074,22 @@ ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx)
             at = peer->next_ping;
 
         } else if (peer->outq < 0) {
-            at = peer->ping_time + ctx->conf->timeout / 2;
+            at = peer->ping_time + wlcf->timeout / 2;
 
         } else {
             at = peer->deadline;
         }
 
-        d = (ngx_msec_int_t) (at - now);
+        d = (int32_t) (at - now);
 
         if (d < min) {
             min = d;
         }
     }
 
-    if (ctx->conf->idle_timeout) {
-        d = (ngx_msec_int_t) (ctx->last_data + ctx->conf->idle_timeout - now);
+    if (wlcf->idle_timeout) {
+        d = (int32_t) (ctx->last_data + (uint32_t) wlcf->idle_timeout
+                       - now);
 
         if (d < min) {
             min = d;
@@ -1164,7 +1212,7 @@ static void
 ngx_http_ws_heartbeat_watch(ngx_event_t *ev)
 {
     ngx_uint_t                          n, k;
-    ngx_msec_t                          now;
+    ngx_http_ws_heartbeat_msec_t        now;
     ngx_queue_t                        *q;
     ngx_http_ws_heartbeat_ctx_t        *ctx;
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
@@ -1186,7 +1234,7 @@ ngx_http_ws_heartbeat_watch(ngx_event_t *ev)
      */
 
     n = ngx_http_ws_heartbeat_nsessions;
-    now = ngx_current_msec;
+    now = ngx_http_ws_heartbeat_msec();
     k = 0;
 
     ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
@@ -1227,15 +1275,18 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     uint64_t                         frames;
     ngx_uint_t                       i, emit;
     ngx_http_ws_heartbeat_peer_t    *peer;
+    ngx_http_ws_heartbeat_zone_t    *zone;
     ngx_http_ws_heartbeat_shctx_t   *sh;
     ngx_http_ws_heartbeat_totals_t  *totals;
     ngx_http_ws_heartbeat_record_t  *rec, before;
 
-    if (ctx->zone == NULL) {
+    zone = ngx_http_ws_heartbeat_wzone;
+
+    if (zone == NULL) {
         return;
     }
 
-    totals = &ctx->zone->sh->totals;
+    totals = &zone->sh->totals;
 
     for (i = 0; i < 2; i++) {
         peer = &ctx->peer[i];
@@ -1259,7 +1310,7 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
         return;
     }
 
-    rec = &ctx->zone->sh->records[ctx->record];
+    rec = &zone->sh->records[ctx->record];
 
     /* a change of state is a delta for subscribers: keep the old record */
 
@@ -1309,7 +1360,7 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
         ngx_memory_barrier();
 
         if (totals->subscribers[0] + totals->subscribers[1] == 0) {
-            sh = ctx->zone->sh;
+            sh = zone->sh;
 
             /* written only when it moves: the line stays shared */
 
@@ -1321,10 +1372,10 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
         }
     }
 
-    ngx_shmtx_lock(&ctx->zone->shpool->mutex);
-    ngx_http_ws_heartbeat_emit_locked(ctx->zone, NGX_HTTP_WSHB_UPDATED,
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_http_ws_heartbeat_emit_locked(zone, NGX_HTTP_WSHB_UPDATED,
                                       &before, rec);
-    ngx_shmtx_unlock(&ctx->zone->shpool->mutex);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
 }
 
 
@@ -1334,11 +1385,11 @@ ngx_http_ws_heartbeat_rtt(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     ngx_uint_t                       b;
     ngx_http_ws_heartbeat_totals_t  *totals;
 
-    if (ctx->zone == NULL) {
+    if (ngx_http_ws_heartbeat_wzone == NULL) {
         return;
     }
 
-    totals = &ctx->zone->sh->totals;
+    totals = &ngx_http_ws_heartbeat_wzone->sh->totals;
 
     for (b = 0; b < NGX_HTTP_WSHB_RTT_BUCKETS; b++) {
         if (ctx->peer[i].rtt <= ngx_http_ws_heartbeat_rtt_bounds[b]) {
@@ -1363,21 +1414,24 @@ ngx_http_ws_heartbeat_rtt(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 void
 ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit)
 {
-    ngx_msec_t                     now, last;
-    ngx_queue_t                   *q;
-    ngx_http_ws_heartbeat_ctx_t   *ctx;
-    ngx_http_ws_heartbeat_peer_t  *peer;
+    ngx_queue_t                       *q;
+    ngx_http_ws_heartbeat_msec_t       now, last;
+    ngx_http_ws_heartbeat_ctx_t       *ctx;
+    ngx_http_ws_heartbeat_peer_t      *peer;
+    ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
 
-    now = ngx_current_msec;
+    now = ngx_http_ws_heartbeat_msec();
 
     for (q = ngx_queue_head(&ngx_http_ws_heartbeat_sessions);
          q != ngx_queue_sentinel(&ngx_http_ws_heartbeat_sessions);
          q = ngx_queue_next(q))
     {
         ctx = ngx_queue_data(q, ngx_http_ws_heartbeat_ctx_t, queue);
+        wlcf = ngx_http_get_module_loc_conf(ctx->request,
+                                            ngx_http_ws_heartbeat_module);
 
-        if (ctx->limit == NULL
-            || (limit && ctx->limit != limit)
+        if (wlcf->limit == NULL
+            || (limit && wlcf->limit != limit)
             || ctx->passthrough || ctx->closing || ctx->close_seen
             || ctx->draining)
         {
@@ -1387,15 +1441,17 @@ ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit)
         peer = &ctx->peer[NGX_HTTP_WSHB_CLIENT];
         last = peer->last_rx ? peer->last_rx : ctx->start;
 
-        if (peer->awaiting || now - last < ctx->conf->timeout
-            || !ngx_http_ws_heartbeat_under_pressure(ctx->zone, ctx->limit))
+        if (peer->awaiting || now - last < wlcf->timeout
+            || !ngx_http_ws_heartbeat_under_pressure(
+                                     ngx_http_ws_heartbeat_wzone, wlcf->limit))
         {
             continue;
         }
 
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->timer.log, 0,
-                       "ws_heartbeat: probing session %*s",
-                       (size_t) NGX_HTTP_WSHB_ID_LEN, ctx->id);
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->timer.log, 0,
+                       "ws_heartbeat: probing session " NGX_HTTP_WSHB_ID_FMT,
+                       ngx_http_ws_heartbeat_worker_start, ngx_pid,
+                       ctx->counter);
 
         ngx_http_ws_heartbeat_ping(ctx, NGX_HTTP_WSHB_CLIENT);
         ngx_http_ws_heartbeat_schedule(ctx);
@@ -1436,7 +1492,8 @@ ngx_http_ws_heartbeat_cleanup(void *data)
 {
     ngx_http_ws_heartbeat_ctx_t *ctx = data;
 
-    ngx_connection_t  *c, *uc;
+    ngx_connection_t              *c, *uc;
+    ngx_http_ws_heartbeat_zone_t  *zone;
 
     if (ctx->timer.timer_set) {
         ngx_del_timer(&ctx->timer);
@@ -1465,24 +1522,26 @@ ngx_http_ws_heartbeat_cleanup(void *data)
     ngx_queue_remove(&ctx->queue);
     ngx_http_ws_heartbeat_nsessions--;
 
-    if (ctx->zone) {
+    zone = ngx_http_ws_heartbeat_wzone;
+
+    if (zone) {
         /* the "deleted" delta tells the rest */
 
         ctx->ending = 1;
         ctx->reason = ngx_http_ws_heartbeat_final_reason(ctx->request, ctx);
         ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_CLOSING);
 
-        (void) ngx_atomic_fetch_add(
-                              &ctx->zone->sh->totals.closed[ctx->reason], 1);
+        (void) ngx_atomic_fetch_add(&zone->sh->totals.closed[ctx->reason], 1);
 
         if (ctx->record != NGX_HTTP_WSHB_NO_RECORD) {
-            ngx_http_ws_heartbeat_record_free(ctx->zone, ctx->record);
+            ngx_http_ws_heartbeat_record_free(zone, ctx->record);
         }
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->timer.log, 0,
-                   "ws_heartbeat: session %*s done",
-                   (size_t) NGX_HTTP_WSHB_ID_LEN, ctx->id);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->timer.log, 0,
+                   "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT " done",
+                   ngx_http_ws_heartbeat_worker_start, ngx_pid,
+                   ctx->counter);
 
     ngx_queue_insert_head(&ngx_http_ws_heartbeat_free, &ctx->queue);
 }

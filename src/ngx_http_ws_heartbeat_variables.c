@@ -92,8 +92,14 @@ ngx_http_ws_heartbeat_variable(ngx_http_request_t *r,
     switch (data) {
 
     case NGX_HTTP_WSHB_VAR_ID:
-        v->data = ctx->id;
-        v->len = NGX_HTTP_WSHB_ID_LEN;
+        p = ngx_pnalloc(r->pool, NGX_HTTP_WSHB_ID_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->data = p;
+        v->len = ngx_sprintf(p, NGX_HTTP_WSHB_ID_FMT, NGX_HTTP_WSHB_ID(ctx))
+                 - p;
         goto found;
 
     case NGX_HTTP_WSHB_VAR_REASON:
@@ -119,7 +125,7 @@ ngx_http_ws_heartbeat_variable(ngx_http_request_t *r,
         }
 
         v->data = p;
-        v->len = ngx_sprintf(p, "%M", peer->rtt) - p;
+        v->len = ngx_sprintf(p, "%M", (ngx_msec_t) peer->rtt) - p;
         goto found;
 
     default: /* NGX_HTTP_WSHB_VAR_PINGS, NGX_HTTP_WSHB_VAR_PONGS */
@@ -132,8 +138,10 @@ ngx_http_ws_heartbeat_variable(ngx_http_request_t *r,
         v->data = p;
         v->len = ngx_sprintf(p, "%ui",
                              data == NGX_HTTP_WSHB_VAR_PINGS
-                             ? ctx->peer[0].pings + ctx->peer[1].pings
-                             : ctx->peer[0].pongs + ctx->peer[1].pongs)
+                             ? (ngx_uint_t) ctx->peer[0].pings
+                               + ctx->peer[1].pings
+                             : (ngx_uint_t) ctx->peer[0].pongs
+                               + ctx->peer[1].pongs)
                  - p;
         goto found;
     }
