@@ -120,7 +120,7 @@ typedef struct {
     ngx_http_request_t               *request;
     ngx_http_ws_heartbeat_peer_t      peer[2];
 
-    ngx_event_t                       timer;
+    ngx_rbtree_node_t                 timer;      /* in the worker's tree */
     ngx_queue_t                       queue;
 
     ngx_http_ws_heartbeat_msec_t      start;
@@ -129,8 +129,10 @@ typedef struct {
 
     uint32_t                          counter;    /* in the session id */
     uint32_t                          record;
-    ngx_uint_t                        reason;
 
+    unsigned                          reason:4;   /* NGX_HTTP_WSHB_*, < 16 */
+
+    unsigned                          timer_set:1;
     unsigned                          passthrough:1;
     unsigned                          closing:1;
     unsigned                          close_seen:1;

@@ -64,7 +64,12 @@ static void ngx_http_ws_heartbeat_ping_queued(
 static ngx_uint_t ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
 static int ngx_http_ws_heartbeat_outq(ngx_connection_t *c);
-static void ngx_http_ws_heartbeat_timer_handler(ngx_event_t *ev);
+static void ngx_http_ws_heartbeat_timer_handler(
+    ngx_http_ws_heartbeat_ctx_t *ctx);
+static void ngx_http_ws_heartbeat_timer_add(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_msec_t delay);
+static void ngx_http_ws_heartbeat_timer_del(ngx_http_ws_heartbeat_ctx_t *ctx);
+static void ngx_http_ws_heartbeat_tick(ngx_event_t *ev);
 static void ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx);
 static void ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t to_client, ngx_uint_t to_upstream);
@@ -124,6 +129,16 @@ struct ngx_http_ws_heartbeat_block_s {
 static ngx_http_ws_heartbeat_block_t  *ngx_http_ws_heartbeat_blocks;
 static ngx_uint_t     ngx_http_ws_heartbeat_nsessions;
 static ngx_event_t    ngx_http_ws_heartbeat_watcher;
+
+/*
+ * Session timers: a node each in a tree of this worker's own, and one
+ * nginx timer for the earliest of them (an ngx_event_t per session would
+ * be 96 bytes of which a timer uses 40).
+ */
+
+static ngx_rbtree_t       ngx_http_ws_heartbeat_timers;
+static ngx_rbtree_node_t  ngx_http_ws_heartbeat_timers_sentinel;
+static ngx_event_t        ngx_http_ws_heartbeat_ticker;
 static ngx_uint_t     ngx_http_ws_heartbeat_counter;
 time_t                ngx_http_ws_heartbeat_worker_start;
 
@@ -146,6 +161,15 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
     ngx_http_ws_heartbeat_nsessions = 0;
     ngx_http_ws_heartbeat_counter = 0;
     ngx_http_ws_heartbeat_worker_start = ngx_time();
+
+    ngx_rbtree_init(&ngx_http_ws_heartbeat_timers,
+                    &ngx_http_ws_heartbeat_timers_sentinel,
+                    ngx_rbtree_insert_timer_value);
+
+    ngx_http_ws_heartbeat_ticker.handler = ngx_http_ws_heartbeat_tick;
+    ngx_http_ws_heartbeat_ticker.log = cycle->log;
+    ngx_http_ws_heartbeat_ticker.data = cycle;
+    ngx_http_ws_heartbeat_ticker.cancelable = 1;
 
     ngx_http_ws_heartbeat_watcher.handler = ngx_http_ws_heartbeat_watch;
     ngx_http_ws_heartbeat_watcher.log = cycle->log;
@@ -305,11 +329,6 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
         ngx_add_timer(&ngx_http_ws_heartbeat_watcher,
                       NGX_HTTP_WSHB_WATCH_INTERVAL);
     }
-
-    ctx->timer.handler = ngx_http_ws_heartbeat_timer_handler;
-    ctx->timer.data = ctx;
-    ctx->timer.log = c->log;
-    ctx->timer.cancelable = 1;
 
     /* bytes that arrived with the handshake never pass through recv */
 
@@ -610,7 +629,7 @@ ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
             /* the timer was set for the check of this pong: move it on */
 
-            if (ctx->timer.timer_set) {
+            if (ctx->timer_set) {
                 ngx_http_ws_heartbeat_schedule(ctx);
             }
 
@@ -655,9 +674,7 @@ ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
     ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_PASSTHROUGH);
 
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
+    ngx_http_ws_heartbeat_timer_del(ctx);
 }
 
 
@@ -941,15 +958,15 @@ ngx_http_ws_heartbeat_outq(ngx_connection_t *c)
 
 
 static void
-ngx_http_ws_heartbeat_timer_handler(ngx_event_t *ev)
+ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
 {
     ngx_uint_t                         i, rc;
-    ngx_http_ws_heartbeat_ctx_t       *ctx;
+    ngx_log_t                         *log;
     ngx_http_ws_heartbeat_msec_t       now;
     ngx_http_ws_heartbeat_peer_t      *peer;
     ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
 
-    ctx = ev->data;
+    log = ctx->request->connection->log;
     now = ngx_http_ws_heartbeat_msec();
     wlcf = ngx_http_get_module_loc_conf(ctx->request,
                                         ngx_http_ws_heartbeat_module);
@@ -994,7 +1011,7 @@ ngx_http_ws_heartbeat_timer_handler(ngx_event_t *ev)
                     peer->deadline = now + wlcf->timeout;
 
                 } else {
-                    ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                    ngx_log_error(NGX_LOG_INFO, log, 0,
                                   "ws_heartbeat: %s did not answer ping %uD "
                                   "within %M ms, closing session "
                                   NGX_HTTP_WSHB_ID_FMT,
@@ -1029,7 +1046,7 @@ ngx_http_ws_heartbeat_timer_handler(ngx_event_t *ev)
         && (int32_t) (now - ctx->last_data - (uint32_t) wlcf->idle_timeout)
            >= 0)
     {
-        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+        ngx_log_error(NGX_LOG_INFO, log, 0,
                       "ws_heartbeat: no data for %M ms, closing session "
                       NGX_HTTP_WSHB_ID_FMT,
                       wlcf->idle_timeout,
@@ -1102,7 +1119,95 @@ set:
         min = 1;
     }
 
-    ngx_add_timer(&ctx->timer, (ngx_msec_t) min);
+    ngx_http_ws_heartbeat_timer_add(ctx, (ngx_msec_t) min);
+}
+
+
+static void
+ngx_http_ws_heartbeat_timer_add(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_msec_t delay)
+{
+    ngx_msec_t    key;
+    ngx_event_t  *ticker;
+
+    key = ngx_current_msec + delay;
+
+    if (ctx->timer_set) {
+        if (ctx->timer.key == key) {
+            return;
+        }
+
+        ngx_rbtree_delete(&ngx_http_ws_heartbeat_timers, &ctx->timer);
+    }
+
+    ctx->timer.key = key;
+    ngx_rbtree_insert(&ngx_http_ws_heartbeat_timers, &ctx->timer);
+    ctx->timer_set = 1;
+
+    ticker = &ngx_http_ws_heartbeat_ticker;
+
+    if (ticker->timer_set) {
+        if ((ngx_msec_int_t) (key - ticker->timer.key) >= 0) {
+            return;
+        }
+
+        /* not ngx_add_timer() on a set timer: it may keep the later one */
+
+        ngx_del_timer(ticker);
+    }
+
+    ngx_add_timer(ticker, delay);
+}
+
+
+static void
+ngx_http_ws_heartbeat_timer_del(ngx_http_ws_heartbeat_ctx_t *ctx)
+{
+    if (ctx->timer_set) {
+        ngx_rbtree_delete(&ngx_http_ws_heartbeat_timers, &ctx->timer);
+        ctx->timer_set = 0;
+    }
+}
+
+
+/* runs the session timers that are due, then waits for the next one */
+
+static void
+ngx_http_ws_heartbeat_tick(ngx_event_t *ev)
+{
+    ngx_rbtree_node_t            *node, *sentinel;
+    ngx_http_ws_heartbeat_ctx_t  *ctx;
+
+    sentinel = ngx_http_ws_heartbeat_timers.sentinel;
+
+    for ( ;; ) {
+        if (ngx_http_ws_heartbeat_timers.root == sentinel) {
+            return;
+        }
+
+        node = ngx_rbtree_min(ngx_http_ws_heartbeat_timers.root, sentinel);
+
+        if ((ngx_msec_int_t) (node->key - ngx_current_msec) > 0) {
+            break;
+        }
+
+        ctx = (ngx_http_ws_heartbeat_ctx_t *)
+                  ((u_char *) node - offsetof(ngx_http_ws_heartbeat_ctx_t,
+                                              timer));
+
+        ngx_rbtree_delete(&ngx_http_ws_heartbeat_timers, node);
+        ctx->timer_set = 0;
+
+        /* may set its timer again, always at least 1 ms ahead */
+
+        ngx_http_ws_heartbeat_timer_handler(ctx);
+    }
+
+    if (ev->timer_set) {
+        ngx_del_timer(ev);
+    }
+
+    ngx_add_timer(ev, node->key - ngx_current_msec);
 }
 
 
@@ -1128,9 +1233,7 @@ ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
         ctx->reason = reason;
     }
 
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
+    ngx_http_ws_heartbeat_timer_del(ctx);
 
     ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_CLOSING);
 
@@ -1180,7 +1283,7 @@ ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     }
 
     if (ngx_http_ws_heartbeat_append(ctx, i, frame, len) != NGX_OK) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->timer.log, 0,
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
                        "ws_heartbeat: no close frame to %s, mid-frame",
                        ngx_http_ws_heartbeat_peer_name[i]);
         return;
@@ -1448,7 +1551,7 @@ ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit)
             continue;
         }
 
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->timer.log, 0,
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
                        "ws_heartbeat: probing session " NGX_HTTP_WSHB_ID_FMT,
                        ngx_http_ws_heartbeat_worker_start, ngx_pid,
                        ctx->counter);
@@ -1495,13 +1598,7 @@ ngx_http_ws_heartbeat_cleanup(void *data)
     ngx_connection_t              *c, *uc;
     ngx_http_ws_heartbeat_zone_t  *zone;
 
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
-
-    if (ctx->timer.posted) {
-        ngx_delete_posted_event(&ctx->timer);
-    }
+    ngx_http_ws_heartbeat_timer_del(ctx);
 
     /*
      * Either connection may already be closed; its structure is not freed,
@@ -1538,7 +1635,7 @@ ngx_http_ws_heartbeat_cleanup(void *data)
         }
     }
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->timer.log, 0,
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
                    "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT " done",
                    ngx_http_ws_heartbeat_worker_start, ngx_pid,
                    ctx->counter);
