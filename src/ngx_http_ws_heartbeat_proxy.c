@@ -21,6 +21,17 @@
 #include "ngx_http_ws_heartbeat_module.h"
 
 
+/*
+ * The fast path of the recv wrappers must be inlined into both, with the
+ * direction a constant: a call and its register saves would cost as much
+ * as the work.  GCC and clang are told so; others may decide themselves.
+ */
+#if defined(__GNUC__)
+#define ngx_http_ws_heartbeat_inline  inline __attribute__((always_inline))
+#else
+#define ngx_http_ws_heartbeat_inline  ngx_inline
+#endif
+
 #define NGX_HTTP_WSHB_WATCH_INTERVAL  1000
 #define NGX_HTTP_WSHB_CTX_CHUNK       64
 
@@ -33,7 +44,7 @@ static ssize_t ngx_http_ws_heartbeat_recv_client(ngx_connection_t *c,
     u_char *buf, size_t size);
 static ssize_t ngx_http_ws_heartbeat_recv_upstream(ngx_connection_t *c,
     u_char *buf, size_t size);
-static ngx_inline ssize_t ngx_http_ws_heartbeat_recv_fast(
+static ngx_http_ws_heartbeat_inline ssize_t ngx_http_ws_heartbeat_recv_fast(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i, ngx_connection_t *c,
     u_char *buf, size_t size);
 static ssize_t ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -411,7 +422,7 @@ ngx_http_ws_heartbeat_recv_upstream(ngx_connection_t *c, u_char *buf,
  * data frames stepped over.  Anything else goes the general way.
  */
 
-static ngx_inline ssize_t
+static ngx_http_ws_heartbeat_inline ssize_t
 ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_connection_t *c, u_char *buf, size_t size)
 {
