@@ -383,16 +383,21 @@ sub cpu_seconds {
 
 sub memory_bench {
     my $n = $quick ? 1000 : 4000;
+    my $rounds = $quick ? 1 : 3;
     my %per;
 
-    for my $c ([ 'module_off', 'ws_heartbeat off;' ],
-               [ 'module_on', 'ws_heartbeat on; ws_heartbeat_upstream on;' ])
-    {
-        my $t = WsHb->new;
-        my $echo = $t->spawn($bench, 'server', $t->port('echo'));
-        $echo->expect('ready', 5) or die;
+    # rounds interleaved (off, on, off, on ...), medians reported
 
-        $t->write_conf(<<"EOF", connections => 19000,
+    for my $round (1 .. $rounds) {
+        for my $c ([ 'module_off', 'ws_heartbeat off;' ],
+                   [ 'module_on',
+                     'ws_heartbeat on; ws_heartbeat_upstream on;' ])
+        {
+            my $t = WsHb->new;
+            my $echo = $t->spawn($bench, 'server', $t->port('echo'));
+            $echo->expect('ready', 5) or die;
+
+            $t->write_conf(<<"EOF", connections => 19000,
     ws_heartbeat_zone ws:10m;
     server {
         listen 127.0.0.1:%%PORT_http%%;
@@ -403,34 +408,49 @@ $c->[1]
         location = /status { ws_heartbeat_status; }
     }
 EOF
-                       main => "worker_rlimit_nofile 20000;\n");
-        $t->run('http');
+                           main => "worker_rlimit_nofile 20000;\n");
+            $t->run('http');
 
-        # warm up: one session, so that lazily allocated memory is there
+            # warm up: one session, so that lazily allocated memory is there
 
-        my @warm = map { (connect_ws($t->port('http'), path => '/w'))[0] } 1;
-        sleep 0.5;
-        my $rss0 = nginx_rss($t, 1);
+            my ($warm) = connect_ws($t->port('http'), path => '/w');
+            sleep 0.5;
+            my $rss0 = nginx_rss($t, 1);
 
-        my $gen = $t->spawn('sh', '-c', "exec $bench client -p "
-                            . $t->port('http') . " -c $n -m idle -d 8");
-        sleep 5;
+            my $gen = $t->spawn('sh', '-c', "exec $bench client -p "
+                                . $t->port('http') . " -c $n -m idle -d 60");
 
-        my $rss1 = nginx_rss($t, 1);
-        my $st = decode_json($t->get($t->port('http'),
-                                     '/status?sessions=0')->{body});
-        my $shm = $c->[0] eq 'module_on'
-            ? $st->{zone}{used_records} * $st->{zone}{record_size} : 0;
+            # every session established through to the upstream, then a
+            # second for nginx to settle
 
-        $per{$c->[0]} = ($rss1 - $rss0 + $shm) / $n;
-        say_line('memory per session, %-10s %8.0f B (RSS %+.1f MB, shm %d B,'
-                 . ' %d sessions)', $c->[0], $per{$c->[0]},
-                 ($rss1 - $rss0) / 1e6, $shm, $n);
+            my $port = $t->port('echo');
+            for (1 .. 100) {
+                my $up = `ss -Htn state established '( dport = :$port )'`
+                         =~ tr/\n//;
+                last if $up >= $n + 1;
+                select undef, undef, undef, 0.2;
+            }
+            sleep 1;
 
-        $gen->kill;
-        close $_ for @warm;
-        $t->finish;
+            my $rss1 = nginx_rss($t, 1);
+            my $st = decode_json($t->get($t->port('http'),
+                                         '/status?sessions=0')->{body});
+            my $shm = $c->[0] eq 'module_on'
+                ? $st->{zone}{used_records} * $st->{zone}{record_size} : 0;
+
+            my $per = ($rss1 - $rss0 + $shm) / $n;
+            push @{ $per{$c->[0]} }, $per;
+            say_line('memory per session, %-10s %8.0f B (RSS %+.1f MB, '
+                     . 'shm %d B, %d sessions, round %d)', $c->[0], $per,
+                     ($rss1 - $rss0) / 1e6, $shm, $n, $round);
+
+            $gen->kill;
+            close $warm;
+            $t->finish;
+        }
     }
+
+    $per{$_} = median(@{ $per{$_} }) for keys %per;
 
     target('memory per session added by the module, bytes',
            $per{module_on} - $per{module_off}, '<=', 512);
