@@ -522,9 +522,11 @@ EOF
     my $rate = ($st->{totals}{pongs}{client} - $st0->{totals}{pongs}{client})
                / ($t1 - $t0);
     say_line('idle sessions pinged every second: %d open, %.0f pongs/s, '
-             . 'nginx CPU %.1f %% of one core, RSS %.0f MB; the clients '
-             . 'answering them %.1f %%',
-             $open, $rate, $cpu, nginx_rss($t) / 1e6, $gcpu);
+             . 'nginx CPU %.1f %% of one core, RSS %.0f MB, shm %.1f MB '
+             . 'in records; the clients answering them %.1f %%',
+             $open, $rate, $cpu, nginx_rss($t) / 1e6,
+             $st->{zone}{used_records} * $st->{zone}{record_size} / 1e6,
+             $gcpu);
     target("nginx CPU with $open idle sessions at 1 s pings, % of a core",
            $cpu, '<=', 25);
 
