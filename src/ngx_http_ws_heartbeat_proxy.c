@@ -1575,9 +1575,11 @@ ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit)
 
 /*
  * Why the session ended, when none of our own reasons applies: nginx's
- * timeouts of the upgraded connections.  The upstream connection is
- * closed by then, but its events keep their flags until the connection is
- * used again, which happens only after the request is freed.
+ * timeouts of the upgraded connections.  nginx closes the upstream
+ * connection at once after a timeout, and a closed connection's events
+ * keep their flags until it is used again; a reused one has them cleared,
+ * "closed" included (the request may outlive its upstream connection by a
+ * lingering close), so only a closed connection's flags are believed.
  */
 
 ngx_uint_t
@@ -1592,7 +1594,8 @@ ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
 
     uc = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection;
 
-    if (r->connection->timedout || uc->read->timedout || uc->write->timedout)
+    if (r->connection->timedout
+        || (uc->read->closed && (uc->read->timedout || uc->write->timedout)))
     {
         return NGX_HTTP_WSHB_PROXY_TIMEOUT;
     }
