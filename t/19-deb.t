@@ -21,6 +21,8 @@ my $link = '/etc/nginx/modules-enabled/50-mod-http-ws-heartbeat.conf';
 my $so = '/usr/lib/nginx/modules/ngx_http_ws_heartbeat_module.so';
 
 plan skip_all => 'needs root' if $>;
+plan skip_all => 'the suite runs against another nginx than the system one'
+    if ($ENV{NGINX_BIN} // '/usr/sbin/nginx') ne '/usr/sbin/nginx';
 plan skip_all => 'no package: make -f Makefile.dev deb' unless -f $deb;
 plan skip_all => 'no system nginx' unless -x '/usr/sbin/nginx'
                                        && -d '/etc/nginx/conf.d';
