@@ -49,6 +49,9 @@ static ngx_http_ws_heartbeat_inline ssize_t ngx_http_ws_heartbeat_recv_fast(
     u_char *buf, size_t size);
 static ssize_t ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_connection_t *c, u_char *buf, size_t size);
+static ngx_http_ws_heartbeat_inline size_t ngx_http_ws_heartbeat_read(
+    ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i, u_char *buf, size_t len,
+    size_t n, size_t *at);
 static void ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ssize_t n);
 static void ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -428,7 +431,6 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
 {
     size_t                           len;
     ssize_t                          n;
-    uint64_t                         data;
     ngx_http_ws_heartbeat_peer_t    *peer, *to;
     ngx_http_ws_heartbeat_parser_t  *p;
 
@@ -450,24 +452,7 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
         return n;
     }
 
-    peer->rx_bytes += n;
-    peer->last_rx = ngx_http_ws_heartbeat_msec();
-    data = p->data_frames;
-
-    len = ngx_http_ws_heartbeat_skip(p, buf, n, i == NGX_HTTP_WSHB_CLIENT);
-
-    if (len < (size_t) n) {
-        len += ngx_http_ws_heartbeat_parse(p, buf + len, n - len, NULL);
-
-        if (p->pongs != peer->pongs || p->closes || p->error) {
-            ngx_http_ws_heartbeat_events(ctx, i);
-        }
-    }
-
-    if (p->data_frames != data) {
-        ctx->last_data = ngx_http_ws_heartbeat_msec();
-    }
-
+    len = ngx_http_ws_heartbeat_read(ctx, i, buf, n, n, NULL);
     to->queued += len;
 
     if (len) {
@@ -481,6 +466,50 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
     /* all of it withheld: read on */
 
     return ngx_http_ws_heartbeat_recv(ctx, i, c, buf, size);
+}
+
+
+/*
+ * The len bytes at buf from peer i, n of them just read (the rest were
+ * withheld last time): counted, their frames parsed, our pongs removed.
+ * With at, the first frame boundary is wanted (to put a ping there).
+ * Returns what is left of them.
+ */
+
+static ngx_http_ws_heartbeat_inline size_t
+ngx_http_ws_heartbeat_read(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
+    u_char *buf, size_t len, size_t n, size_t *at)
+{
+    size_t                           out;
+    uint64_t                         data;
+    ngx_http_ws_heartbeat_peer_t    *peer;
+    ngx_http_ws_heartbeat_parser_t  *p;
+
+    peer = &ctx->peer[i];
+    p = &peer->parser;
+
+    peer->rx_bytes += n;
+    peer->last_rx = ngx_http_ws_heartbeat_msec();
+    data = p->data_frames;
+
+    /* whole data frames need neither the parser nor the event check */
+
+    out = at ? 0 : ngx_http_ws_heartbeat_skip(p, buf, len,
+                                              i == NGX_HTTP_WSHB_CLIENT);
+
+    if (out < len) {
+        out += ngx_http_ws_heartbeat_parse(p, buf + out, len - out, at);
+
+        if (p->pongs != peer->pongs || p->closes || p->error) {
+            ngx_http_ws_heartbeat_events(ctx, i);
+        }
+    }
+
+    if (p->data_frames != data) {
+        ctx->last_data = ngx_http_ws_heartbeat_msec();
+    }
+
+    return out;
 }
 
 
@@ -507,7 +536,6 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
 {
     size_t                           k, len, reserve, at;
     ssize_t                          n;
-    uint64_t                         data;
     ngx_http_ws_heartbeat_peer_t    *peer, *to;
     ngx_http_ws_heartbeat_parser_t  *p;
 
@@ -555,20 +583,8 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
             goto done;
         }
 
-        peer->rx_bytes += n;
-        peer->last_rx = ngx_http_ws_heartbeat_msec();
-        data = p->data_frames;
-
-        len = ngx_http_ws_heartbeat_parse(p, buf, k + n,
-                                          reserve ? &at : NULL);
-
-        if (p->data_frames != data) {
-            ctx->last_data = ngx_http_ws_heartbeat_msec();
-        }
-
-        if (p->pongs != peer->pongs || p->closes || p->error) {
-            ngx_http_ws_heartbeat_events(ctx, i);
-        }
+        len = ngx_http_ws_heartbeat_read(ctx, i, buf, k + n, n,
+                                         reserve ? &at : NULL);
 
         if (reserve && to->inject && !ctx->passthrough
             && at != NGX_HTTP_WSHB_NO_BOUNDARY)
