@@ -833,15 +833,13 @@ ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     peer->parser.armed = 1;
 
     /*
-     * The first reading of the socket's send queue: with the ping while
-     * nginx still holds bytes for this peer (it is being streamed to, its
-     * queue is the sign of life to watch over the whole timeout), else
-     * half a timeout later, and only if the pong is still owed: a syscall
-     * with every ping of every idle session would cost them all.
+     * The socket's send queue as the ping goes: its shrinking over the
+     * whole timeout is a sign of life.  Taking it later for idle peers
+     * saved a syscall per ping but once let a slow reader under load be
+     * judged on half the window; correctness first.
      */
 
-    peer->outq = ngx_http_ws_heartbeat_pending_to(ctx, i)
-                 ? ngx_http_ws_heartbeat_outq(peer->connection) : -1;
+    peer->outq = ngx_http_ws_heartbeat_outq(peer->connection);
 
     if (zone) {
         (void) ngx_atomic_fetch_add(&zone->sh->totals.pings[i], 1);
@@ -949,15 +947,11 @@ ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
     peer->sent_prev = sent;
 
-    /*
-     * The socket's send queue shrinking means the peer acknowledges what
-     * we send.  Without a first reading (see ping(); the timer came
-     * late), judge at the next deadline.
-     */
+    /* the socket's send queue shrinking: the peer acknowledges */
 
     outq = ngx_http_ws_heartbeat_outq(peer->connection);
 
-    if (peer->outq < 0 || outq < peer->outq) {
+    if (outq < peer->outq) {
         rc = NGX_HTTP_WSHB_WAIT;
     }
 
@@ -1114,15 +1108,7 @@ ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx)
             continue;
         }
 
-        if (!peer->awaiting) {
-            at = peer->next_ping;
-
-        } else if (peer->outq < 0) {
-            at = peer->ping_time + wlcf->timeout / 2;
-
-        } else {
-            at = peer->deadline;
-        }
+        at = peer->awaiting ? peer->deadline : peer->next_ping;
 
         d = (int32_t) (at - now);
 
