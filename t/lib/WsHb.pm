@@ -340,6 +340,10 @@ sub prometheus {
                  . " --web.listen-address=127.0.0.1:$port"
                  . " 2>$dir/prometheus.log");
 
+    # Prometheus takes seconds to start on a loaded machine (the valgrind
+    # pass runs the suite in parallel): its queries begin once it listens
+    $self->wait_port($port, 60);
+
     return $port;
 }
 
@@ -348,7 +352,9 @@ sub prometheus {
 sub prom_query {
     my ($self, $query) = @_;
     (my $q = $query) =~ s/([^A-Za-z0-9_])/sprintf '%%%02X', ord $1/ge;
-    my $r = $self->get($self->port('prometheus'), "/api/v1/query?query=$q");
+    my $r = eval {
+        $self->get($self->port('prometheus'), "/api/v1/query?query=$q")
+    } // { body => '' };
     my $doc = eval { JSON::PP::decode_json($r->{body}) } // {};
     return $doc->{data}{result} // [];
 }
