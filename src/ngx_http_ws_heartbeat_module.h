@@ -113,6 +113,9 @@ typedef struct {
     unsigned                          inject:1;   /* ping awaits a boundary */
     unsigned                          awaiting:1;
     unsigned                          rtt_set:1;
+    unsigned                          drained:1;  /* pong to the last ping:
+                                                     acknowledged up to
+                                                     ping_end */
 } ngx_http_ws_heartbeat_peer_t;
 
 

@@ -648,6 +648,7 @@ ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
         if (peer->awaiting && p->pong_seq == peer->pings) {
             peer->awaiting = 0;
+            peer->drained = 1;
             peer->rtt = ngx_http_ws_heartbeat_msec() - peer->ping_time;
             peer->rtt_set = 1;
 
@@ -834,12 +835,21 @@ ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
     /*
      * The socket's send queue as the ping goes: its shrinking over the
-     * whole timeout is a sign of life.  Taking it later for idle peers
-     * saved a syscall per ping but once let a slow reader under load be
-     * judged on half the window; correctness first.
+     * whole timeout is a sign of life.  After a pong to the last ping with
+     * nothing sent since, it is known to be empty without asking: the
+     * segment that brought the pong acknowledged every byte up to the end
+     * of that ping, and the kernel takes the acknowledgement before it
+     * queues the data.  That is every ping of an idle session.
      */
 
-    peer->outq = ngx_http_ws_heartbeat_outq(peer->connection);
+    if (peer->drained && peer->queued == peer->ping_end) {
+        peer->outq = 0;
+
+    } else {
+        peer->outq = ngx_http_ws_heartbeat_outq(peer->connection);
+    }
+
+    peer->drained = 0;
 
     if (zone) {
         (void) ngx_atomic_fetch_add(&zone->sh->totals.pings[i], 1);
