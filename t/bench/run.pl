@@ -505,17 +505,20 @@ EOF
     my $per = ceil($n / 4);
     my @gens = map {
         $t->spawn('sh', '-c', "exec $bench client -p " . $t->port('http')
-                  . " -c $per -m idle -d 60 -b 127.0.0.$_")
+                  . " -c $per -m idle -d 120 -b 127.0.0.$_")
     } 2 .. 5;
 
+    # all sessions up, or as many as came up if a few connects failed:
+    # the measurement must end well before the generators do
+
     my $end = time + 60;
-    my $open = 0;
+    my ($open, $prev) = (0, -1);
     while (time < $end) {
         sleep 1;
         my $st = eval { decode_json($t->get($t->port('http'),
                                             '/status?sessions=0')->{body}) };
-        $open = $st ? $st->{zone}{used_records} : 0;
-        last if $open >= $per * 4;
+        ($prev, $open) = ($open, $st ? $st->{zone}{used_records} : 0);
+        last if $open >= $per * 4 || ($open == $prev && $open > $n * 0.99);
     }
 
     # the generators answer the same pings with one read and one write
@@ -525,8 +528,11 @@ EOF
     my $st0 = decode_json($t->get($t->port('http'), '/status?sessions=0')
                           ->{body});
     my ($c0, $g0, $t0) = (cpu_seconds($t), cpu_seconds($t, @gpids), time);
+    my %perf = (nginx => [ $t->worker_pids ], clients => \@gpids);
+    syscalls_start(\%perf);
     sleep 10;
     my ($c1, $g1, $t1) = (cpu_seconds($t), cpu_seconds($t, @gpids), time);
+    syscalls_stop(\%perf);
     my $st = decode_json($t->get($t->port('http'), '/status?sessions=0')
                          ->{body});
 
@@ -540,11 +546,61 @@ EOF
              $open, $rate, $cpu, nginx_rss($t) / 1e6,
              $st->{zone}{used_records} * $st->{zone}{record_size} / 1e6,
              $gcpu);
+    if (defined $perf{nginx}) {
+        my $pings = $rate * ($t1 - $t0);
+        say_line('system calls per ping: nginx %.2f, the clients answering '
+                 . 'them %.2f (perf stat, raw_syscalls:sys_enter)',
+                 $perf{nginx} / $pings, $perf{clients} / $pings);
+    }
+
     target("nginx CPU with $open idle sessions at 1 s pings, % of a core",
            $cpu, '<=', 25);
 
     $_->kill for @gens;
     $t->finish;
+}
+
+# system calls made by groups of processes over a window, counted by
+# perf(1) where it can read tracepoints: the CPU of a syscall varies from
+# run to run on a virtual machine, their number does not
+
+sub syscalls_start {
+    my ($groups) = @_;
+    my $perf = WsHb->which('perf') or return;
+
+    for my $name (keys %$groups) {
+        my $file = "$out_dir/perf-$name.txt";
+        unlink $file;
+        my $pid = fork // die "fork: $!";
+
+        if ($pid == 0) {
+            open STDERR, '>', '/dev/null';
+            exec $perf, 'stat', '-x,', '-o', $file, '-e',
+                 'raw_syscalls:sys_enter', '-p',
+                 join(',', @{ $groups->{$name} });
+            exit 1;
+        }
+
+        $groups->{"$name.pid"} = $pid;
+    }
+}
+
+sub syscalls_stop {
+    my ($groups) = @_;
+
+    for my $name (grep { !/\./ } keys %$groups) {
+        my $pid = delete $groups->{"$name.pid"};
+        $groups->{$name} = undef;
+        next unless $pid;
+
+        kill 'INT', $pid;
+        waitpid $pid, 0;
+
+        my $text = WsHb->read_abs("$out_dir/perf-$name.txt") // '';
+        ($groups->{$name}) = $text =~ /^(\d+),/m;
+    }
+
+    $groups->{nginx} = undef unless defined $groups->{clients};
 }
 
 sub zombie_bench {
