@@ -345,7 +345,7 @@ syswrite $slow, "GET /slow HTTP/1.1\r\nHost: localhost\r\n"
     . "Sec-WebSocket-Version: 13\r\n\r\n";
 
 my $slow_before = status()->{stream}{unsubscribed}{slow};
-$end = time + 30;
+$end = time + WsHb::patience(30);
 
 while (time < $end) {
     open_sessions(20);
@@ -435,9 +435,9 @@ is($doc->{stream}{subscribers}{sse}, 1, 'and the SSE one');
 cmp_ok($doc->{stream}{unsubscribed}{zombie}, '>=', 1, 'zombies are counted');
 
 $t->reload;
-$close = $s1->expect('close', 10);
+$close = $s1->expect('close', WsHb::patience(10));
 is($close && $close->{code}, 1001, 'reload: subscribers get 1001');
-ok($s3->expect('close', 10), 'and the event stream ends');
+ok($s3->expect('close', WsHb::patience(10)), 'and the event stream ends');
 
 close $_ for @open;
 

@@ -163,6 +163,14 @@ sub run {
     return $self;
 }
 
+# a deadline for waiting on something nginx does: longer under valgrind,
+# where the workers run many times slower (the assertion stays the same)
+
+sub patience {
+    my ($secs) = @_;
+    return $ENV{WSHB_VALGRIND} ? 4 * $secs : $secs;
+}
+
 sub wait_port {
     my ($self, $port, $timeout) = @_;
     my $end = time + ($timeout // ($ENV{WSHB_VALGRIND} ? 60 : 10));
