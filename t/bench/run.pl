@@ -129,6 +129,19 @@ EOF
     return @c;
 }
 
+# one round against a contender, with the proxy's own CPU time per message
+
+sub contender_round {
+    my ($c, $secs, $args) = @_;
+    my $cpu = cpu_seconds($c->{t}, @{ $c->{pids} });
+    my $res = run_client("-p $c->{port} -d $secs $args");
+
+    $cpu = cpu_seconds($c->{t}, @{ $c->{pids} }) - $cpu;
+    $res->{cpu_us} = 1e6 * $cpu / (($res->{msgs_per_s} // 0) * $secs || 1);
+
+    return $res;
+}
+
 # --- echo and stream throughput, interleaved ------------------------------------------
 
 sub echo_bench {
@@ -153,11 +166,7 @@ sub echo_bench {
     for my $round (1 .. $rounds) {
         for my $s (@scen) {
             for my $c (@c) {
-                my $cpu = cpu_seconds($c->{t}, @{ $c->{pids} });
-                my $res = run_client("-p $c->{port} -d $secs $s->[1]");
-                $cpu = cpu_seconds($c->{t}, @{ $c->{pids} }) - $cpu;
-                $res->{cpu_us} = 1e6 * $cpu
-                                 / (($res->{msgs_per_s} // 0) * $secs || 1);
+                my $res = contender_round($c, $secs, $s->[1]);
                 warn "$c->{name}: mismatches $res->{mismatches}\n"
                     if $res->{mismatches};
                 push @{ $r{$s->[0]}{$c->{name}} }, $res;
@@ -171,12 +180,8 @@ sub echo_bench {
 
     for my $round (1 .. ($quick ? 0 : $rounds)) {
         for my $c (@cs) {
-            my $cpu = cpu_seconds($c->{t}, @{ $c->{pids} });
-            my $res = run_client("-p $c->{port} -d $secs -c 4 -s 1000000 "
-                                 . '-m stream');
-            $cpu = cpu_seconds($c->{t}, @{ $c->{pids} }) - $cpu;
-            $res->{cpu_us} = 1e6 * $cpu
-                             / (($res->{msgs_per_s} // 0) * $secs || 1);
+            my $res = contender_round($c, $secs,
+                                      '-c 4 -s 1000000 -m stream');
             push @{ $r{'stream 1 MB x4'}{$c->{name}} }, $res;
         }
     }
@@ -550,11 +555,10 @@ EOF
     my $st0 = decode_json($t->get($t->port('http'), '/status?sessions=0')
                           ->{body});
     my ($c0, $g0, $t0) = (cpu_seconds($t), cpu_seconds($t, @gpids), time);
-    my %perf = (nginx => [ $t->worker_pids ], clients => \@gpids);
-    syscalls_start(\%perf);
+    my @perf = (syscalls_start($t->worker_pids), syscalls_start(@gpids));
     sleep 10;
     my ($c1, $g1, $t1) = (cpu_seconds($t), cpu_seconds($t, @gpids), time);
-    syscalls_stop(\%perf);
+    my ($sys_nginx, $sys_clients) = map { syscalls_stop($_) } @perf;
     my $st = decode_json($t->get($t->port('http'), '/status?sessions=0')
                          ->{body});
 
@@ -568,11 +572,11 @@ EOF
              $open, $rate, $cpu, nginx_rss($t) / 1e6,
              $st->{zone}{used_records} * $st->{zone}{record_size} / 1e6,
              $gcpu);
-    if (defined $perf{nginx}) {
+    if (defined $sys_nginx && defined $sys_clients) {
         my $pings = $rate * ($t1 - $t0);
         say_line('system calls per ping: nginx %.2f, the clients answering '
                  . 'them %.2f (perf stat, raw_syscalls:sys_enter)',
-                 $perf{nginx} / $pings, $perf{clients} / $pings);
+                 $sys_nginx / $pings, $sys_clients / $pings);
     }
 
     target("nginx CPU with $open idle sessions at 1 s pings, % of a core",
@@ -587,42 +591,34 @@ EOF
 # run to run on a virtual machine, their number does not
 
 sub syscalls_start {
-    my ($groups) = @_;
-    my $perf = WsHb->which('perf') or return;
+    my (@pids) = @_;
+    my $perf = WsHb->which('perf') or return undef;
+    my $file = "$out_dir/perf-$pids[0].txt";
+    my $pid = fork // die "fork: $!";
 
-    for my $name (keys %$groups) {
-        my $file = "$out_dir/perf-$name.txt";
-        unlink $file;
-        my $pid = fork // die "fork: $!";
-
-        if ($pid == 0) {
-            open STDERR, '>', '/dev/null';
-            exec $perf, 'stat', '-x,', '-o', $file, '-e',
-                 'raw_syscalls:sys_enter', '-p',
-                 join(',', @{ $groups->{$name} });
-            exit 1;
-        }
-
-        $groups->{"$name.pid"} = $pid;
+    if ($pid == 0) {
+        open STDERR, '>', '/dev/null';
+        exec $perf, 'stat', '-x,', '-o', $file, '-e',
+             'raw_syscalls:sys_enter', '-p', join(',', @pids);
+        exit 1;
     }
+
+    return { pid => $pid, file => $file };
 }
 
+# the count, or undef where perf could not read the tracepoint
+
 sub syscalls_stop {
-    my ($groups) = @_;
+    my ($h) = @_;
+    return undef unless $h;
 
-    for my $name (grep { !/\./ } keys %$groups) {
-        my $pid = delete $groups->{"$name.pid"};
-        $groups->{$name} = undef;
-        next unless $pid;
+    kill 'INT', $h->{pid};
+    waitpid $h->{pid}, 0;
 
-        kill 'INT', $pid;
-        waitpid $pid, 0;
+    my ($n) = WsHb->read_abs($h->{file}) =~ /^(\d+),/m;
+    unlink $h->{file};
 
-        my $text = WsHb->read_abs("$out_dir/perf-$name.txt") // '';
-        ($groups->{$name}) = $text =~ /^(\d+),/m;
-    }
-
-    $groups->{nginx} = undef unless defined $groups->{clients};
+    return $n;
 }
 
 sub zombie_bench {
