@@ -69,6 +69,7 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
     size_t     n, need, first;
     uint8_t   *r, *w, *end, b1;
     uint32_t   seq;
+    uint64_t   frames;
     unsigned   rc;
 
     first = NGX_HTTP_WSHB_NO_BOUNDARY;
@@ -86,7 +87,7 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
         first = (size_t) p->left;
     }
 
-    r += ngx_http_ws_heartbeat_skip(p, buf, len, p->masked);
+    r += ngx_http_ws_heartbeat_skip(p, buf, len, p->masked, &frames);
 
     w = r;
 

@@ -79,73 +79,69 @@ const char *ngx_http_ws_heartbeat_strerror(unsigned error);
  * Steps over the rest of a payload and then over whole text and binary
  * frames with 7-bit lengths, the bulk of most streams: nothing in them is
  * ever removed, so they need no copying and no boundary bookkeeping.
- * Returns how many bytes of buf it took; ngx_http_ws_heartbeat_parse()
- * reads whatever follows.  Inline, with masked (p->masked) a constant
- * where the caller knows the direction: it runs for every read.
+ * Returns how many bytes of buf it took and, in *frames, how many frame
+ * headers it read; ngx_http_ws_heartbeat_parse() reads whatever follows.
+ * Inline, with masked (p->masked) a constant where the caller knows the
+ * direction: it runs for every read, so the loop keeps its state in
+ * locals (stores through p could alias buf).
  */
 
 static inline size_t
 ngx_http_ws_heartbeat_skip(ngx_http_ws_heartbeat_parser_t *p,
-    const uint8_t *buf, size_t len, unsigned masked)
+    const uint8_t *buf, size_t len, unsigned masked, uint64_t *frames)
 {
-    size_t          n, need, plen;
-    unsigned        h;
-    const uint8_t  *r, *end;
+    size_t    o, need, plen;
+    uint64_t  left, n;
+    unsigned  op;
 
-    r = buf;
-    end = buf + len;
+    left = p->left;
+    *frames = 0;
 
-    if (p->left) {
-        n = len;
-
-        if ((uint64_t) n > p->left) {
-            n = (size_t) p->left;
-        }
-
-        r += n;
-        p->left -= n;
-
-        if (p->left) {
+    if (left) {
+        if (left >= len) {
+            p->left = left - len;
             return len;
         }
+
+        p->left = 0;
     }
 
+    o = (size_t) left;
+
     if (p->hlen || p->in_message) {
-        return (size_t) (r - buf);
+        return o;
     }
 
     need = masked ? 6 : 2;
+    n = 0;
 
-    while ((size_t) (end - r) >= need) {
+    /* o may run past len, by the part of the last payload still to come */
+
+    while (o + need <= len) {
 
         /* FIN, no opcode but text (1) or binary (2), the mask bit as
-         * this direction requires */
+         * this direction requires, a 7-bit length */
 
-        h = ((unsigned) r[1] << 8) | r[0];
+        op = (unsigned) (buf[o] & 0x8f) - 0x81;
+        plen = (size_t) buf[o + 1] ^ (masked ? 0x80 : 0);
 
-        if ((h & 0x808f) - (masked ? 0x8081 : 0x0081) > 1) {
+        if (op > 1 || plen > 125) {
             break;
         }
 
-        plen = (h >> 8) & 0x7f;
-
-        if (plen >= 126) {
-            break;
-        }
-
-        p->data_frames++;
-
-        n = (size_t) (end - r) - need;
-
-        if (n < plen) {
-            p->left = plen - n;
-            return len;
-        }
-
-        r += need + plen;
+        n++;
+        o += need + plen;
     }
 
-    return (size_t) (r - buf);
+    if (o > len) {
+        p->left = o - len;
+        o = len;
+    }
+
+    p->data_frames += n;
+    *frames = n;
+
+    return o;
 }
 
 

@@ -27,9 +27,11 @@
  * as the work.  GCC and clang are told so; others may decide themselves.
  */
 #if defined(__GNUC__)
-#define ngx_http_ws_heartbeat_inline  inline __attribute__((always_inline))
+#define ngx_http_ws_heartbeat_inline    inline __attribute__((always_inline))
+#define ngx_http_ws_heartbeat_noinline  __attribute__((noinline))
 #else
-#define ngx_http_ws_heartbeat_inline  ngx_inline
+#define ngx_http_ws_heartbeat_inline    ngx_inline
+#define ngx_http_ws_heartbeat_noinline
 #endif
 
 #define NGX_HTTP_WSHB_WATCH_INTERVAL  1000
@@ -52,6 +54,9 @@ static ssize_t ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx,
 static ngx_http_ws_heartbeat_inline size_t ngx_http_ws_heartbeat_read(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i, u_char *buf, size_t len,
     size_t n, size_t *at);
+static ngx_http_ws_heartbeat_noinline size_t
+    ngx_http_ws_heartbeat_parse_rest(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, u_char *buf, size_t len, size_t *at);
 static void ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ssize_t n);
 static void ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -481,28 +486,61 @@ ngx_http_ws_heartbeat_read(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     u_char *buf, size_t len, size_t n, size_t *at)
 {
     size_t                           out;
+    uint64_t                         frames;
+    ngx_http_ws_heartbeat_msec_t     now;
+    ngx_http_ws_heartbeat_peer_t    *peer;
+
+    peer = &ctx->peer[i];
+    now = ngx_http_ws_heartbeat_msec();
+
+    peer->rx_bytes += n;
+    peer->last_rx = now;
+
+    /* whole data frames need neither the parser nor the event check */
+
+    if (at == NULL) {
+        out = ngx_http_ws_heartbeat_skip(&peer->parser, buf, len,
+                                         i == NGX_HTTP_WSHB_CLIENT, &frames);
+        if (frames) {
+            ctx->last_data = now;
+        }
+
+        if (out == len) {
+            return out;
+        }
+
+    } else {
+        out = 0;
+    }
+
+    return out + ngx_http_ws_heartbeat_parse_rest(ctx, i, buf + out,
+                                                  len - out, at);
+}
+
+
+/*
+ * What the inline part left: control frames, longer lengths, headers
+ * split across reads.  Out of line, so that the fast path needs few
+ * registers saved around its own calls.
+ */
+
+static ngx_http_ws_heartbeat_noinline size_t
+ngx_http_ws_heartbeat_parse_rest(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, u_char *buf, size_t len, size_t *at)
+{
+    size_t                           out;
     uint64_t                         data;
     ngx_http_ws_heartbeat_peer_t    *peer;
     ngx_http_ws_heartbeat_parser_t  *p;
 
     peer = &ctx->peer[i];
     p = &peer->parser;
-
-    peer->rx_bytes += n;
-    peer->last_rx = ngx_http_ws_heartbeat_msec();
     data = p->data_frames;
 
-    /* whole data frames need neither the parser nor the event check */
+    out = ngx_http_ws_heartbeat_parse(p, buf, len, at);
 
-    out = at ? 0 : ngx_http_ws_heartbeat_skip(p, buf, len,
-                                              i == NGX_HTTP_WSHB_CLIENT);
-
-    if (out < len) {
-        out += ngx_http_ws_heartbeat_parse(p, buf + out, len - out, at);
-
-        if (p->pongs != peer->pongs || p->closes || p->error) {
-            ngx_http_ws_heartbeat_events(ctx, i);
-        }
+    if (p->pongs != peer->pongs || p->closes || p->error) {
+        ngx_http_ws_heartbeat_events(ctx, i);
     }
 
     if (p->data_frames != data) {

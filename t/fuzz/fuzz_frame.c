@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for the frame codec.  The input is a byte stream cut
  * at fuzzer-chosen points and fed through the codec the way the recv
- * wrapper does (stash, then parse).  Checked against a whole-buffer
+ * wrapper does (stash, then the inline skip and parse, or parse alone
+ * where a boundary is wanted).  Checked against a whole-buffer
  * reference: the output must equal the input minus exactly our pongs,
  * the data and close frames counted must be the same, every boundary
  * reported must be a frame start of the output, and nothing may be read
@@ -147,7 +148,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int                             masked, armed;
     size_t                          ncuts, i, from, to, k, n, olen, rlen, len;
     size_t                          cuts[8], boundary;
-    uint64_t                        data_frames, closes;
+    uint64_t                        data_frames, closes, frames;
     uint8_t                        *buf, *out, *ref, *starts;
     const uint8_t                  *in;
     ngx_http_ws_heartbeat_parser_t  p;
@@ -200,8 +201,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         k = ngx_http_ws_heartbeat_unstash(&p, buf);
         memcpy(buf + k, in + from, to - from);
 
-        n = ngx_http_ws_heartbeat_parse(&p, buf, k + to - from,
-                                        (i & 1) ? &boundary : NULL);
+        /* as the recv wrapper: the inline skip first, unless a boundary
+         * is wanted */
+
+        if (i & 1) {
+            n = ngx_http_ws_heartbeat_parse(&p, buf, k + to - from,
+                                            &boundary);
+
+        } else {
+            n = ngx_http_ws_heartbeat_skip(&p, buf, k + to - from, masked,
+                                           &frames);
+            if (n < k + to - from) {
+                n += ngx_http_ws_heartbeat_parse(&p, buf + n,
+                                                 k + to - from - n, NULL);
+            }
+        }
 
         if (n > k + to - from
             || ((i & 1) && boundary != NGX_HTTP_WSHB_NO_BOUNDARY
