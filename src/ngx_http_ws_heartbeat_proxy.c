@@ -96,7 +96,8 @@ static void ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_uint_t reason);
 static void ngx_http_ws_heartbeat_rtt(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
-static void ngx_http_ws_heartbeat_watch(ngx_event_t *ev);
+static void ngx_http_ws_heartbeat_arm(ngx_msec_t key);
+static void ngx_http_ws_heartbeat_watch(ngx_log_t *log);
 static void ngx_http_ws_heartbeat_cleanup(void *data);
 static ngx_http_ws_heartbeat_ctx_t *ngx_http_ws_heartbeat_ctx_alloc(
     ngx_log_t *log);
@@ -147,17 +148,20 @@ struct ngx_http_ws_heartbeat_block_s {
 
 static ngx_http_ws_heartbeat_block_t  *ngx_http_ws_heartbeat_blocks;
 static ngx_uint_t     ngx_http_ws_heartbeat_nsessions;
-static ngx_event_t    ngx_http_ws_heartbeat_watcher;
 
 /*
  * Session timers: a node each in a tree of this worker's own, and one
  * nginx timer for the earliest of them (an ngx_event_t per session would
- * be 96 bytes of which a timer uses 40).
+ * be 96 bytes of which a timer uses 40).  The same nginx timer runs the
+ * watch, every second while there are sessions: each timer of nginx's
+ * own tree makes finding the next one dearer on every event loop turn.
  */
 
 static ngx_rbtree_t       ngx_http_ws_heartbeat_timers;
 static ngx_rbtree_node_t  ngx_http_ws_heartbeat_timers_sentinel;
 static ngx_event_t        ngx_http_ws_heartbeat_ticker;
+static ngx_msec_t         ngx_http_ws_heartbeat_watch_at;
+static ngx_uint_t         ngx_http_ws_heartbeat_watching;
 static ngx_uint_t     ngx_http_ws_heartbeat_counter;
 time_t                ngx_http_ws_heartbeat_worker_start;
 
@@ -190,10 +194,7 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
     ngx_http_ws_heartbeat_ticker.data = cycle;
     ngx_http_ws_heartbeat_ticker.cancelable = 1;
 
-    ngx_http_ws_heartbeat_watcher.handler = ngx_http_ws_heartbeat_watch;
-    ngx_http_ws_heartbeat_watcher.log = cycle->log;
-    ngx_http_ws_heartbeat_watcher.data = cycle;
-    ngx_http_ws_heartbeat_watcher.cancelable = 1;
+    ngx_http_ws_heartbeat_watching = 0;
 
     return NGX_OK;
 }
@@ -343,10 +344,12 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_queue_insert_tail(&ngx_http_ws_heartbeat_sessions, &ctx->queue);
 
     if (ngx_http_ws_heartbeat_nsessions++ == 0
-        && !ngx_http_ws_heartbeat_watcher.timer_set)
+        && !ngx_http_ws_heartbeat_watching)
     {
-        ngx_add_timer(&ngx_http_ws_heartbeat_watcher,
-                      NGX_HTTP_WSHB_WATCH_INTERVAL);
+        ngx_http_ws_heartbeat_watching = 1;
+        ngx_http_ws_heartbeat_watch_at = ngx_current_msec
+                                         + NGX_HTTP_WSHB_WATCH_INTERVAL;
+        ngx_http_ws_heartbeat_arm(ngx_http_ws_heartbeat_watch_at);
     }
 
     /* bytes that arrived with the handshake never pass through recv */
@@ -1188,8 +1191,7 @@ static void
 ngx_http_ws_heartbeat_timer_add(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_msec_t delay)
 {
-    ngx_msec_t    key;
-    ngx_event_t  *ticker;
+    ngx_msec_t  key;
 
     key = ngx_current_msec + delay;
 
@@ -1205,6 +1207,17 @@ ngx_http_ws_heartbeat_timer_add(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_rbtree_insert(&ngx_http_ws_heartbeat_timers, &ctx->timer);
     ctx->timer_set = 1;
 
+    ngx_http_ws_heartbeat_arm(key);
+}
+
+
+/* the ticker fires at key at the latest */
+
+static void
+ngx_http_ws_heartbeat_arm(ngx_msec_t key)
+{
+    ngx_event_t  *ticker;
+
     ticker = &ngx_http_ws_heartbeat_ticker;
 
     if (ticker->timer_set) {
@@ -1217,7 +1230,7 @@ ngx_http_ws_heartbeat_timer_add(ngx_http_ws_heartbeat_ctx_t *ctx,
         ngx_del_timer(ticker);
     }
 
-    ngx_add_timer(ticker, delay);
+    ngx_add_timer(ticker, key - ngx_current_msec);
 }
 
 
@@ -1231,20 +1244,22 @@ ngx_http_ws_heartbeat_timer_del(ngx_http_ws_heartbeat_ctx_t *ctx)
 }
 
 
-/* runs the session timers that are due, then waits for the next one */
+/*
+ * Runs the session timers that are due and the watch if due, then waits
+ * for the next of them.
+ */
 
 static void
 ngx_http_ws_heartbeat_tick(ngx_event_t *ev)
 {
+    ngx_msec_t                    key;
+    ngx_uint_t                    armed;
     ngx_rbtree_node_t            *node, *sentinel;
     ngx_http_ws_heartbeat_ctx_t  *ctx;
 
     sentinel = ngx_http_ws_heartbeat_timers.sentinel;
 
-    for ( ;; ) {
-        if (ngx_http_ws_heartbeat_timers.root == sentinel) {
-            return;
-        }
+    while (ngx_http_ws_heartbeat_timers.root != sentinel) {
 
         node = ngx_rbtree_min(ngx_http_ws_heartbeat_timers.root, sentinel);
 
@@ -1264,11 +1279,37 @@ ngx_http_ws_heartbeat_tick(ngx_event_t *ev)
         ngx_http_ws_heartbeat_timer_handler(ctx);
     }
 
+    if (ngx_http_ws_heartbeat_watching
+        && (ngx_msec_int_t) (ngx_http_ws_heartbeat_watch_at
+                             - ngx_current_msec) <= 0)
+    {
+        ngx_http_ws_heartbeat_watch(ev->log);
+    }
+
     if (ev->timer_set) {
         ngx_del_timer(ev);
     }
 
-    ngx_add_timer(ev, node->key - ngx_current_msec);
+    key = 0;
+    armed = 0;
+
+    if (ngx_http_ws_heartbeat_timers.root != sentinel) {
+        node = ngx_rbtree_min(ngx_http_ws_heartbeat_timers.root, sentinel);
+        key = node->key;
+        armed = 1;
+    }
+
+    if (ngx_http_ws_heartbeat_watching
+        && (!armed
+            || (ngx_msec_int_t) (ngx_http_ws_heartbeat_watch_at - key) < 0))
+    {
+        key = ngx_http_ws_heartbeat_watch_at;
+        armed = 1;
+    }
+
+    if (armed) {
+        ngx_add_timer(ev, key - ngx_current_msec);
+    }
 }
 
 
@@ -1373,7 +1414,7 @@ ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
 
 
 static void
-ngx_http_ws_heartbeat_watch(ngx_event_t *ev)
+ngx_http_ws_heartbeat_watch(ngx_log_t *log)
 {
     ngx_uint_t                          n, k;
     ngx_http_ws_heartbeat_msec_t        now;
@@ -1382,14 +1423,18 @@ ngx_http_ws_heartbeat_watch(ngx_event_t *ev)
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
 
     if (ngx_http_ws_heartbeat_nsessions == 0) {
+        ngx_http_ws_heartbeat_watching = 0;
         return;
     }
 
     if (!ngx_exiting) {
         ngx_http_ws_heartbeat_probe(NULL);
-        ngx_add_timer(ev, NGX_HTTP_WSHB_WATCH_INTERVAL);
+        ngx_http_ws_heartbeat_watch_at = ngx_current_msec
+                                         + NGX_HTTP_WSHB_WATCH_INTERVAL;
         return;
     }
+
+    ngx_http_ws_heartbeat_watching = 0;
 
     /*
      * The worker is shutting down: our pings would keep its sessions alive
@@ -1401,7 +1446,7 @@ ngx_http_ws_heartbeat_watch(ngx_event_t *ev)
     now = ngx_http_ws_heartbeat_msec();
     k = 0;
 
-    ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "ws_heartbeat: worker exiting, draining %ui sessions", n);
 
     for (q = ngx_queue_head(&ngx_http_ws_heartbeat_sessions);
@@ -1571,7 +1616,7 @@ ngx_http_ws_heartbeat_rtt(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
  * Near a session limit (ws_heartbeat_max_sessions), every session of it
  * from which nothing came for a timeout is pinged now rather than at its
  * next interval, so zombies are found within about one timeout.  Called
- * every second from the watcher, and at once by the limit handler (with
+ * every second from the watch, and at once by the limit handler (with
  * the limit that is under pressure).
  */
 
