@@ -90,7 +90,7 @@ static inline size_t
 ngx_http_ws_heartbeat_skip(ngx_http_ws_heartbeat_parser_t *p,
     const uint8_t *buf, size_t len, unsigned masked, uint64_t *frames)
 {
-    size_t    o, need, plen;
+    size_t    o, need, plen, last;
     uint64_t  left, n;
     unsigned  op;
 
@@ -115,22 +115,26 @@ ngx_http_ws_heartbeat_skip(ngx_http_ws_heartbeat_parser_t *p,
     need = masked ? 6 : 2;
     n = 0;
 
+    if (len < need) {
+        return o;
+    }
+
     /* o may run past len, by the part of the last payload still to come */
 
-    while (o + need <= len) {
+    for (last = len - need; o <= last; o += need + plen) {
 
         /* FIN, no opcode but text (1) or binary (2), the mask bit as
-         * this direction requires, a 7-bit length */
+         * this direction requires (a length that lacks it or has it
+         * wrongly comes out above 125), a 7-bit length */
 
         op = (unsigned) (buf[o] & 0x8f) - 0x81;
-        plen = (size_t) buf[o + 1] ^ (masked ? 0x80 : 0);
+        plen = (size_t) buf[o + 1] - (masked ? 0x80 : 0);
 
         if (op > 1 || plen > 125) {
             break;
         }
 
         n++;
-        o += need + plen;
     }
 
     if (o > len) {

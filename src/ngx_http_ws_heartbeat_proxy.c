@@ -57,6 +57,9 @@ static ngx_http_ws_heartbeat_inline size_t ngx_http_ws_heartbeat_read(
 static ngx_http_ws_heartbeat_noinline size_t
     ngx_http_ws_heartbeat_parse_rest(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, u_char *buf, size_t len, size_t *at);
+static ngx_http_ws_heartbeat_noinline ssize_t
+    ngx_http_ws_heartbeat_withheld(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i);
 static void ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ssize_t n);
 static void ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -467,13 +470,7 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
         return len;
     }
 
-    if (!c->read->ready) {
-        return NGX_AGAIN;
-    }
-
-    /* all of it withheld: read on */
-
-    return ngx_http_ws_heartbeat_recv(ctx, i, c, buf, size);
+    return ngx_http_ws_heartbeat_withheld(ctx, i);
 }
 
 
@@ -551,6 +548,30 @@ ngx_http_ws_heartbeat_parse_rest(ngx_http_ws_heartbeat_ctx_t *ctx,
     }
 
     return out;
+}
+
+
+/*
+ * All of a read withheld, as the start of what may be our pong.  NGX_AGAIN
+ * for a socket that is still ready would leave it unread (with edge-
+ * triggered events nobody would call again), so the read event is posted
+ * and nginx calls back.  Out of line: after their own recv call the
+ * inline wrappers then need nothing but the session and the buffer.
+ */
+
+static ngx_http_ws_heartbeat_noinline ssize_t
+ngx_http_ws_heartbeat_withheld(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i)
+{
+    ngx_event_t  *rev;
+
+    rev = ctx->peer[i].connection->read;
+
+    if (rev->ready) {
+        ngx_post_event(rev, &ngx_posted_events);
+    }
+
+    return NGX_AGAIN;
 }
 
 
