@@ -588,8 +588,8 @@ ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
 
 /*
  * Bytes from peer i, on their way to peer i ^ 1.  A call that removed
- * bytes never answers 0 or NGX_AGAIN while the socket is still ready:
- * with edge-triggered events nobody would call again.
+ * or withheld all it read answers NGX_AGAIN, never 0, and posts the read
+ * event if the socket is still ready (ngx_http_ws_heartbeat_withheld()).
  */
 
 static ssize_t
@@ -611,67 +611,61 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         goto done;
     }
 
-    for ( ;; ) {
+    k = p->slen;
+    reserve = 0;
 
-        k = p->slen;
-        reserve = 0;
-
-        if (k) {
-            if (size <= k) {
-                /* nginx's buffer is nearly full; it calls again once
-                 * drained */
-                return NGX_AGAIN;
-            }
-
-            k = ngx_http_ws_heartbeat_unstash(p, buf);
-        }
-
-        if (to->inject && size - k > NGX_HTTP_WSHB_PING_MAX) {
-            reserve = ngx_http_ws_heartbeat_ping_len(i ^ 1);
-        }
-
-        n = peer->recv(c, buf + k, size - k - reserve);
-
-        if (n <= 0) {
-
-            if (n == NGX_AGAIN) {
-                if (k) {
-                    ngx_http_ws_heartbeat_restash(p, buf, k);
-                }
-
-                return NGX_AGAIN;
-            }
-
-            goto done;
-        }
-
-        len = ngx_http_ws_heartbeat_read(ctx, i, buf, k + n, n,
-                                         reserve ? &at : NULL);
-
-        if (reserve && to->inject && !ctx->passthrough
-            && at != NGX_HTTP_WSHB_NO_BOUNDARY)
-        {
-            ngx_memmove(buf + at + reserve, buf + at, len - at);
-            (void) ngx_http_ws_heartbeat_build(ctx, i ^ 1, buf + at);
-
-            to->queued += at + reserve;
-            to->inject = 0;
-            ngx_http_ws_heartbeat_ping_queued(ctx, i ^ 1);
-
-            to->queued += len - at;
-            return len + reserve;
-        }
-
-        to->queued += len;
-
-        if (len) {
-            return len;
-        }
-
-        if (!c->read->ready) {
+    if (k) {
+        if (size <= k) {
+            /* nginx's buffer is nearly full; it calls again once drained */
             return NGX_AGAIN;
         }
+
+        k = ngx_http_ws_heartbeat_unstash(p, buf);
     }
+
+    if (to->inject && size - k > NGX_HTTP_WSHB_PING_MAX) {
+        reserve = ngx_http_ws_heartbeat_ping_len(i ^ 1);
+    }
+
+    n = peer->recv(c, buf + k, size - k - reserve);
+
+    if (n <= 0) {
+
+        if (n == NGX_AGAIN) {
+            if (k) {
+                ngx_http_ws_heartbeat_restash(p, buf, k);
+            }
+
+            return NGX_AGAIN;
+        }
+
+        goto done;
+    }
+
+    len = ngx_http_ws_heartbeat_read(ctx, i, buf, k + n, n,
+                                     reserve ? &at : NULL);
+
+    if (reserve && to->inject && !ctx->passthrough
+        && at != NGX_HTTP_WSHB_NO_BOUNDARY)
+    {
+        ngx_memmove(buf + at + reserve, buf + at, len - at);
+        (void) ngx_http_ws_heartbeat_build(ctx, i ^ 1, buf + at);
+
+        to->queued += at + reserve;
+        to->inject = 0;
+        ngx_http_ws_heartbeat_ping_queued(ctx, i ^ 1);
+
+        to->queued += len - at;
+        return len + reserve;
+    }
+
+    to->queued += len;
+
+    if (len) {
+        return len;
+    }
+
+    return ngx_http_ws_heartbeat_withheld(ctx, i);
 
 done:
 
