@@ -87,7 +87,7 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
         first = (size_t) p->left;
     }
 
-    r += ngx_http_ws_heartbeat_skip(p, buf, len, p->masked, &frames);
+    r += ngx_http_ws_heartbeat_skip(p, buf, len, p->masked, 0, &frames);
 
     w = r;
 

@@ -48,14 +48,19 @@ typedef struct {
      * Either the bytes of a header split across reads (hlen of them) or
      * the start of what may be our pong, withheld (slen): never both, as
      * a pong is withheld only where a header starts, and it is handed
-     * back before the next parse.
+     * back before the next parse.  A withheld pong is at least one byte
+     * short of whole, and a header has at most 14 bytes.
      */
-    uint8_t    buf[NGX_HTTP_WSHB_PING_MAX];
+    uint8_t    buf[NGX_HTTP_WSHB_PING_MAX - 1];
+
+    /* side by side: the recv wrappers test the four with one load */
     uint8_t    hlen;
+    uint8_t    in_message;      /* inside a fragmented data message */
     uint8_t    slen;
+    uint8_t    divert;          /* the caller's, never read here: its
+                                   reads must not take the fast path */
     uint8_t    masked;          /* frames from this peer carry a mask */
     uint8_t    armed;           /* our pings went out: look for pongs */
-    uint8_t    in_message;      /* inside a fragmented data message */
     uint8_t    error;           /* NGX_HTTP_WSHB_ERR_*, sticky */
 } ngx_http_ws_heartbeat_parser_t;
 
@@ -82,17 +87,20 @@ const char *ngx_http_ws_heartbeat_strerror(unsigned error);
  * Returns how many bytes of buf it took and, in *frames, how many frame
  * headers it read; ngx_http_ws_heartbeat_parse() reads whatever follows.
  * Inline, with masked (p->masked) a constant where the caller knows the
- * direction: it runs for every read, so the loop keeps its state in
- * locals (stores through p could alias buf).
+ * direction, and plain set where it has seen that neither a split header
+ * nor a fragmented message is in progress: it runs for every read, so the
+ * loop keeps its state in locals (stores through p could alias buf).
  */
 
 static inline size_t
 ngx_http_ws_heartbeat_skip(ngx_http_ws_heartbeat_parser_t *p,
-    const uint8_t *buf, size_t len, unsigned masked, uint64_t *frames)
+    const uint8_t *buf, size_t len, unsigned masked, unsigned plain,
+    uint64_t *frames)
 {
-    size_t    o, need, plen, last;
-    uint64_t  left, n;
-    unsigned  op;
+    size_t     o, need, plen;
+    uint64_t   left, n;
+    unsigned   op;
+    ptrdiff_t  last;
 
     left = p->left;
     *frames = 0;
@@ -108,20 +116,23 @@ ngx_http_ws_heartbeat_skip(ngx_http_ws_heartbeat_parser_t *p,
 
     o = (size_t) left;
 
-    if (p->hlen || p->in_message) {
+    if (!plain && (p->hlen || p->in_message)) {
         return o;
     }
 
     need = masked ? 6 : 2;
     n = 0;
 
-    if (len < need) {
-        return o;
-    }
+    /*
+     * The last offset a whole header can start at; below 0 for a read
+     * shorter than one.  o may run past len, by the part of the last
+     * payload still to come.
+     */
 
-    /* o may run past len, by the part of the last payload still to come */
-
-    for (last = len - need; o <= last; o += need + plen) {
+    for (last = (ptrdiff_t) len - (ptrdiff_t) need;
+         (ptrdiff_t) o <= last;
+         o += need + plen)
+    {
 
         /* FIN, no opcode but text (1) or binary (2), the mask bit as
          * this direction requires (a length that lacks it or has it
@@ -137,13 +148,13 @@ ngx_http_ws_heartbeat_skip(ngx_http_ws_heartbeat_parser_t *p,
         n++;
     }
 
+    p->data_frames += n;
+    *frames = n;
+
     if (o > len) {
         p->left = o - len;
         o = len;
     }
-
-    p->data_frames += n;
-    *frames = n;
 
     return o;
 }

@@ -174,7 +174,17 @@ char *ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
 
 extern ngx_str_t   ngx_http_ws_heartbeat_reasons[];
 extern time_t      ngx_http_ws_heartbeat_worker_start;
+/*
+ * nginx reaches the module through ngx_modules[], never by its name: kept
+ * out of the dynamic symbol table, it is read without a GOT lookup in the
+ * recv wrappers.
+ */
+#if (__GNUC__ >= 4)
+extern ngx_module_t  ngx_http_ws_heartbeat_module
+    __attribute__((visibility("hidden")));
+#else
 extern ngx_module_t  ngx_http_ws_heartbeat_module;
+#endif
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_MODULE_H_INCLUDED_ */

@@ -53,10 +53,10 @@ static ssize_t ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_connection_t *c, u_char *buf, size_t size);
 static ngx_http_ws_heartbeat_inline size_t ngx_http_ws_heartbeat_read(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i, u_char *buf, size_t len,
-    size_t n, size_t *at);
+    size_t n, size_t *at, ngx_uint_t plain);
 static ngx_http_ws_heartbeat_noinline size_t
     ngx_http_ws_heartbeat_parse_rest(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i, u_char *buf, size_t len, size_t *at);
+    ngx_uint_t i, u_char *buf, size_t out, size_t len, size_t *at);
 static ngx_http_ws_heartbeat_noinline ssize_t
     ngx_http_ws_heartbeat_withheld(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
@@ -432,8 +432,10 @@ ngx_http_ws_heartbeat_recv_upstream(ngx_connection_t *c, u_char *buf,
 
 /*
  * The common case, inlined into both wrappers with i known: nothing
- * withheld from the last read, no ping waiting for a boundary, and whole
- * data frames stepped over.  Anything else goes the general way.
+ * withheld from the last read, no header split across reads, no
+ * fragmented message, no ping waiting for a boundary in this stream and
+ * the session not passed through (p->divert stands for these two), and
+ * whole data frames stepped over.  Anything else goes the general way.
  */
 
 static ngx_http_ws_heartbeat_inline ssize_t
@@ -449,7 +451,7 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
     p = &peer->parser;
     to = &ctx->peer[i ^ 1];
 
-    if (p->slen || to->inject || ctx->passthrough) {
+    if (p->hlen || p->in_message || p->slen || p->divert) {
         return ngx_http_ws_heartbeat_recv(ctx, i, c, buf, size);
     }
 
@@ -463,7 +465,7 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
         return n;
     }
 
-    len = ngx_http_ws_heartbeat_read(ctx, i, buf, n, n, NULL);
+    len = ngx_http_ws_heartbeat_read(ctx, i, buf, n, n, NULL, 1);
     to->queued += len;
 
     if (len) {
@@ -483,7 +485,7 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
 
 static ngx_http_ws_heartbeat_inline size_t
 ngx_http_ws_heartbeat_read(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
-    u_char *buf, size_t len, size_t n, size_t *at)
+    u_char *buf, size_t len, size_t n, size_t *at, ngx_uint_t plain)
 {
     size_t                           out;
     uint64_t                         frames;
@@ -500,7 +502,8 @@ ngx_http_ws_heartbeat_read(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
 
     if (at == NULL) {
         out = ngx_http_ws_heartbeat_skip(&peer->parser, buf, len,
-                                         i == NGX_HTTP_WSHB_CLIENT, &frames);
+                                         i == NGX_HTTP_WSHB_CLIENT, plain,
+                                         &frames);
         if (frames) {
             ctx->last_data = now;
         }
@@ -513,22 +516,21 @@ ngx_http_ws_heartbeat_read(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         out = 0;
     }
 
-    return out + ngx_http_ws_heartbeat_parse_rest(ctx, i, buf + out,
-                                                  len - out, at);
+    return ngx_http_ws_heartbeat_parse_rest(ctx, i, buf, out, len, at);
 }
 
 
 /*
- * What the inline part left: control frames, longer lengths, headers
- * split across reads.  Out of line, so that the fast path needs few
- * registers saved around its own calls.
+ * What the inline part left of buf[0..len), from buf + out on: control
+ * frames, longer lengths, headers split across reads.  Returns the length
+ * of all that is left of buf.  Out of line, so that the fast path needs
+ * few registers saved around its own calls.
  */
 
 static ngx_http_ws_heartbeat_noinline size_t
 ngx_http_ws_heartbeat_parse_rest(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i, u_char *buf, size_t len, size_t *at)
+    ngx_uint_t i, u_char *buf, size_t out, size_t len, size_t *at)
 {
-    size_t                           out;
     uint64_t                         data;
     ngx_http_ws_heartbeat_peer_t    *peer;
     ngx_http_ws_heartbeat_parser_t  *p;
@@ -537,7 +539,7 @@ ngx_http_ws_heartbeat_parse_rest(ngx_http_ws_heartbeat_ctx_t *ctx,
     p = &peer->parser;
     data = p->data_frames;
 
-    out = ngx_http_ws_heartbeat_parse(p, buf, len, at);
+    out += ngx_http_ws_heartbeat_parse(p, buf + out, len - out, at);
 
     if (p->pongs != peer->pongs || p->closes || p->error) {
         ngx_http_ws_heartbeat_events(ctx, i);
@@ -643,7 +645,7 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     }
 
     len = ngx_http_ws_heartbeat_read(ctx, i, buf, k + n, n,
-                                     reserve ? &at : NULL);
+                                     reserve ? &at : NULL, 0);
 
     if (reserve && to->inject && !ctx->passthrough
         && at != NGX_HTTP_WSHB_NO_BOUNDARY)
@@ -653,6 +655,7 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
 
         to->queued += at + reserve;
         to->inject = 0;
+        p->divert = 0;
         ngx_http_ws_heartbeat_ping_queued(ctx, i ^ 1);
 
         to->queued += len - at;
@@ -755,6 +758,8 @@ ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     ctx->passthrough = 1;
     ctx->peer[0].inject = 0;
     ctx->peer[1].inject = 0;
+    ctx->peer[0].parser.divert = 1;
+    ctx->peer[1].parser.divert = 1;
 
     ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_PASSTHROUGH);
 
@@ -931,6 +936,7 @@ ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
      */
 
     peer->inject = 1;
+    ctx->peer[i ^ 1].parser.divert = 1;
 }
 
 
@@ -1366,6 +1372,8 @@ ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     uc = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection;
 
     ctx->passthrough = 1;
+    ctx->peer[0].parser.divert = 1;
+    ctx->peer[1].parser.divert = 1;
 
     c->read->eof = 1;
     uc->read->eof = 1;

@@ -202,7 +202,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(buf + k, in + from, to - from);
 
         /* as the recv wrapper: the inline skip first, unless a boundary
-         * is wanted */
+         * is wanted; its fast path (plain) when nothing was withheld and
+         * no header or fragmented message is in progress */
 
         if (i & 1) {
             n = ngx_http_ws_heartbeat_parse(&p, buf, k + to - from,
@@ -210,6 +211,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         } else {
             n = ngx_http_ws_heartbeat_skip(&p, buf, k + to - from, masked,
+                                           k == 0 && p.hlen == 0
+                                           && !p.in_message,
                                            &frames);
             if (n < k + to - from) {
                 n += ngx_http_ws_heartbeat_parse(&p, buf + n,
