@@ -83,6 +83,8 @@ static size_t ngx_http_ws_heartbeat_build(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, u_char *out);
 static void ngx_http_ws_heartbeat_ping_queued(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
+static ngx_uint_t ngx_http_ws_heartbeat_heard(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i);
 static ngx_uint_t ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
 static int ngx_http_ws_heartbeat_outq(ngx_connection_t *c);
@@ -714,11 +716,10 @@ ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
             ngx_http_ws_heartbeat_rtt(ctx, i);
             ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_HEALTHY);
 
-            /* the timer was set for the check of this pong: move it on */
-
-            if (ctx->timer_set) {
-                ngx_http_ws_heartbeat_schedule(ctx);
-            }
+            /*
+             * The timer stays: set at the earlier of the next ping time
+             * and the deadline, it is never late, at worst early.
+             */
 
             ngx_log_debug3(NGX_LOG_DEBUG_HTTP, peer->connection->log, 0,
                            "ws_heartbeat: %s pong %uD, rtt %M",
@@ -978,6 +979,16 @@ ngx_http_ws_heartbeat_ping_queued(ngx_http_ws_heartbeat_ctx_t *ctx,
 }
 
 
+/* a byte from peer i since our ping, passed on or still held by nginx */
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_heard(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
+{
+    return ctx->peer[i].rx_bytes != ctx->peer[i].rx_mark
+           || ngx_http_ws_heartbeat_held_from(ctx, i) != 0;
+}
+
+
 /*
  * Is peer i, which owes us a pong, alive?  Any byte from it counts, and so
  * do its bytes that nginx still holds (its pong may be queued behind them
@@ -995,9 +1006,7 @@ ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
     peer = &ctx->peer[i];
 
-    if (peer->rx_bytes != peer->rx_mark
-        || ngx_http_ws_heartbeat_held_from(ctx, i))
-    {
+    if (ngx_http_ws_heartbeat_heard(ctx, i)) {
         return NGX_HTTP_WSHB_ALIVE;
     }
 
@@ -1053,7 +1062,7 @@ ngx_http_ws_heartbeat_outq(ngx_connection_t *c)
 static void
 ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
 {
-    ngx_uint_t                         i, rc;
+    ngx_uint_t                         i, rc, pinged;
     ngx_log_t                         *log;
     ngx_http_ws_heartbeat_msec_t       now;
     ngx_http_ws_heartbeat_peer_t      *peer;
@@ -1068,9 +1077,9 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
         return;
     }
 
-    ngx_http_ws_heartbeat_publish(ctx, 0);
-
     if (ctx->draining) {
+        ngx_http_ws_heartbeat_publish(ctx, 0);
+
         if ((int32_t) (now - ctx->drain_at) >= 0) {
             ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_SHUTDOWN, 1, 1);
             return;
@@ -1082,48 +1091,63 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
 
     if (ctx->close_seen) {
         /* the closing handshake is under way: nginx ends the session */
+        ngx_http_ws_heartbeat_publish(ctx, 0);
         return;
     }
 
     for (i = 0; i < 2; i++) {
         peer = &ctx->peer[i];
 
-        if (!peer->enabled) {
+        if (!peer->enabled || !peer->awaiting) {
             continue;
         }
 
-        if (peer->awaiting) {
-            rc = ngx_http_ws_heartbeat_alive(ctx, i);
+        /*
+         * Before the deadline (the timer may wake at the next ping time)
+         * only bytes from the peer count; progress in sending to it is
+         * judged over the whole timeout, at the deadline.
+         */
 
-            if (rc == NGX_HTTP_WSHB_ALIVE) {
+        if ((int32_t) (now - peer->deadline) < 0) {
+            if (ngx_http_ws_heartbeat_heard(ctx, i)) {
                 peer->awaiting = 0;
-
-            } else if ((int32_t) (now - peer->deadline) >= 0) {
-
-                if (rc == NGX_HTTP_WSHB_WAIT) {
-                    peer->deadline = now + wlcf->timeout;
-
-                } else {
-                    ngx_log_error(NGX_LOG_INFO, log, 0,
-                                  "ws_heartbeat: %s did not answer ping %uD "
-                                  "within %M ms, closing session "
-                                  NGX_HTTP_WSHB_ID_FMT,
-                                  ngx_http_ws_heartbeat_peer_name[i],
-                                  peer->pings, wlcf->timeout,
-                                  NGX_HTTP_WSHB_ID(ctx));
-
-                    ngx_http_ws_heartbeat_close(ctx,
-                                             NGX_HTTP_WSHB_CLIENT_TIMEOUT + i,
-                                             i == NGX_HTTP_WSHB_UPSTREAM,
-                                             i == NGX_HTTP_WSHB_CLIENT);
-                    return;
-                }
             }
+
+            continue;
         }
 
+        rc = ngx_http_ws_heartbeat_alive(ctx, i);
+
+        if (rc == NGX_HTTP_WSHB_ALIVE) {
+            peer->awaiting = 0;
+
+        } else if (rc == NGX_HTTP_WSHB_WAIT) {
+            peer->deadline = now + wlcf->timeout;
+
+        } else {
+            ngx_log_error(NGX_LOG_INFO, log, 0,
+                          "ws_heartbeat: %s did not answer ping %uD "
+                          "within %M ms, closing session "
+                          NGX_HTTP_WSHB_ID_FMT,
+                          ngx_http_ws_heartbeat_peer_name[i],
+                          peer->pings, wlcf->timeout,
+                          NGX_HTTP_WSHB_ID(ctx));
+
+            ngx_http_ws_heartbeat_close(ctx,
+                                        NGX_HTTP_WSHB_CLIENT_TIMEOUT + i,
+                                        i == NGX_HTTP_WSHB_UPSTREAM,
+                                        i == NGX_HTTP_WSHB_CLIENT);
+            return;
+        }
     }
 
-    /* pings go out after both checks: a fresh ping is not a sign of life */
+    /*
+     * Pings go out after both checks: a fresh ping is not a sign of life.
+     * A ping publishes the session; otherwise it is published here, so
+     * that counters reach the zone at least once an interval.
+     */
+
+    pinged = 0;
 
     for (i = 0; i < 2; i++) {
         peer = &ctx->peer[i];
@@ -1132,6 +1156,7 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
             && (int32_t) (now - peer->next_ping) >= 0)
         {
             ngx_http_ws_heartbeat_ping(ctx, i);
+            pinged = 1;
         }
     }
 
@@ -1147,6 +1172,10 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
 
         ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_IDLE_TIMEOUT, 1, 1);
         return;
+    }
+
+    if (!pinged) {
+        ngx_http_ws_heartbeat_publish(ctx, 0);
     }
 
     ngx_http_ws_heartbeat_schedule(ctx);
@@ -1180,7 +1209,19 @@ ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx)
             continue;
         }
 
-        at = peer->awaiting ? peer->deadline : peer->next_ping;
+        at = peer->next_ping;
+
+        /*
+         * Awaiting a pong: the deadline, or the next ping time if that
+         * comes first, so that a pong in time needs no move of the timer
+         */
+
+        if (peer->awaiting
+            && ((int32_t) (at - now) <= 0
+                || (int32_t) (peer->deadline - at) < 0))
+        {
+            at = peer->deadline;
+        }
 
         d = (int32_t) (at - now);
 
