@@ -33,6 +33,16 @@ static unsigned ngx_http_ws_heartbeat_match_whole(
     const uint8_t *mask, uint32_t *seq);
 
 
+/* ngx_http_ws_heartbeat_busy() reads these four bytes at once */
+typedef char  ngx_http_ws_heartbeat_flags_adjacent[
+    (offsetof(ngx_http_ws_heartbeat_parser_t, in_message)
+         == offsetof(ngx_http_ws_heartbeat_parser_t, hlen) + 1
+     && offsetof(ngx_http_ws_heartbeat_parser_t, slen)
+         == offsetof(ngx_http_ws_heartbeat_parser_t, hlen) + 2
+     && offsetof(ngx_http_ws_heartbeat_parser_t, divert)
+         == offsetof(ngx_http_ws_heartbeat_parser_t, hlen) + 3) ? 1 : -1];
+
+
 static const char  *ngx_http_ws_heartbeat_errors[] = {
     "no error",
     "reserved opcode",

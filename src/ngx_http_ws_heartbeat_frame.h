@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 
 /* ping payload: magic (4), session cookie (8), sequence (4) */
@@ -57,8 +58,8 @@ typedef struct {
     uint8_t    hlen;
     uint8_t    in_message;      /* inside a fragmented data message */
     uint8_t    slen;
-    uint8_t    divert;          /* the caller's, never read here: its
-                                   reads must not take the fast path */
+    uint8_t    divert;          /* set by the caller, ignored by the
+                                   parser: see ..._busy() */
     uint8_t    masked;          /* frames from this peer carry a mask */
     uint8_t    armed;           /* our pings went out: look for pongs */
     uint8_t    error;           /* NGX_HTTP_WSHB_ERR_*, sticky */
@@ -87,9 +88,10 @@ const char *ngx_http_ws_heartbeat_strerror(unsigned error);
  * Returns how many bytes of buf it took and, in *frames, how many frame
  * headers it read; ngx_http_ws_heartbeat_parse() reads whatever follows.
  * Inline, with masked (p->masked) a constant where the caller knows the
- * direction, and plain set where it has seen that neither a split header
- * nor a fragmented message is in progress: it runs for every read, so the
- * loop keeps its state in locals (stores through p could alias buf).
+ * direction, and plain set where it has seen that the read starts at a
+ * frame boundary (no payload left over, no split header) outside a
+ * fragmented message: it runs for every read, so the loop keeps its
+ * state in locals (stores through p could alias buf).
  */
 
 static inline size_t
@@ -102,7 +104,7 @@ ngx_http_ws_heartbeat_skip(ngx_http_ws_heartbeat_parser_t *p,
     unsigned   op;
     ptrdiff_t  last;
 
-    left = p->left;
+    left = plain ? 0 : p->left;
     *frames = 0;
 
     if (left) {
@@ -157,6 +159,26 @@ ngx_http_ws_heartbeat_skip(ngx_http_ws_heartbeat_parser_t *p,
     }
 
     return o;
+}
+
+
+/*
+ * Nonzero if a read must not take the recv wrappers' fast path: a payload
+ * or a header continues, a fragmented message is in progress, bytes are
+ * withheld, or the caller diverts it.  One load for the four flags, which
+ * sit side by side, and one for the payload left.
+ */
+
+static inline uint64_t
+ngx_http_ws_heartbeat_busy(const ngx_http_ws_heartbeat_parser_t *p)
+{
+    uint32_t  flags;
+
+    memcpy(&flags, (const uint8_t *) p
+                   + offsetof(ngx_http_ws_heartbeat_parser_t, hlen),
+           sizeof(flags));
+
+    return p->left | flags;
 }
 
 

@@ -433,11 +433,12 @@ ngx_http_ws_heartbeat_recv_upstream(ngx_connection_t *c, u_char *buf,
 
 
 /*
- * The common case, inlined into both wrappers with i known: nothing
- * withheld from the last read, no header split across reads, no
- * fragmented message, no ping waiting for a boundary in this stream and
- * the session not passed through (p->divert stands for these two), and
- * whole data frames stepped over.  Anything else goes the general way.
+ * The common case, inlined into both wrappers with i known: a read that
+ * starts at a frame boundary (no payload or header continues), nothing
+ * withheld from the last read, no fragmented message, no ping waiting for
+ * a boundary in this stream and the session not passed through
+ * (p->divert stands for these two), and whole data frames stepped over.
+ * Anything else goes the general way.
  */
 
 static ngx_http_ws_heartbeat_inline ssize_t
@@ -453,7 +454,7 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
     p = &peer->parser;
     to = &ctx->peer[i ^ 1];
 
-    if (p->hlen || p->in_message || p->slen || p->divert) {
+    if (ngx_http_ws_heartbeat_busy(p)) {
         return ngx_http_ws_heartbeat_recv(ctx, i, c, buf, size);
     }
 

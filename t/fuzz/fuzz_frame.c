@@ -203,7 +203,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         /* as the recv wrapper: the inline skip first, unless a boundary
          * is wanted; its fast path (plain) when nothing was withheld and
-         * no header or fragmented message is in progress */
+         * the read starts at a frame boundary outside a fragmented
+         * message (ngx_http_ws_heartbeat_busy() is 0) */
 
         if (i & 1) {
             n = ngx_http_ws_heartbeat_parse(&p, buf, k + to - from,
@@ -211,8 +212,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         } else {
             n = ngx_http_ws_heartbeat_skip(&p, buf, k + to - from, masked,
-                                           k == 0 && p.hlen == 0
-                                           && !p.in_message,
+                                           k == 0
+                                           && !ngx_http_ws_heartbeat_busy(&p),
                                            &frames);
             if (n < k + to - from) {
                 n += ngx_http_ws_heartbeat_parse(&p, buf + n,
