@@ -174,6 +174,7 @@ char *ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
 
 extern ngx_str_t   ngx_http_ws_heartbeat_reasons[];
 extern time_t      ngx_http_ws_heartbeat_worker_start;
+
 /*
  * nginx reaches the module through ngx_modules[], never by its name: kept
  * out of the dynamic symbol table, it is read without a GOT lookup in the

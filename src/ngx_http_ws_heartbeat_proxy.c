@@ -482,8 +482,9 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
 /*
  * The len bytes at buf from peer i, n of them just read (the rest were
  * withheld last time): counted, their frames parsed, our pongs removed.
- * With at, the first frame boundary is wanted (to put a ping there).
- * Returns what is left of them.
+ * With at, the first frame boundary is wanted (to put a ping there);
+ * plain is the fast path's word that the bytes start at a frame boundary
+ * (ngx_http_ws_heartbeat_busy() was 0).  Returns what is left of them.
  */
 
 static ngx_http_ws_heartbeat_inline size_t
