@@ -81,6 +81,7 @@ static void ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
 static size_t ngx_http_ws_heartbeat_build(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, u_char *out);
+static void ngx_http_ws_heartbeat_pass(ngx_http_ws_heartbeat_ctx_t *ctx);
 static void ngx_http_ws_heartbeat_ping_queued(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
 static ngx_uint_t ngx_http_ws_heartbeat_heard(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -758,15 +759,28 @@ ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
                   ngx_http_ws_heartbeat_strerror(ctx->peer[i].parser.error),
                   NGX_HTTP_WSHB_ID(ctx));
 
+    ngx_http_ws_heartbeat_pass(ctx);
+
+    ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_PASSTHROUGH);
+
+    ngx_http_ws_heartbeat_timer_del(ctx);
+}
+
+
+/*
+ * Both streams pass untouched from now on: no ping waits for a boundary,
+ * and every read leaves the wrappers' fast path for the general one,
+ * which passes bytes through.
+ */
+
+static void
+ngx_http_ws_heartbeat_pass(ngx_http_ws_heartbeat_ctx_t *ctx)
+{
     ctx->passthrough = 1;
     ctx->peer[0].inject = 0;
     ctx->peer[1].inject = 0;
     ctx->peer[0].parser.divert = 1;
     ctx->peer[1].parser.divert = 1;
-
-    ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_PASSTHROUGH);
-
-    ngx_http_ws_heartbeat_timer_del(ctx);
 }
 
 
@@ -1414,9 +1428,7 @@ ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     c = ctx->peer[NGX_HTTP_WSHB_CLIENT].connection;
     uc = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection;
 
-    ctx->passthrough = 1;
-    ctx->peer[0].parser.divert = 1;
-    ctx->peer[1].parser.divert = 1;
+    ngx_http_ws_heartbeat_pass(ctx);
 
     c->read->eof = 1;
     uc->read->eof = 1;
