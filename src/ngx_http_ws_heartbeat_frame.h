@@ -36,6 +36,14 @@
 #define NGX_HTTP_WSHB_ERR_FRAGMENT   5
 
 
+/* a read that ends where a frame's payload does is the common case */
+#if defined(__GNUC__)
+#define ngx_http_ws_heartbeat_likely(x)  __builtin_expect(!!(x), 1)
+#else
+#define ngx_http_ws_heartbeat_likely(x)  (x)
+#endif
+
+
 typedef struct {
     uint64_t   left;            /* payload bytes left in the current frame */
     uint64_t   data_frames;     /* text, binary, continuation: headers seen */
@@ -102,7 +110,7 @@ ngx_http_ws_heartbeat_skip(ngx_http_ws_heartbeat_parser_t *p,
     size_t     o, need, plen;
     uint64_t   left, n;
     unsigned   op;
-    ptrdiff_t  last;
+    ptrdiff_t  last, rest;
 
     left = plain ? 0 : p->left;
     *frames = 0;
@@ -131,31 +139,52 @@ ngx_http_ws_heartbeat_skip(ngx_http_ws_heartbeat_parser_t *p,
      * payload still to come.
      */
 
-    for (last = (ptrdiff_t) len - (ptrdiff_t) need;
-         (ptrdiff_t) o <= last;
-         o += need + plen)
-    {
+    last = (ptrdiff_t) len - (ptrdiff_t) need;
 
-        /* FIN, no opcode but text (1) or binary (2), the mask bit as
-         * this direction requires (a length that lacks it or has it
-         * wrongly comes out above 125), a 7-bit length */
+    /*
+     * FIN, no opcode but text (1) or binary (2), the mask bit as this
+     * direction requires (a length that lacks it or has it wrongly comes
+     * out above 125), a 7-bit length
+     */
 
-        op = (unsigned) (buf[o] & 0x8f) - 0x81;
-        plen = (size_t) buf[o + 1] - (masked ? 0x80 : 0);
+#define ngx_http_ws_heartbeat_simple(h)                                       \
+    (op = (unsigned) ((h)[0] & 0x8f) - 0x81,                                 \
+     plen = (size_t) (h)[1] - (masked ? 0x80 : 0),                           \
+     op <= 1 && plen <= 125)
 
-        if (op > 1 || plen > 125) {
-            break;
+    /* a read from a boundary mostly holds one frame: that one unrolled */
+
+    if (plain) {
+        if (last < 0 || !ngx_http_ws_heartbeat_simple(buf)) {
+            *frames = 0;
+            return 0;
         }
 
-        n++;
+        n = 1;
+        o = need + plen;
     }
+
+    while ((ptrdiff_t) o <= last && ngx_http_ws_heartbeat_simple(buf + o)) {
+        n++;
+        o += need + plen;
+    }
+
+#undef ngx_http_ws_heartbeat_simple
 
     p->data_frames += n;
     *frames = n;
 
-    if (o > len) {
-        p->left = o - len;
-        o = len;
+    /*
+     * All of buf taken, the last payload perhaps not yet whole: one
+     * subtraction tells both (o - len is 0 where the payload ends with
+     * the read, the common case)
+     */
+
+    rest = (ptrdiff_t) (o - len);
+
+    if (ngx_http_ws_heartbeat_likely(rest >= 0)) {
+        p->left = (uint64_t) rest;
+        return len;
     }
 
     return o;

@@ -509,6 +509,17 @@ ngx_http_ws_heartbeat_read(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         out = ngx_http_ws_heartbeat_skip(&peer->parser, buf, len,
                                          i == NGX_HTTP_WSHB_CLIENT, plain,
                                          &frames);
+
+        /*
+         * From a frame boundary, all of it taken means at least one data
+         * frame: the fast path's way out needs no other test
+         */
+
+        if (plain && ngx_http_ws_heartbeat_likely(out == len)) {
+            ctx->last_data = now;
+            return out;
+        }
+
         if (frames) {
             ctx->last_data = now;
         }
