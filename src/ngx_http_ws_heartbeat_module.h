@@ -91,8 +91,7 @@ typedef struct {
     uint64_t                          rx_bytes;    /* read from the peer */
     uint64_t                          pub_bytes;   /* published to the zone */
     uint64_t                          pub_frames;
-    uint64_t                          queued;      /* put in nginx's buffer
-                                                      for the peer */
+    uint64_t                          adjust;      /* see ..._queued() */
     uint64_t                          ping_end;    /* queued, up to our ping */
     uint64_t                          rx_mark;     /* rx_bytes at the ping */
     uint64_t                          sent_mark;

@@ -70,6 +70,8 @@ static void ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
 static ngx_buf_t *ngx_http_ws_heartbeat_buffer_to(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
+static ngx_inline uint64_t ngx_http_ws_heartbeat_queued(
+    ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
 static size_t ngx_http_ws_heartbeat_pending_to(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
 static size_t ngx_http_ws_heartbeat_held_from(
@@ -399,7 +401,6 @@ ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
                                        NULL);
 
     ctx->peer[i].rx_bytes += len;
-    ctx->peer[i ^ 1].queued += len;
 
     ngx_http_ws_heartbeat_events(ctx, i);
 }
@@ -448,12 +449,11 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
 {
     size_t                           len;
     ssize_t                          n;
-    ngx_http_ws_heartbeat_peer_t    *peer, *to;
+    ngx_http_ws_heartbeat_peer_t    *peer;
     ngx_http_ws_heartbeat_parser_t  *p;
 
     peer = &ctx->peer[i];
     p = &peer->parser;
-    to = &ctx->peer[i ^ 1];
 
     if (ngx_http_ws_heartbeat_busy(p)) {
         return ngx_http_ws_heartbeat_recv(ctx, i, c, buf, size);
@@ -470,7 +470,6 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
     }
 
     len = ngx_http_ws_heartbeat_read(ctx, i, buf, n, n, NULL, 1);
-    to->queued += len;
 
     if (len) {
         return len;
@@ -556,6 +555,9 @@ ngx_http_ws_heartbeat_parse_rest(ngx_http_ws_heartbeat_ctx_t *ctx,
     data = p->data_frames;
 
     out += ngx_http_ws_heartbeat_parse(p, buf + out, len - out, at);
+
+    /* what was removed or withheld is not queued: see ..._queued() */
+    ctx->peer[i ^ 1].adjust += out - len;
 
     if (p->pongs != peer->pongs || p->closes || p->error) {
         ngx_http_ws_heartbeat_events(ctx, i);
@@ -660,6 +662,9 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         goto done;
     }
 
+    /* the bytes withheld last time are in the stream again */
+    to->adjust += k;
+
     len = ngx_http_ws_heartbeat_read(ctx, i, buf, k + n, n,
                                      reserve ? &at : NULL, 0);
 
@@ -669,16 +674,14 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         ngx_memmove(buf + at + reserve, buf + at, len - at);
         (void) ngx_http_ws_heartbeat_build(ctx, i ^ 1, buf + at);
 
-        to->queued += at + reserve;
+        to->adjust += at + reserve - len;
         to->inject = 0;
         p->divert = 0;
         ngx_http_ws_heartbeat_ping_queued(ctx, i ^ 1);
 
-        to->queued += len - at;
+        to->adjust += len - at;
         return len + reserve;
     }
-
-    to->queued += len;
 
     if (len) {
         return len;
@@ -820,6 +823,20 @@ ngx_http_ws_heartbeat_buffer_to(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 }
 
 
+/*
+ * Bytes put into nginx's buffer for peer i so far: those read from the
+ * other peer, less our pongs removed and the bytes withheld, plus the
+ * frames we injected.  The last three change only off the fast path, so
+ * they are kept as one adjustment and the fast path counts bytes once.
+ */
+
+static ngx_inline uint64_t
+ngx_http_ws_heartbeat_queued(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
+{
+    return ctx->peer[i ^ 1].rx_bytes + ctx->peer[i].adjust;
+}
+
+
 static size_t
 ngx_http_ws_heartbeat_pending_to(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i)
@@ -860,7 +877,7 @@ ngx_http_ws_heartbeat_held_from(ngx_http_ws_heartbeat_ctx_t *ctx,
         return 0;
     }
 
-    sent = to->queued - held;
+    sent = ngx_http_ws_heartbeat_queued(ctx, i ^ 1) - held;
     ours = 0;
 
     if (sent < to->ping_end) {
@@ -894,7 +911,7 @@ ngx_http_ws_heartbeat_append(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     }
 
     b->last = ngx_cpymem(b->last, frame, len);
-    ctx->peer[i].queued += len;
+    ctx->peer[i].adjust += len;
 
     return NGX_OK;
 }
@@ -931,7 +948,9 @@ ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
      * queues the data.  That is every ping of an idle session.
      */
 
-    if (peer->drained && peer->queued == peer->ping_end) {
+    if (peer->drained
+        && ngx_http_ws_heartbeat_queued(ctx, i) == peer->ping_end)
+    {
         peer->outq = 0;
 
     } else {
@@ -1000,9 +1019,9 @@ ngx_http_ws_heartbeat_ping_queued(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     peer = &ctx->peer[i];
 
-    peer->ping_end = peer->queued;
-    peer->sent_mark = peer->queued;
-    peer->sent_prev = peer->queued - ngx_http_ws_heartbeat_pending_to(ctx, i);
+    peer->ping_end = ngx_http_ws_heartbeat_queued(ctx, i);
+    peer->sent_mark = peer->ping_end;
+    peer->sent_prev = peer->ping_end - ngx_http_ws_heartbeat_pending_to(ctx, i);
 }
 
 
@@ -1043,7 +1062,8 @@ ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     }
 
     rc = NGX_HTTP_WSHB_DEAD;
-    sent = peer->queued - ngx_http_ws_heartbeat_pending_to(ctx, i);
+    sent = ngx_http_ws_heartbeat_queued(ctx, i)
+           - ngx_http_ws_heartbeat_pending_to(ctx, i);
 
     if (sent > peer->sent_mark) {
         peer->sent_mark = sent;
