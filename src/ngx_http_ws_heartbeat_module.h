@@ -97,11 +97,12 @@ typedef struct {
     uint64_t                          sent_mark;
     uint64_t                          sent_prev;
 
-    ngx_http_ws_heartbeat_msec_t      ping_time;
-    ngx_http_ws_heartbeat_msec_t      last_rx;
+    ngx_http_ws_heartbeat_msec_t      ping_time;  /* the next is an
+                                                     interval later */
+    ngx_http_ws_heartbeat_msec_t      last_rx;    /* 0: never, and see */
+    ngx_http_ws_heartbeat_msec_t      last_data;  /* ..._last_rx() */
     ngx_http_ws_heartbeat_msec_t      last_pong;
     ngx_http_ws_heartbeat_msec_t      deadline;
-    ngx_http_ws_heartbeat_msec_t      next_ping;
     ngx_http_ws_heartbeat_msec_t      rtt;
 
     uint32_t                          pings;      /* our last one's number */
@@ -126,7 +127,6 @@ typedef struct {
     ngx_queue_t                       queue;
 
     ngx_http_ws_heartbeat_msec_t      start;
-    ngx_http_ws_heartbeat_msec_t      last_data;
     ngx_http_ws_heartbeat_msec_t      drain_at;
 
     uint32_t                          counter;    /* in the session id */

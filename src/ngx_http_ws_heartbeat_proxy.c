@@ -70,6 +70,10 @@ static void ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
 static ngx_buf_t *ngx_http_ws_heartbeat_buffer_to(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
+static ngx_http_ws_heartbeat_msec_t ngx_http_ws_heartbeat_last_rx(
+    ngx_http_ws_heartbeat_peer_t *peer);
+static ngx_http_ws_heartbeat_msec_t ngx_http_ws_heartbeat_last_data(
+    ngx_http_ws_heartbeat_ctx_t *ctx);
 static ngx_inline uint64_t ngx_http_ws_heartbeat_queued(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
 static size_t ngx_http_ws_heartbeat_pending_to(
@@ -301,7 +305,6 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 
     ctx->request = r;
     ctx->start = ngx_http_ws_heartbeat_msec();
-    ctx->last_data = ctx->start;
     ctx->counter = (uint32_t) ngx_http_ws_heartbeat_counter++;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
@@ -337,8 +340,10 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
                                 &ctx->peer[NGX_HTTP_WSHB_UPSTREAM].parser,
                                 0, prefix);
 
+    /* the first pings go an interval after the start */
+
     for (i = 0; i < 2; i++) {
-        ctx->peer[i].next_ping = ctx->start + wlcf->interval;
+        ctx->peer[i].ping_time = ctx->start;
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_ws_heartbeat_module);
@@ -500,7 +505,6 @@ ngx_http_ws_heartbeat_read(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     now = ngx_http_ws_heartbeat_msec();
 
     peer->rx_bytes += n;
-    peer->last_rx = now;
 
     /* whole data frames need neither the parser nor the event check */
 
@@ -515,12 +519,15 @@ ngx_http_ws_heartbeat_read(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
          */
 
         if (plain && ngx_http_ws_heartbeat_likely(out == len)) {
-            ctx->last_data = now;
+            /* last_rx is left behind: see ngx_http_ws_heartbeat_last_rx() */
+            peer->last_data = now;
             return out;
         }
 
+        peer->last_rx = now;
+
         if (frames) {
-            ctx->last_data = now;
+            peer->last_data = now;
         }
 
         if (out == len) {
@@ -528,6 +535,7 @@ ngx_http_ws_heartbeat_read(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         }
 
     } else {
+        peer->last_rx = now;
         out = 0;
     }
 
@@ -564,7 +572,7 @@ ngx_http_ws_heartbeat_parse_rest(ngx_http_ws_heartbeat_ctx_t *ctx,
     }
 
     if (p->data_frames != data) {
-        ctx->last_data = ngx_http_ws_heartbeat_msec();
+        peer->last_data = ngx_http_ws_heartbeat_msec();
     }
 
     return out;
@@ -824,6 +832,49 @@ ngx_http_ws_heartbeat_buffer_to(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
 
 /*
+ * The time of the last read from a peer, 0 if none.  A read of whole data
+ * frames (the recv wrappers' fast path) leaves only last_data, the time of
+ * the last data frame; any other read sets last_rx.  Times are 32-bit:
+ * "later" is judged by the sign of the difference.
+ */
+
+static ngx_http_ws_heartbeat_msec_t
+ngx_http_ws_heartbeat_last_rx(ngx_http_ws_heartbeat_peer_t *peer)
+{
+    if (peer->last_data
+        && (peer->last_rx == 0
+            || (int32_t) (peer->last_data - peer->last_rx) > 0))
+    {
+        return peer->last_data;
+    }
+
+    return peer->last_rx;
+}
+
+
+/* the time of the last data frame either way, or of the start */
+
+static ngx_http_ws_heartbeat_msec_t
+ngx_http_ws_heartbeat_last_data(ngx_http_ws_heartbeat_ctx_t *ctx)
+{
+    ngx_uint_t                     i;
+    ngx_http_ws_heartbeat_msec_t   last;
+
+    last = ctx->start;
+
+    for (i = 0; i < 2; i++) {
+        if (ctx->peer[i].last_data
+            && (int32_t) (ctx->peer[i].last_data - last) > 0)
+        {
+            last = ctx->peer[i].last_data;
+        }
+    }
+
+    return last;
+}
+
+
+/*
  * Bytes put into nginx's buffer for peer i so far: those read from the
  * other peer, less our pongs removed and the bytes withheld, plus the
  * frames we injected.  The last three change only off the fast path, so
@@ -935,7 +986,6 @@ ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     peer->awaiting = 1;
     peer->ping_time = ngx_http_ws_heartbeat_msec();
     peer->deadline = peer->ping_time + wlcf->timeout;
-    peer->next_ping = peer->ping_time + wlcf->interval;
     peer->rx_mark = peer->rx_bytes;
     peer->parser.armed = 1;
 
@@ -1200,7 +1250,8 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
         peer = &ctx->peer[i];
 
         if (peer->enabled && !peer->awaiting
-            && (int32_t) (now - peer->next_ping) >= 0)
+            && (int32_t) (now - peer->ping_time - (uint32_t) wlcf->interval)
+               >= 0)
         {
             ngx_http_ws_heartbeat_ping(ctx, i);
             pinged = 1;
@@ -1208,7 +1259,8 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
     }
 
     if (wlcf->idle_timeout
-        && (int32_t) (now - ctx->last_data - (uint32_t) wlcf->idle_timeout)
+        && (int32_t) (now - ngx_http_ws_heartbeat_last_data(ctx)
+                      - (uint32_t) wlcf->idle_timeout)
            >= 0)
     {
         ngx_log_error(NGX_LOG_INFO, log, 0,
@@ -1256,7 +1308,7 @@ ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx)
             continue;
         }
 
-        at = peer->next_ping;
+        at = peer->ping_time + (uint32_t) wlcf->interval;
 
         /*
          * Awaiting a pong: the deadline, or the next ping time if that
@@ -1278,8 +1330,8 @@ ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx)
     }
 
     if (wlcf->idle_timeout) {
-        d = (int32_t) (ctx->last_data + (uint32_t) wlcf->idle_timeout
-                       - now);
+        d = (int32_t) (ngx_http_ws_heartbeat_last_data(ctx)
+                       + (uint32_t) wlcf->idle_timeout - now);
 
         if (d < min) {
             min = d;
@@ -1591,6 +1643,7 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t state)
 {
     uint64_t                         frames;
+    ngx_http_ws_heartbeat_msec_t     last;
     ngx_uint_t                       i, emit;
     ngx_http_ws_heartbeat_peer_t    *peer;
     ngx_http_ws_heartbeat_zone_t    *zone;
@@ -1641,7 +1694,8 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     for (i = 0; i < 2; i++) {
         peer = &ctx->peer[i];
 
-        rec->last_rx[i] = peer->last_rx ? peer->last_rx - ctx->start : 0;
+        last = ngx_http_ws_heartbeat_last_rx(peer);
+        rec->last_rx[i] = last ? last - ctx->start : 0;
         rec->last_pong[i] = peer->last_pong ? peer->last_pong - ctx->start
                                             : 0;
         rec->rtt[i] = peer->rtt_set ? peer->rtt : (uint32_t) -1;
@@ -1757,7 +1811,12 @@ ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit)
         }
 
         peer = &ctx->peer[NGX_HTTP_WSHB_CLIENT];
-        last = peer->last_rx ? peer->last_rx : ctx->start;
+        last = ngx_http_ws_heartbeat_last_rx(peer);
+
+        if (last == 0) {
+            last = ctx->start;
+        }
+
 
         if (peer->awaiting || now - last < wlcf->timeout
             || !ngx_http_ws_heartbeat_under_pressure(

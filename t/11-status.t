@@ -115,14 +115,33 @@ ok($one && defined $one->{client}{rtt_ms}, 'per-session rtt');
 
 # data moves: frames and bytes counted per direction
 
+my $sent = time;
 $c[1]->send('send hello');
 ok($c[1]->expect('message', 5), 'echo');
 $c[1]->drain(1.5);
-$doc = status();
+$doc = status('?sessions=100');
 cmp_ok($doc->{totals}{frames}{client_to_upstream}, '>=', 1,
        'frames client to upstream');
 cmp_ok($doc->{totals}{bytes}{upstream_to_client}, '>=', 5,
        'bytes upstream to client');
+
+# the time of the last read: the upstream (not pinged here) sent nothing
+# but a data frame, which the recv hook's fast path stamps as data only
+
+my %by_uri = map { $_->{uri} => $_ } @{ $doc->{sessions} };
+my ($talked, $quiet) = @by_uri{'/ws/2', '/ws/3'};
+ok($talked && $talked->{upstream}{frames} >= 1, 'upstream sent a frame');
+ok($talked && defined $talked->{upstream}{last_rx},
+   'upstream last_rx set by a data frame alone');
+cmp_ok($talked && $talked->{upstream}{last_rx_ms_ago} // -1, '>=', 0,
+       'last_rx_ms_ago present');
+cmp_ok($talked && $talked->{upstream}{last_rx_ms_ago} // 1e9, '<=',
+       (time - $sent) * 1000 + 250, 'and no older than the echo');
+ok($quiet && $quiet->{upstream}{frames} == 0
+   && !defined $quiet->{upstream}{last_rx},
+   'an upstream that sent nothing has no last_rx');
+ok($quiet && defined $quiet->{client}{last_rx},
+   'its client, which answered pings, has one');
 
 # --- closes by reason -------------------------------------------------------
 
