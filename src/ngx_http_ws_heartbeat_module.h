@@ -97,10 +97,9 @@ typedef struct {
     uint64_t                          sent_mark;
     uint64_t                          sent_prev;
 
-    ngx_http_ws_heartbeat_msec_t      ping_time;  /* the next is an
-                                                     interval later */
-    ngx_http_ws_heartbeat_msec_t      last_rx;    /* 0: never, and see */
-    ngx_http_ws_heartbeat_msec_t      last_data;  /* ..._last_rx() */
+    ngx_http_ws_heartbeat_msec_t      ping_time;  /* next ping: + interval */
+    ngx_http_ws_heartbeat_msec_t      last_rx;    /* see ..._last_rx() */
+    ngx_http_ws_heartbeat_msec_t      last_data;  /* of a data frame */
     ngx_http_ws_heartbeat_msec_t      last_pong;
     ngx_http_ws_heartbeat_msec_t      deadline;
     ngx_http_ws_heartbeat_msec_t      rtt;
