@@ -1643,8 +1643,8 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t state)
 {
     uint64_t                         frames;
-    ngx_http_ws_heartbeat_msec_t     last;
     ngx_uint_t                       i, emit;
+    ngx_http_ws_heartbeat_msec_t     last;
     ngx_http_ws_heartbeat_peer_t    *peer;
     ngx_http_ws_heartbeat_zone_t    *zone;
     ngx_http_ws_heartbeat_shctx_t   *sh;
@@ -1816,7 +1816,6 @@ ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit)
         if (last == 0) {
             last = ctx->start;
         }
-
 
         if (peer->awaiting || now - last < wlcf->timeout
             || !ngx_http_ws_heartbeat_under_pressure(
