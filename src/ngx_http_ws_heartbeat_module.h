@@ -99,7 +99,7 @@ typedef struct {
 
     ngx_http_ws_heartbeat_msec_t      ping_time;  /* next ping: + interval */
     ngx_http_ws_heartbeat_msec_t      last_rx;    /* see ..._last_rx() */
-    ngx_http_ws_heartbeat_msec_t      last_data;  /* of a data frame */
+    ngx_http_ws_heartbeat_msec_t      last_data;  /* of data, or start */
     ngx_http_ws_heartbeat_msec_t      last_pong;
     ngx_http_ws_heartbeat_msec_t      deadline;
     ngx_http_ws_heartbeat_msec_t      rtt;

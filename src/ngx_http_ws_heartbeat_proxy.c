@@ -340,10 +340,11 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
                                 &ctx->peer[NGX_HTTP_WSHB_UPSTREAM].parser,
                                 0, prefix);
 
-    /* the first pings go an interval after the start */
+    /* the first pings go an interval after the start; no data yet */
 
     for (i = 0; i < 2; i++) {
         ctx->peer[i].ping_time = ctx->start;
+        ctx->peer[i].last_data = ctx->start;
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_ws_heartbeat_module);
@@ -834,14 +835,15 @@ ngx_http_ws_heartbeat_buffer_to(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 /*
  * The time of the last read from a peer, 0 if none.  A read of whole data
  * frames (the recv wrappers' fast path) leaves only last_data, the time of
- * the last data frame; any other read sets last_rx.  Times are 32-bit:
- * "later" is judged by the sign of the difference.
+ * the last data frame (the start until there is one); any other read sets
+ * last_rx.  Times are 32-bit: "later" is judged by the sign of the
+ * difference.
  */
 
 static ngx_http_ws_heartbeat_msec_t
 ngx_http_ws_heartbeat_last_rx(ngx_http_ws_heartbeat_peer_t *peer)
 {
-    if (peer->last_data
+    if (peer->parser.data_frames
         && (peer->last_rx == 0
             || (int32_t) (peer->last_data - peer->last_rx) > 0))
     {
@@ -857,20 +859,12 @@ ngx_http_ws_heartbeat_last_rx(ngx_http_ws_heartbeat_peer_t *peer)
 static ngx_http_ws_heartbeat_msec_t
 ngx_http_ws_heartbeat_last_data(ngx_http_ws_heartbeat_ctx_t *ctx)
 {
-    ngx_uint_t                     i;
-    ngx_http_ws_heartbeat_msec_t   last;
+    ngx_http_ws_heartbeat_msec_t  a, b;
 
-    last = ctx->start;
+    a = ctx->peer[NGX_HTTP_WSHB_CLIENT].last_data;
+    b = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].last_data;
 
-    for (i = 0; i < 2; i++) {
-        if (ctx->peer[i].last_data
-            && (int32_t) (ctx->peer[i].last_data - last) > 0)
-        {
-            last = ctx->peer[i].last_data;
-        }
-    }
-
-    return last;
+    return (int32_t) (a - b) > 0 ? a : b;
 }
 
 
