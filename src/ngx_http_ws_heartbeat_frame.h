@@ -36,7 +36,7 @@
 #define NGX_HTTP_WSHB_ERR_FRAGMENT   5
 
 
-/* a read that ends where a frame's payload does is the common case */
+/* branch hints for the per-read path */
 #if defined(__GNUC__)
 #define ngx_http_ws_heartbeat_likely(x)  __builtin_expect(!!(x), 1)
 #else
@@ -156,7 +156,6 @@ ngx_http_ws_heartbeat_skip(ngx_http_ws_heartbeat_parser_t *p,
 
     if (plain) {
         if (last < 0 || !ngx_http_ws_heartbeat_simple(buf)) {
-            *frames = 0;
             return 0;
         }
 

@@ -683,6 +683,8 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         ngx_memmove(buf + at + reserve, buf + at, len - at);
         (void) ngx_http_ws_heartbeat_build(ctx, i ^ 1, buf + at);
 
+        /* queued up to the end of the ping first, then the rest */
+
         to->adjust += at + reserve - len;
         to->inject = 0;
         p->divert = 0;
