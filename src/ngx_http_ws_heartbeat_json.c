@@ -27,7 +27,8 @@ static u_char *ngx_http_ws_heartbeat_json_peer(u_char *p, char *name,
 static u_char *ngx_http_ws_heartbeat_json_at(u_char *p, uint64_t start,
     uint32_t at);
 static u_char *ngx_http_ws_heartbeat_json_record(u_char *p,
-    ngx_http_ws_heartbeat_record_t *rec, uint64_t now);
+    ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_text_t *text,
+    uint64_t now);
 
 
 static char  *ngx_http_ws_heartbeat_peer_key[] = { "client", "upstream" };
@@ -68,9 +69,11 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
                                        ngx_min(sum->zone_name.len, 256));
     p = ngx_sprintf(p, ",\"size\":%uz,\"record_size\":%uz,"
                        "\"max_records\":%ui,\"used_records\":%ui,"
-                       "\"free_records\":%ui},",
+                       "\"free_records\":%ui,\"names\":%ui,"
+                       "\"names_bytes\":%uz,\"unnamed\":%ui},",
                     sum->zone_size, sizeof(ngx_http_ws_heartbeat_record_t),
-                    sum->nrecords, sum->used, sum->nrecords - sum->used);
+                    sum->nrecords, sum->used, sum->nrecords - sum->used,
+                    sum->nnames, sum->names_size, sum->unnamed);
 
     p = ngx_sprintf(p, "\"sessions_by_state\":{");
 
@@ -169,7 +172,7 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
 
 ngx_int_t
 ngx_http_ws_heartbeat_json_session(ngx_http_ws_heartbeat_out_t *out,
-    ngx_http_ws_heartbeat_record_t *rec, ngx_uint_t first)
+    ngx_http_ws_heartbeat_view_t *view, ngx_uint_t first)
 {
     u_char      *p;
     ngx_time_t  *tp;
@@ -185,7 +188,8 @@ ngx_http_ws_heartbeat_json_session(ngx_http_ws_heartbeat_out_t *out,
         *p++ = ',';
     }
 
-    out->buf->last = ngx_http_ws_heartbeat_json_record(p, rec,
+    out->buf->last = ngx_http_ws_heartbeat_json_record(p, &view->rec,
+                                      &view->text,
                                       (uint64_t) tp->sec * 1000 + tp->msec);
 
     return NGX_OK;
@@ -236,12 +240,12 @@ ngx_http_ws_heartbeat_json_event(ngx_http_ws_heartbeat_out_t *out,
 
     if (ev->before.state != NGX_HTTP_WSHB_STATE_FREE) {
         p = ngx_cpymem(p, ",\"before\":", sizeof(",\"before\":") - 1);
-        p = ngx_http_ws_heartbeat_json_record(p, &ev->before, 0);
+        p = ngx_http_ws_heartbeat_json_record(p, &ev->before, &ev->text, 0);
     }
 
     if (ev->after.state != NGX_HTTP_WSHB_STATE_FREE) {
         p = ngx_cpymem(p, ",\"after\":", sizeof(",\"after\":") - 1);
-        p = ngx_http_ws_heartbeat_json_record(p, &ev->after, 0);
+        p = ngx_http_ws_heartbeat_json_record(p, &ev->after, &ev->text, 0);
     }
 
     *p++ = '}';
@@ -287,7 +291,8 @@ ngx_http_ws_heartbeat_json_snapshot(ngx_http_ws_heartbeat_out_t *out,
 
 static u_char *
 ngx_http_ws_heartbeat_json_record(u_char *p,
-    ngx_http_ws_heartbeat_record_t *rec, uint64_t now)
+    ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_text_t *text,
+    uint64_t now)
 {
     p = ngx_sprintf(p, "{\"id\":\"%08xD%06xP%08xD\",\"pid\":%P,"
                        "\"client_addr\":\"",
@@ -296,10 +301,10 @@ ngx_http_ws_heartbeat_json_record(u_char *p,
     p = ngx_sprintf(p, "\",\"upstream_addr\":\"");
     p = ngx_http_ws_heartbeat_addr_text(p, &rec->upstream);
     p = ngx_sprintf(p, "\",\"host\":");
-    p = ngx_http_ws_heartbeat_json_str(p, rec->host,
+    p = ngx_http_ws_heartbeat_json_str(p, text->host,
                                 ngx_min(rec->host_len, NGX_HTTP_WSHB_HOST_LEN));
     p = ngx_sprintf(p, ",\"uri\":");
-    p = ngx_http_ws_heartbeat_json_str(p, rec->uri,
+    p = ngx_http_ws_heartbeat_json_str(p, text->uri,
                                 ngx_min(rec->uri_len, NGX_HTTP_WSHB_URI_LEN));
     p = ngx_sprintf(p, ",\"started\":\"");
     p = ngx_http_ws_heartbeat_json_time(p, rec->start);

@@ -179,6 +179,15 @@ ngx_http_ws_heartbeat_prometheus(ngx_http_ws_heartbeat_out_t *out,
                        "nginx_ws_zone_records{state=\"free\"} %ui\n",
                     sum->used, sum->nrecords - sum->used);
 
+    p = ngx_http_ws_heartbeat_meta(p, "zone_names_bytes", "gauge",
+            "Bytes of the zone that hold the hosts and URIs of sessions.");
+    p = ngx_sprintf(p, "nginx_ws_zone_names_bytes %uz\n", sum->names_size);
+
+    p = ngx_http_ws_heartbeat_meta(p, "sessions_unnamed_total", "counter",
+            "Sessions tracked without their host and URI: no room left.");
+    p = ngx_sprintf(p, "nginx_ws_sessions_unnamed_total %ui\n",
+                    sum->unnamed);
+
     p = ngx_http_ws_heartbeat_meta(p, "upstream_sessions", "gauge",
             "Tracked sessions by upstream peer.");
 

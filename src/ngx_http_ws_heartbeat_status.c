@@ -489,6 +489,9 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
 
     sum->used = sh->used;
     sum->nrecords = sh->nrecords;
+    sum->nnames = sh->nnames;
+    sum->names_size = sh->names_size;
+    sum->unnamed = sh->unnamed;
     sum->seq = sh->seq;
     sum->nevents = sh->nevents;
 
@@ -592,10 +595,10 @@ ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
     uint32_t                         i;
     ngx_uint_t                       k, n, sent;
     ngx_http_ws_heartbeat_shctx_t   *sh;
-    ngx_http_ws_heartbeat_record_t  *batch;
+    ngx_http_ws_heartbeat_view_t    *batch;
 
     batch = ngx_palloc(r->pool, NGX_HTTP_WSHB_BATCH
-                                * sizeof(ngx_http_ws_heartbeat_record_t));
+                                * sizeof(ngx_http_ws_heartbeat_view_t));
     if (batch == NULL) {
         return NGX_ERROR;
     }
@@ -616,7 +619,9 @@ ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
             if (sh->records[i].state != NGX_HTTP_WSHB_STATE_FREE
                 && ngx_http_ws_heartbeat_match(&sh->records[i], q))
             {
-                batch[n++] = sh->records[i];
+                batch[n].rec = sh->records[i];
+                ngx_http_ws_heartbeat_text_locked(zone, &sh->records[i],
+                                                  &batch[n++].text);
             }
 
             i++;

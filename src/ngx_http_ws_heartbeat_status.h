@@ -43,6 +43,9 @@ typedef struct {
     ngx_array_t                     upstreams;
     ngx_uint_t                      used;
     ngx_uint_t                      nrecords;
+    ngx_uint_t                      nnames;
+    size_t                          names_size;
+    ngx_uint_t                      unnamed;
     ngx_uint_t                      matching;   /* sessions passing filters */
     time_t                          created;
     ngx_str_t                       zone_name;
@@ -67,7 +70,7 @@ u_char *ngx_http_ws_heartbeat_reserve(ngx_http_ws_heartbeat_out_t *out,
 ngx_int_t ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
     ngx_http_ws_heartbeat_summary_t *sum);
 ngx_int_t ngx_http_ws_heartbeat_json_session(ngx_http_ws_heartbeat_out_t *out,
-    ngx_http_ws_heartbeat_record_t *rec, ngx_uint_t first);
+    ngx_http_ws_heartbeat_view_t *view, ngx_uint_t first);
 ngx_int_t ngx_http_ws_heartbeat_json_tail(ngx_http_ws_heartbeat_out_t *out);
 ngx_int_t ngx_http_ws_heartbeat_json_event(ngx_http_ws_heartbeat_out_t *out,
     ngx_http_ws_heartbeat_event_t *ev);

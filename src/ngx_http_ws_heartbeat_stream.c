@@ -490,7 +490,7 @@ ngx_http_ws_heartbeat_snapshot(ngx_http_ws_heartbeat_sub_t *sub,
     ngx_pool_t                      *pool;
     ngx_http_ws_heartbeat_out_t      out;
     ngx_http_ws_heartbeat_shctx_t   *sh;
-    ngx_http_ws_heartbeat_record_t  *batch;
+    ngx_http_ws_heartbeat_view_t    *batch;
 
     sh = sub->zone->sh;
 
@@ -501,7 +501,7 @@ ngx_http_ws_heartbeat_snapshot(ngx_http_ws_heartbeat_sub_t *sub,
     }
 
     batch = ngx_palloc(pool, NGX_HTTP_WSHB_EVENT_BATCH
-                             * sizeof(ngx_http_ws_heartbeat_record_t));
+                             * sizeof(ngx_http_ws_heartbeat_view_t));
     if (batch == NULL) {
         goto failed;
     }
@@ -529,7 +529,9 @@ ngx_http_ws_heartbeat_snapshot(ngx_http_ws_heartbeat_sub_t *sub,
 
         while (i < sh->nrecords && n < NGX_HTTP_WSHB_EVENT_BATCH) {
             if (sh->records[i].state != NGX_HTTP_WSHB_STATE_FREE) {
-                batch[n++] = sh->records[i];
+                batch[n].rec = sh->records[i];
+                ngx_http_ws_heartbeat_text_locked(sub->zone, &sh->records[i],
+                                                  &batch[n++].text);
             }
 
             i++;

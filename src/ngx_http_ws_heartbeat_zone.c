@@ -17,6 +17,12 @@
 
 static ngx_int_t ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static uint32_t ngx_http_ws_heartbeat_names_ref_locked(
+    ngx_http_ws_heartbeat_zone_t *zone, uint32_t hash, ngx_str_t *host,
+    ngx_str_t *uri);
+static void ngx_http_ws_heartbeat_names_unref_locked(
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_record_t *rec);
+static size_t ngx_http_ws_heartbeat_chunk(size_t size);
 static void ngx_http_ws_heartbeat_addr(ngx_http_ws_heartbeat_addr_t *a,
     struct sockaddr *sa);
 
@@ -114,7 +120,8 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_ws_heartbeat_zone_t  *ozone = data;
 
-    size_t                          len, n, i, nev;
+    size_t                          len, n, i, nev, nb;
+    uint32_t                       *names;
     ngx_slab_pool_t                *shpool;
     ngx_http_ws_heartbeat_event_t  *events;
     ngx_http_ws_heartbeat_zone_t   *zone;
@@ -165,9 +172,21 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                       zone->nevents);
     }
 
-    /* as many records as the rest holds: try sizes, quietly */
+    /*
+     * As many records as the rest holds with 64 bytes each left for
+     * hosts and URIs: sessions to the same host and URI share them, so
+     * that is room for a distinct one of up to 50 bytes per session.
+     */
 
-    n = shm_zone->shm.size / sizeof(ngx_http_ws_heartbeat_record_t);
+    n = shm_zone->shm.size / (sizeof(ngx_http_ws_heartbeat_record_t) + 64);
+
+    for (nb = 16; nb < n / 4; nb <<= 1) { /* void */ }
+
+    names = ngx_slab_calloc(shpool, nb * sizeof(uint32_t));
+    if (names == NULL) {
+        return NGX_ERROR;
+    }
+
     shpool->log_nomem = 0;
 
     for ( ;; ) {
@@ -180,19 +199,20 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
 
         if (n < 16) {
-            shpool->log_nomem = 1;
             return NGX_ERROR;
         }
 
         n -= n / 32 + 1;
     }
 
-    shpool->log_nomem = 1;
+    /* the names may not fit: that is counted and warned of, not logged */
 
     sh->nrecords = (uint32_t) n;
     sh->created = ngx_time();
     sh->nevents = (uint32_t) nev;
     sh->events = events;
+    sh->names = names;
+    sh->names_mask = (uint32_t) (nb - 1);
 
     for (i = 0; i < n; i++) {
         sh->records[i].next = (i + 1 < n) ? (uint32_t) (i + 1)
@@ -218,8 +238,9 @@ uint32_t
 ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_request_t *r, uint32_t worker_start, uint32_t counter)
 {
-    size_t                           len;
-    uint32_t                         i;
+    uint32_t                         i, hash;
+    ngx_str_t                        host, uri;
+    ngx_uint_t                       warn;
     ngx_time_t                      *tp;
     ngx_http_upstream_t             *u;
     ngx_http_ws_heartbeat_shctx_t   *sh;
@@ -250,15 +271,17 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
         ngx_http_ws_heartbeat_addr(&tmp.upstream, u->peer.sockaddr);
     }
 
-    if (r->headers_in.server.len) {
-        len = ngx_min(r->headers_in.server.len, NGX_HTTP_WSHB_HOST_LEN);
-        ngx_memcpy(tmp.host, r->headers_in.server.data, len);
-        tmp.host_len = (u_char) len;
-    }
+    host.data = r->headers_in.server.data;
+    host.len = ngx_min(r->headers_in.server.len, NGX_HTTP_WSHB_HOST_LEN);
 
-    len = ngx_min(r->unparsed_uri.len, NGX_HTTP_WSHB_URI_LEN);
-    ngx_memcpy(tmp.uri, r->unparsed_uri.data, len);
-    tmp.uri_len = (u_char) len;
+    uri.data = r->unparsed_uri.data;
+    uri.len = ngx_min(r->unparsed_uri.len, NGX_HTTP_WSHB_URI_LEN);
+
+    ngx_crc32_init(hash);
+    ngx_crc32_update(&hash, host.data, host.len);
+    ngx_crc32_update(&hash, (u_char *) "/", 1);
+    ngx_crc32_update(&hash, uri.data, uri.len);
+    ngx_crc32_final(hash);
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -290,11 +313,38 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     sh->free = rec->next;
     sh->used++;
 
+    tmp.names = ngx_http_ws_heartbeat_names_ref_locked(zone, hash, &host,
+                                                       &uri);
+    warn = 0;
+
+    if (tmp.names) {
+        tmp.host_len = (u_char) host.len;
+        tmp.uri_len = (u_char) uri.len;
+
+    } else {
+        sh->unnamed++;
+
+        if (sh->names_warned == 0
+            || (ngx_msec_int_t) (ngx_current_msec - sh->names_warned)
+               >= 60000)
+        {
+            sh->names_warned = ngx_current_msec ? ngx_current_msec : 1;
+            warn = 1;
+        }
+    }
+
     *rec = tmp;
 
     ngx_http_ws_heartbeat_emit_locked(zone, NGX_HTTP_WSHB_CREATED, NULL, rec);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (warn) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "ws_heartbeat: zone \"%V\" has no room for the host "
+                      "and URI of a session, shown empty",
+                      &zone->shm_zone->shm.name);
+    }
 
     return i;
 }
@@ -312,6 +362,8 @@ ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
 
     ngx_http_ws_heartbeat_emit_locked(zone, NGX_HTTP_WSHB_DELETED,
                                       &sh->records[i], NULL);
+
+    ngx_http_ws_heartbeat_names_unref_locked(zone, &sh->records[i]);
 
     sh->records[i].state = NGX_HTTP_WSHB_STATE_FREE;
     sh->records[i].next = sh->free;
@@ -366,9 +418,145 @@ ngx_http_ws_heartbeat_emit_locked(ngx_http_ws_heartbeat_zone_t *zone,
         ev->after.state = NGX_HTTP_WSHB_STATE_FREE;
     }
 
+    ngx_http_ws_heartbeat_text_locked(zone, after ? after : before,
+                                      &ev->text);
+
     ngx_memory_barrier();
 
     sh->seq = (ngx_atomic_uint_t) seq;
+}
+
+
+/*
+ * A host and URI for a new record: a reference to the entry that holds
+ * them, made if there is none; 0 if the zone has no room for it.
+ */
+
+static uint32_t
+ngx_http_ws_heartbeat_names_ref_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    uint32_t hash, ngx_str_t *host, ngx_str_t *uri)
+{
+    size_t                          size;
+    u_char                         *base;
+    uint32_t                        off, *bucket;
+    ngx_http_ws_heartbeat_names_t  *nm;
+    ngx_http_ws_heartbeat_shctx_t  *sh;
+
+    sh = zone->sh;
+    base = (u_char *) zone->shpool;
+    bucket = &sh->names[hash & sh->names_mask];
+
+    for (off = *bucket; off; off = nm->next) {
+        nm = (ngx_http_ws_heartbeat_names_t *) (base + off);
+
+        if (nm->hash == hash
+            && nm->host_len == host->len
+            && nm->uri_len == uri->len
+            && ngx_memcmp(nm->data, host->data, host->len) == 0
+            && ngx_memcmp(nm->data + host->len, uri->data, uri->len) == 0)
+        {
+            nm->refs++;
+            return off;
+        }
+    }
+
+    size = offsetof(ngx_http_ws_heartbeat_names_t, data)
+           + host->len + uri->len;
+
+    nm = ngx_slab_alloc_locked(zone->shpool, size);
+    if (nm == NULL) {
+        return 0;
+    }
+
+    nm->next = *bucket;
+    nm->refs = 1;
+    nm->hash = hash;
+    nm->host_len = (u_char) host->len;
+    nm->uri_len = (u_char) uri->len;
+    ngx_memcpy(nm->data, host->data, host->len);
+    ngx_memcpy(nm->data + host->len, uri->data, uri->len);
+
+    off = (uint32_t) ((u_char *) nm - base);
+    *bucket = off;
+
+    sh->nnames++;
+    sh->names_size += ngx_http_ws_heartbeat_chunk(size);
+
+    return off;
+}
+
+
+static void
+ngx_http_ws_heartbeat_names_unref_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_record_t *rec)
+{
+    u_char                         *base;
+    uint32_t                       *link;
+    ngx_http_ws_heartbeat_names_t  *nm, *prev;
+    ngx_http_ws_heartbeat_shctx_t  *sh;
+
+    if (rec->names == 0) {
+        return;
+    }
+
+    sh = zone->sh;
+    base = (u_char *) zone->shpool;
+    nm = (ngx_http_ws_heartbeat_names_t *) (base + rec->names);
+
+    rec->names = 0;
+
+    if (--nm->refs) {
+        return;
+    }
+
+    link = &sh->names[nm->hash & sh->names_mask];
+
+    while (*link != (uint32_t) ((u_char *) nm - base)) {
+        prev = (ngx_http_ws_heartbeat_names_t *) (base + *link);
+        link = &prev->next;
+    }
+
+    *link = nm->next;
+
+    sh->nnames--;
+    sh->names_size -= ngx_http_ws_heartbeat_chunk(
+                          offsetof(ngx_http_ws_heartbeat_names_t, data)
+                          + nm->host_len + nm->uri_len);
+
+    ngx_slab_free_locked(zone->shpool, nm);
+}
+
+
+/* the slab chunk that holds size bytes: a power of two, at least 8 */
+
+static size_t
+ngx_http_ws_heartbeat_chunk(size_t size)
+{
+    size_t  chunk;
+
+    for (chunk = 8; chunk < size; chunk <<= 1) { /* void */ }
+
+    return chunk;
+}
+
+
+/* the host and URI of a record, for a copy made under the mutex */
+
+void
+ngx_http_ws_heartbeat_text_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_text_t *text)
+{
+    ngx_http_ws_heartbeat_names_t  *nm;
+
+    if (rec->names == 0) {
+        return;
+    }
+
+    nm = (ngx_http_ws_heartbeat_names_t *) ((u_char *) zone->shpool
+                                            + rec->names);
+
+    ngx_memcpy(text->host, nm->data, nm->host_len);
+    ngx_memcpy(text->uri, nm->data + nm->host_len, nm->uri_len);
 }
 
 
@@ -425,6 +613,8 @@ ngx_http_ws_heartbeat_zone_reap_locked(ngx_http_ws_heartbeat_zone_t *zone)
         rec->reason = NGX_HTTP_WSHB_WORKER_LOST;
         ngx_http_ws_heartbeat_emit_locked(zone, NGX_HTTP_WSHB_DELETED, rec,
                                           NULL);
+
+        ngx_http_ws_heartbeat_names_unref_locked(zone, rec);
 
         rec->state = NGX_HTTP_WSHB_STATE_FREE;
         rec->next = sh->free;

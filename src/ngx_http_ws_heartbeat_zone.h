@@ -50,9 +50,10 @@ typedef struct {
 
 
 /*
- * One live session, 240 bytes.  Allocated and freed under the zone mutex;
+ * One live session, 144 bytes.  Allocated and freed under the zone mutex;
  * afterwards only the owning worker writes it, without the mutex, from
- * state changes and timers; readers copy it under the mutex.
+ * state changes and timers; readers copy it under the mutex.  Its host
+ * and URI are in a names entry that sessions with the same ones share.
  */
 
 typedef struct {
@@ -71,6 +72,8 @@ typedef struct {
     u_char                        host_len;
     u_char                        uri_len;
 
+    uint32_t                      names;        /* offset in the zone; 0 */
+
     /* per peer: 0 the client, 1 the upstream; times are ms after start */
 
     uint32_t                      last_rx[2];
@@ -80,10 +83,36 @@ typedef struct {
     uint32_t                      pongs[2];
     uint64_t                      frames[2];    /* frames from the peer */
     uint64_t                      bytes[2];     /* bytes from the peer */
+} ngx_http_ws_heartbeat_record_t;
 
+
+/*
+ * A host and URI that live sessions share, in a slab chunk of 16 to 128
+ * bytes, found through a hash table.  Changed under the zone mutex only.
+ */
+
+typedef struct {
+    uint32_t                      next;         /* hash chain; 0: end */
+    uint32_t                      refs;         /* records that use it */
+    uint32_t                      hash;
+    u_char                        host_len;
+    u_char                        uri_len;
+    u_char                        data[2];      /* the host, then the URI */
+} ngx_http_ws_heartbeat_names_t;
+
+
+typedef struct {
     u_char                        host[NGX_HTTP_WSHB_HOST_LEN];
     u_char                        uri[NGX_HTTP_WSHB_URI_LEN];
-} ngx_http_ws_heartbeat_record_t;
+} ngx_http_ws_heartbeat_text_t;
+
+
+/* a record with its host and URI, as readers copy it */
+
+typedef struct {
+    ngx_http_ws_heartbeat_record_t  rec;
+    ngx_http_ws_heartbeat_text_t    text;
+} ngx_http_ws_heartbeat_view_t;
 
 
 typedef struct {
@@ -106,7 +135,10 @@ typedef struct {
 } ngx_http_ws_heartbeat_totals_t;
 
 
-/* one session delta: a record before and after the change, 504 bytes */
+/*
+ * One session delta: a record before and after the change, and the host
+ * and URI they share, 408 bytes.
+ */
 
 typedef struct {
     uint64_t                        seq;
@@ -114,6 +146,7 @@ typedef struct {
     uint64_t                        type;
     ngx_http_ws_heartbeat_record_t  before;     /* unset for created */
     ngx_http_ws_heartbeat_record_t  after;      /* unset for deleted */
+    ngx_http_ws_heartbeat_text_t    text;
 } ngx_http_ws_heartbeat_event_t;
 
 
@@ -121,6 +154,7 @@ typedef struct {
     ngx_http_ws_heartbeat_totals_t  totals;
     time_t                        created;
     ngx_msec_t                    warned;       /* last "zone full" warning */
+    ngx_msec_t                    names_warned; /* last "no room" warning */
     uint32_t                      nrecords;
     uint32_t                      used;
     uint32_t                      free;         /* head of the free list */
@@ -131,6 +165,11 @@ typedef struct {
     ngx_atomic_t                  unrecorded;   /* resumes need since >= */
     uint32_t                      nevents;      /* ring size */
     ngx_http_ws_heartbeat_event_t  *events;
+    uint32_t                     *names;        /* hash table of names */
+    uint32_t                      names_mask;
+    uint32_t                      nnames;       /* entries */
+    size_t                        names_size;   /* their slab chunks */
+    ngx_atomic_t                  unnamed;      /* no room for the names */
     ngx_http_ws_heartbeat_record_t  records[1];
 } ngx_http_ws_heartbeat_shctx_t;
 
@@ -152,6 +191,8 @@ void ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
     uint32_t i);
 ngx_uint_t ngx_http_ws_heartbeat_zone_reap_locked(
     ngx_http_ws_heartbeat_zone_t *zone);
+void ngx_http_ws_heartbeat_text_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_text_t *text);
 u_char *ngx_http_ws_heartbeat_addr_text(u_char *p,
     ngx_http_ws_heartbeat_addr_t *a);
 

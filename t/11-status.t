@@ -274,6 +274,9 @@ is(open_count($doc), $left, "worker $victim killed: its sessions reaped");
 is($doc->{totals}{reaped}, $by_pid{$victim}, 'reaped counter');
 ok(!grep({ $_->{pid} == $victim } @{ $doc->{sessions} }),
    'none of its sessions listed');
+my %names = map { ("$_->{host} $_->{uri}" => 1) } @{ $doc->{sessions} };
+is($doc->{zone}{names}, scalar keys %names,
+   'their hosts and URIs released, the shared ones kept');
 
 $t->{no_log_check} = 1;    # the master logs the worker's death at alert
 $t->finish;

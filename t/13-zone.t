@@ -84,6 +84,86 @@ is($doc->{zone}{used_records}, 0, 'all records freed');
 is($doc->{totals}{closed}{client_close}, $max + 5,
    'every close counted, tracked or not');
 
+# --- hosts and URIs -------------------------------------------------------------
+
+# sessions to the same host and URI share one entry
+
+sub sessions {
+    my $r = $t->get($port, '/status');
+    return eval { decode_json($r->{body}) } // {};
+}
+
+sub drained {
+    my $end = time + 5;
+    my $d;
+    do { sleep 0.1; $d = status() }
+        while ($d->{zone}{used_records} || $d->{zone}{names}) && time < $end;
+    return $d;
+}
+
+is(status()->{zone}{names}, 0, 'no names left by the sessions that ended');
+is(status()->{zone}{names_bytes}, 0, 'nor their bytes');
+
+@s = map { (connect_ws($port, path => '/ws/same'))[0] } 1 .. 10;
+$doc = sessions();
+is($doc->{zone}{used_records}, 10, '10 sessions to one URI');
+is($doc->{zone}{names}, 1, 'share one host and URI');
+cmp_ok($doc->{zone}{names_bytes}, '>', 0, 'which takes some bytes');
+cmp_ok($doc->{zone}{names_bytes}, '<=', 64, 'one slab chunk');
+is(scalar(grep { $_->{uri} eq '/ws/same' && $_->{host} eq "localhost" }
+          @{$doc->{sessions}}), 10, 'each shows the host and URI');
+
+my $other = (connect_ws($port, path => '/ws/other'))[0];
+is(sessions()->{zone}{names}, 2, 'another URI is another entry');
+
+close $_ for @s;
+$doc = sessions();
+$end = time + 5;
+while ($doc->{zone}{used_records} != 1 && time < $end) {
+    sleep 0.1;
+    $doc = sessions();
+}
+is($doc->{zone}{names}, 1, 'the shared entry goes with its last session');
+is($doc->{sessions}[0]{uri}, '/ws/other', 'the other one stays');
+close $other;
+
+$doc = drained();
+is($doc->{zone}{names}, 0, 'no entry left');
+is($doc->{zone}{names_bytes}, 0, 'no bytes left');
+
+# distinct URIs outgrow the room kept for them in this small zone: 40
+# short ones fit in 32-byte chunks, the long ones need 128 bytes each and
+# find no room; their sessions are still tracked, shown without host and
+# URI, counted, and warned of once
+
+my $long = 'x' x 80;
+my @uri = ((map { "/ws/s$_" } 1 .. 40),
+           (map { "/ws/l$_-$long" } 41 .. $max));
+@s = map { (connect_ws($port, path => $_))[0] } @uri;
+is(scalar @s, $max, "$max sessions with distinct URIs");
+
+$doc = sessions();
+my $unnamed = $doc->{zone}{unnamed};
+my @named = grep { $_->{uri} ne '' } @{$doc->{sessions}};
+my %want = map { substr($_, 0, 64) => 1 } @uri;
+is($doc->{zone}{used_records}, $max, 'every session tracked');
+cmp_ok($unnamed, '>', 0, "$unnamed without room for their names");
+cmp_ok(scalar @named, '>=', 40, scalar(@named) . ' with their names');
+is(scalar @named, $doc->{zone}{names}, 'one entry each');
+is($doc->{zone}{names} + $unnamed, $max, 'named and unnamed add up');
+is(scalar(grep { $want{$_->{uri}} && $_->{host} eq 'localhost' } @named),
+   scalar @named, 'each shows its own URI (cut at 64 bytes) and the host');
+is(scalar(grep { $_->{host} eq '' } @{$doc->{sessions}}), $unnamed,
+   'the unnamed show an empty host');
+@warn = $t->error_log =~ /(has no room for the host and URI)/g;
+is(scalar @warn, 1, 'one warning');
+
+close $_ for @s;
+$doc = drained();
+is($doc->{zone}{used_records}, 0, 'all records freed');
+is($doc->{zone}{names}, 0, 'and every name');
+is($doc->{zone}{names_bytes}, 0, 'and their bytes');
+
 # --- reload keeps exact counts ---------------------------------------------------
 
 @s = map { (connect_ws($port, path => "/ws/r$_"))[0] } 1 .. 5;
@@ -106,7 +186,8 @@ do { $doc = status(); sleep 0.1 } while $doc->{pid} != $new && time < $end;
 is($doc->{pid}, $new, 'status now served by the new worker');
 is($doc->{zone}{used_records}, 5,
    'the old worker\'s sessions are still counted, once');
-is($doc->{totals}{opened}, $max + 10, 'opened carried over the reload');
+is($doc->{totals}{opened}, 2 * $max + 21,
+   'opened carried over the reload');
 
 close $_ for @s;
 $end = time + 5;

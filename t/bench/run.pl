@@ -473,7 +473,8 @@ EOF
             if ($c->[0] eq 'module_on') {
                 my $st = decode_json($t->get($t->port('http'),
                                              '/status?sessions=0')->{body});
-                $shm = $st->{zone}{used_records} * $st->{zone}{record_size};
+                $shm = $st->{zone}{used_records} * $st->{zone}{record_size}
+                       + $st->{zone}{names_bytes};
             }
 
             my $per = ($rss1 - $rss0 + $shm) / $n;
@@ -568,9 +569,10 @@ EOF
                / ($t1 - $t0);
     say_line('idle sessions pinged every second: %d open, %.0f pongs/s, '
              . 'nginx CPU %.1f %% of one core, RSS %.0f MB, shm %.1f MB '
-             . 'in records; the clients answering them %.1f %%',
+             . 'in records and names; the clients answering them %.1f %%',
              $open, $rate, $cpu, nginx_rss($t) / 1e6,
-             $st->{zone}{used_records} * $st->{zone}{record_size} / 1e6,
+             ($st->{zone}{used_records} * $st->{zone}{record_size}
+              + $st->{zone}{names_bytes}) / 1e6,
              $gcpu);
     if (defined $sys_nginx && defined $sys_clients) {
         my $pings = $rate * ($t1 - $t0);
