@@ -89,8 +89,6 @@ typedef struct {
     ngx_http_ws_heartbeat_parser_t    parser;      /* frames from the peer */
 
     uint64_t                          rx_bytes;    /* read from the peer */
-    uint64_t                          pub_bytes;   /* published to the zone */
-    uint64_t                          pub_frames;
     uint64_t                          adjust;      /* see ..._queued() */
     uint64_t                          ping_end;    /* queued, up to our ping */
     uint64_t                          rx_mark;     /* rx_bytes at the ping */
@@ -119,7 +117,6 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_request_t               *request;
     ngx_http_ws_heartbeat_peer_t      peer[2];
 
     ngx_rbtree_node_t                 timer;      /* in the worker's tree */
@@ -140,6 +137,19 @@ typedef struct {
     unsigned                          draining:1;
     unsigned                          ending:1;
 } ngx_http_ws_heartbeat_ctx_t;
+
+
+/* the client connection's request, as nginx's own handlers find it */
+
+#define ngx_http_ws_heartbeat_request(ctx)                                    \
+    ((ngx_http_request_t *) (ctx)->peer[NGX_HTTP_WSHB_CLIENT].connection->data)
+
+#define ngx_http_ws_heartbeat_loc_conf(ctx)                                   \
+    ngx_http_get_module_loc_conf(ngx_http_ws_heartbeat_request(ctx),          \
+                                 ngx_http_ws_heartbeat_module)
+
+#define ngx_http_ws_heartbeat_log(ctx)                                        \
+    ((ctx)->peer[NGX_HTTP_WSHB_CLIENT].connection->log)
 
 
 ngx_int_t ngx_http_ws_heartbeat_start(ngx_http_request_t *r,

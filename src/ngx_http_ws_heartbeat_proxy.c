@@ -303,7 +303,6 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx->request = r;
     ctx->start = ngx_http_ws_heartbeat_msec();
     ctx->counter = (uint32_t) ngx_http_ws_heartbeat_counter++;
 
@@ -817,7 +816,7 @@ ngx_http_ws_heartbeat_buffer_to(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     ngx_http_request_t   *r;
     ngx_http_upstream_t  *u;
 
-    r = ctx->request;
+    r = ngx_http_ws_heartbeat_request(ctx);
     u = r->upstream;
 
     if (i == NGX_HTTP_WSHB_CLIENT) {
@@ -891,7 +890,7 @@ ngx_http_ws_heartbeat_pending_to(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_http_request_t   *r;
     ngx_http_upstream_t  *u;
 
-    r = ctx->request;
+    r = ngx_http_ws_heartbeat_request(ctx);
     u = r->upstream;
 
     if (i == NGX_HTTP_WSHB_CLIENT) {
@@ -973,8 +972,7 @@ ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
     u_char                             frame[NGX_HTTP_WSHB_PING_MAX];
 
-    wlcf = ngx_http_get_module_loc_conf(ctx->request,
-                                        ngx_http_ws_heartbeat_module);
+    wlcf = ngx_http_ws_heartbeat_loc_conf(ctx);
     zone = ngx_http_ws_heartbeat_wzone;
     peer = &ctx->peer[i];
 
@@ -1161,10 +1159,9 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
     ngx_http_ws_heartbeat_peer_t      *peer;
     ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
 
-    log = ctx->request->connection->log;
+    log = ctx->peer[NGX_HTTP_WSHB_CLIENT].connection->log;
     now = ngx_http_ws_heartbeat_msec();
-    wlcf = ngx_http_get_module_loc_conf(ctx->request,
-                                        ngx_http_ws_heartbeat_module);
+    wlcf = ngx_http_ws_heartbeat_loc_conf(ctx);
 
     if (ctx->passthrough || ctx->closing) {
         return;
@@ -1287,8 +1284,7 @@ ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx)
     ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
 
     now = ngx_http_ws_heartbeat_msec();
-    wlcf = ngx_http_get_module_loc_conf(ctx->request,
-                                        ngx_http_ws_heartbeat_module);
+    wlcf = ngx_http_ws_heartbeat_loc_conf(ctx);
 
     if (ctx->draining) {
         min = (int32_t) (ctx->drain_at - now);
@@ -1542,7 +1538,7 @@ ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     }
 
     if (ngx_http_ws_heartbeat_append(ctx, i, frame, len) != NGX_OK) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_ws_heartbeat_log(ctx), 0,
                        "ws_heartbeat: no close frame to %s, mid-frame",
                        ngx_http_ws_heartbeat_peer_name[i]);
         return;
@@ -1576,6 +1572,7 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
     ngx_uint_t                          n, k;
     ngx_http_ws_heartbeat_msec_t        now;
     ngx_queue_t                        *q;
+    ngx_http_request_t                 *r;
     ngx_http_ws_heartbeat_ctx_t        *ctx;
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
 
@@ -1616,8 +1613,8 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
             continue;
         }
 
-        wmcf = ngx_http_get_module_main_conf(ctx->request,
-                                             ngx_http_ws_heartbeat_module);
+        r = ngx_http_ws_heartbeat_request(ctx);
+        wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
 
         /* the k-th of n at k/n of the window: the last one at its end */
 
@@ -1655,25 +1652,21 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     totals = &zone->sh->totals;
 
-    for (i = 0; i < 2; i++) {
-        peer = &ctx->peer[i];
-
-        frames = ngx_http_ws_heartbeat_frames(&peer->parser);
-
-        if (frames != peer->pub_frames) {
-            (void) ngx_atomic_fetch_add(&totals->frames[i],
-                                        frames - peer->pub_frames);
-            peer->pub_frames = frames;
-        }
-
-        if (peer->rx_bytes != peer->pub_bytes) {
-            (void) ngx_atomic_fetch_add(&totals->bytes[i],
-                                        peer->rx_bytes - peer->pub_bytes);
-            peer->pub_bytes = peer->rx_bytes;
-        }
-    }
-
     if (ctx->record == NGX_HTTP_WSHB_NO_RECORD) {
+
+        /* without a record to mark what was added: all of it at the end */
+
+        if (ctx->ending) {
+            for (i = 0; i < 2; i++) {
+                peer = &ctx->peer[i];
+
+                (void) ngx_atomic_fetch_add(&totals->frames[i],
+                                 ngx_http_ws_heartbeat_frames(&peer->parser));
+                (void) ngx_atomic_fetch_add(&totals->bytes[i],
+                                            peer->rx_bytes);
+            }
+        }
+
         return;
     }
 
@@ -1697,8 +1690,22 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
         rec->rtt[i] = peer->rtt_set ? peer->rtt : (uint32_t) -1;
         rec->pings[i] = peer->pings;
         rec->pongs[i] = peer->pongs;
-        rec->frames[i] = ngx_http_ws_heartbeat_frames(&peer->parser);
-        rec->bytes[i] = peer->rx_bytes;
+
+        /* the record has what the totals got so far */
+
+        frames = ngx_http_ws_heartbeat_frames(&peer->parser);
+
+        if (frames != rec->frames[i]) {
+            (void) ngx_atomic_fetch_add(&totals->frames[i],
+                                        frames - rec->frames[i]);
+            rec->frames[i] = frames;
+        }
+
+        if (peer->rx_bytes != rec->bytes[i]) {
+            (void) ngx_atomic_fetch_add(&totals->bytes[i],
+                                        peer->rx_bytes - rec->bytes[i]);
+            rec->bytes[i] = peer->rx_bytes;
+        }
     }
 
     rec->reason = (u_char) ctx->reason;
@@ -1795,8 +1802,7 @@ ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit)
          q = ngx_queue_next(q))
     {
         ctx = ngx_queue_data(q, ngx_http_ws_heartbeat_ctx_t, queue);
-        wlcf = ngx_http_get_module_loc_conf(ctx->request,
-                                            ngx_http_ws_heartbeat_module);
+        wlcf = ngx_http_ws_heartbeat_loc_conf(ctx);
 
         if (wlcf->limit == NULL
             || (limit && wlcf->limit != limit)
@@ -1820,7 +1826,7 @@ ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit)
             continue;
         }
 
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_ws_heartbeat_log(ctx), 0,
                        "ws_heartbeat: probing session " NGX_HTTP_WSHB_ID_FMT,
                        ngx_http_ws_heartbeat_worker_start, ngx_pid,
                        ctx->counter);
@@ -1897,7 +1903,8 @@ ngx_http_ws_heartbeat_cleanup(void *data)
         /* the "deleted" delta tells the rest */
 
         ctx->ending = 1;
-        ctx->reason = ngx_http_ws_heartbeat_final_reason(ctx->request, ctx);
+        ctx->reason = ngx_http_ws_heartbeat_final_reason(
+                          ngx_http_ws_heartbeat_request(ctx), ctx);
         ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_CLOSING);
 
         (void) ngx_atomic_fetch_add(&zone->sh->totals.closed[ctx->reason], 1);
@@ -1907,7 +1914,7 @@ ngx_http_ws_heartbeat_cleanup(void *data)
         }
     }
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_ws_heartbeat_log(ctx), 0,
                    "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT " done",
                    ngx_http_ws_heartbeat_worker_start, ngx_pid,
                    ctx->counter);

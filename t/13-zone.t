@@ -83,6 +83,11 @@ do { sleep 0.1; $doc = status() }
 is($doc->{zone}{used_records}, 0, 'all records freed');
 is($doc->{totals}{closed}{client_close}, $max + 5,
    'every close counted, tracked or not');
+is($doc->{totals}{frames}{client_to_upstream}, 1,
+   'the untracked session\'s frame is in the totals once it ended');
+is($doc->{totals}{frames}{upstream_to_client}, 1, 'and its echo');
+is($doc->{totals}{bytes}{client_to_upstream}, 6 + length 'untracked but alive',
+   'with its bytes');
 
 # --- hosts and URIs -------------------------------------------------------------
 
