@@ -119,8 +119,8 @@ typedef struct {
 typedef struct {
     ngx_http_ws_heartbeat_peer_t      peer[2];
 
-    ngx_rbtree_node_t                 timer;      /* in the worker's tree */
-    ngx_queue_t                       queue;
+    uint32_t                          key;        /* timer, ngx_current_msec */
+    uint32_t                          heap;       /* index in the timer heap */
 
     ngx_http_ws_heartbeat_msec_t      start;
     ngx_http_ws_heartbeat_msec_t      drain_at;
@@ -130,7 +130,7 @@ typedef struct {
 
     unsigned                          reason:4;   /* NGX_HTTP_WSHB_*, < 16 */
 
-    unsigned                          timer_set:1;
+    unsigned                          active:1;   /* a live session */
     unsigned                          passthrough:1;
     unsigned                          closing:1;
     unsigned                          close_seen:1;

@@ -36,6 +36,7 @@
 
 #define NGX_HTTP_WSHB_WATCH_INTERVAL  1000
 #define NGX_HTTP_WSHB_CTX_CHUNK       64
+#define NGX_HTTP_WSHB_NO_TIMER        ((uint32_t) -1)
 
 #define NGX_HTTP_WSHB_DEAD            0
 #define NGX_HTTP_WSHB_ALIVE           1
@@ -100,6 +101,8 @@ static void ngx_http_ws_heartbeat_timer_handler(
 static void ngx_http_ws_heartbeat_timer_add(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_msec_t delay);
 static void ngx_http_ws_heartbeat_timer_del(ngx_http_ws_heartbeat_ctx_t *ctx);
+static void ngx_http_ws_heartbeat_heap_up(ngx_uint_t i);
+static void ngx_http_ws_heartbeat_heap_down(ngx_uint_t i);
 static void ngx_http_ws_heartbeat_tick(ngx_event_t *ev);
 static void ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx);
 static void ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -110,6 +113,9 @@ static void ngx_http_ws_heartbeat_rtt(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
 static void ngx_http_ws_heartbeat_arm(ngx_msec_t key);
 static void ngx_http_ws_heartbeat_watch(ngx_log_t *log);
+static void ngx_http_ws_heartbeat_probe_session(
+    ngx_http_ws_heartbeat_ctx_t *ctx, ngx_http_ws_heartbeat_limit_t *limit,
+    ngx_http_ws_heartbeat_msec_t now);
 static void ngx_http_ws_heartbeat_cleanup(void *data);
 static ngx_http_ws_heartbeat_ctx_t *ngx_http_ws_heartbeat_ctx_alloc(
     ngx_log_t *log);
@@ -146,10 +152,10 @@ static char  *ngx_http_ws_heartbeat_close_text[] = {
 static char  *ngx_http_ws_heartbeat_peer_name[] = { "client", "upstream" };
 
 
-static ngx_queue_t    ngx_http_ws_heartbeat_sessions;
-static ngx_queue_t    ngx_http_ws_heartbeat_free;
-
-/* contexts come in blocks, kept for the worker's life, freed at its exit */
+/*
+ * Contexts come in blocks, kept for the worker's life, freed at its exit;
+ * the sessions are walked block by block (ctx->active).
+ */
 
 typedef struct ngx_http_ws_heartbeat_block_s  ngx_http_ws_heartbeat_block_t;
 
@@ -162,15 +168,22 @@ static ngx_http_ws_heartbeat_block_t  *ngx_http_ws_heartbeat_blocks;
 static ngx_uint_t     ngx_http_ws_heartbeat_nsessions;
 
 /*
- * Session timers: a node each in a tree of this worker's own, and one
- * nginx timer for the earliest of them (an ngx_event_t per session would
- * be 96 bytes of which a timer uses 40).  The same nginx timer runs the
- * watch, every second while there are sessions: each timer of nginx's
- * own tree makes finding the next one dearer on every event loop turn.
+ * Session timers: a binary heap of this worker's own, ordered by
+ * ctx->key, and one nginx timer for the earliest of them (an ngx_event_t
+ * per session would be 96 bytes of which a timer uses 40, a tree node 40).
+ * The same nginx timer runs the watch, every second while there are
+ * sessions: each timer of nginx's own tree makes finding the next one
+ * dearer on every event loop turn.
+ *
+ * One array of a pointer per context holds both the heap, from its start,
+ * and the free contexts, from its end: a context is in one or the other
+ * or, live without a timer, in neither.
  */
 
-static ngx_rbtree_t       ngx_http_ws_heartbeat_timers;
-static ngx_rbtree_node_t  ngx_http_ws_heartbeat_timers_sentinel;
+static ngx_http_ws_heartbeat_ctx_t  **ngx_http_ws_heartbeat_heap;
+static ngx_uint_t         ngx_http_ws_heartbeat_nheap;
+static ngx_uint_t         ngx_http_ws_heartbeat_nfree;
+static ngx_uint_t         ngx_http_ws_heartbeat_nctx;   /* the array size */
 static ngx_event_t        ngx_http_ws_heartbeat_ticker;
 static ngx_msec_t         ngx_http_ws_heartbeat_watch_at;
 static ngx_uint_t         ngx_http_ws_heartbeat_watching;
@@ -190,16 +203,9 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
                                                ngx_http_ws_heartbeat_module);
     ngx_http_ws_heartbeat_wzone = wmcf ? wmcf->zone : NULL;
 
-    ngx_queue_init(&ngx_http_ws_heartbeat_sessions);
-    ngx_queue_init(&ngx_http_ws_heartbeat_free);
-
     ngx_http_ws_heartbeat_nsessions = 0;
     ngx_http_ws_heartbeat_counter = 0;
     ngx_http_ws_heartbeat_worker_start = ngx_time();
-
-    ngx_rbtree_init(&ngx_http_ws_heartbeat_timers,
-                    &ngx_http_ws_heartbeat_timers_sentinel,
-                    ngx_rbtree_insert_timer_value);
 
     ngx_http_ws_heartbeat_ticker.handler = ngx_http_ws_heartbeat_tick;
     ngx_http_ws_heartbeat_ticker.log = cycle->log;
@@ -234,38 +240,67 @@ ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle)
     }
 
     ngx_http_ws_heartbeat_blocks = NULL;
-    ngx_queue_init(&ngx_http_ws_heartbeat_free);
+
+    if (ngx_http_ws_heartbeat_heap) {
+        ngx_free(ngx_http_ws_heartbeat_heap);
+        ngx_http_ws_heartbeat_heap = NULL;
+    }
+
+    ngx_http_ws_heartbeat_nheap = 0;
+    ngx_http_ws_heartbeat_nfree = 0;
+    ngx_http_ws_heartbeat_nctx = 0;
 }
 
 
 static ngx_http_ws_heartbeat_ctx_t *
 ngx_http_ws_heartbeat_ctx_alloc(ngx_log_t *log)
 {
-    ngx_uint_t                      i;
-    ngx_queue_t                    *q;
-    ngx_http_ws_heartbeat_ctx_t    *ctx;
+    ngx_uint_t                      i, n;
+    ngx_http_ws_heartbeat_ctx_t    *ctx, **heap;
     ngx_http_ws_heartbeat_block_t  *block;
 
-    if (ngx_queue_empty(&ngx_http_ws_heartbeat_free)) {
+    if (ngx_http_ws_heartbeat_nfree == 0) {
+        n = ngx_http_ws_heartbeat_nctx + NGX_HTTP_WSHB_CTX_CHUNK;
+
         block = ngx_alloc(sizeof(ngx_http_ws_heartbeat_block_t), log);
         if (block == NULL) {
             return NULL;
         }
 
+        heap = ngx_alloc(n * sizeof(ngx_http_ws_heartbeat_ctx_t *), log);
+        if (heap == NULL) {
+            ngx_free(block);
+            return NULL;
+        }
+
+        /* no context is free: the heap is all there is to keep */
+
+        if (ngx_http_ws_heartbeat_heap) {
+            ngx_memcpy(heap, ngx_http_ws_heartbeat_heap,
+                       ngx_http_ws_heartbeat_nheap
+                       * sizeof(ngx_http_ws_heartbeat_ctx_t *));
+            ngx_free(ngx_http_ws_heartbeat_heap);
+        }
+
+        ngx_http_ws_heartbeat_heap = heap;
+        ngx_http_ws_heartbeat_nctx = n;
+
         block->next = ngx_http_ws_heartbeat_blocks;
         ngx_http_ws_heartbeat_blocks = block;
 
         for (i = 0; i < NGX_HTTP_WSHB_CTX_CHUNK; i++) {
-            ngx_queue_insert_tail(&ngx_http_ws_heartbeat_free,
-                                  &block->ctx[i].queue);
+            heap[n - 1 - i] = &block->ctx[i];
+            block->ctx[i].active = 0;
         }
+
+        ngx_http_ws_heartbeat_nfree = NGX_HTTP_WSHB_CTX_CHUNK;
     }
 
-    q = ngx_queue_head(&ngx_http_ws_heartbeat_free);
-    ngx_queue_remove(q);
+    ctx = ngx_http_ws_heartbeat_heap[ngx_http_ws_heartbeat_nctx
+                                     - ngx_http_ws_heartbeat_nfree--];
 
-    ctx = ngx_queue_data(q, ngx_http_ws_heartbeat_ctx_t, queue);
     ngx_memzero(ctx, sizeof(ngx_http_ws_heartbeat_ctx_t));
+    ctx->heap = NGX_HTTP_WSHB_NO_TIMER;
 
     return ctx;
 }
@@ -354,7 +389,7 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     c->recv = ngx_http_ws_heartbeat_recv_client;
     uc->recv = ngx_http_ws_heartbeat_recv_upstream;
 
-    ngx_queue_insert_tail(&ngx_http_ws_heartbeat_sessions, &ctx->queue);
+    ctx->active = 1;
 
     if (ngx_http_ws_heartbeat_nsessions++ == 0
         && !ngx_http_ws_heartbeat_watching)
@@ -1344,23 +1379,34 @@ static void
 ngx_http_ws_heartbeat_timer_add(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_msec_t delay)
 {
-    ngx_msec_t  key;
+    uint32_t  key, old;
 
-    key = ngx_current_msec + delay;
+    key = (uint32_t) (ngx_current_msec + delay);
 
-    if (ctx->timer_set) {
-        if (ctx->timer.key == key) {
+    if (ctx->heap == NGX_HTTP_WSHB_NO_TIMER) {
+        ctx->key = key;
+        ctx->heap = (uint32_t) ngx_http_ws_heartbeat_nheap;
+        ngx_http_ws_heartbeat_heap[ngx_http_ws_heartbeat_nheap++] = ctx;
+        ngx_http_ws_heartbeat_heap_up(ctx->heap);
+
+    } else {
+        old = ctx->key;
+
+        if (old == key) {
             return;
         }
 
-        ngx_rbtree_delete(&ngx_http_ws_heartbeat_timers, &ctx->timer);
+        ctx->key = key;
+
+        if ((int32_t) (key - old) < 0) {
+            ngx_http_ws_heartbeat_heap_up(ctx->heap);
+
+        } else {
+            ngx_http_ws_heartbeat_heap_down(ctx->heap);
+        }
     }
 
-    ctx->timer.key = key;
-    ngx_rbtree_insert(&ngx_http_ws_heartbeat_timers, &ctx->timer);
-    ctx->timer_set = 1;
-
-    ngx_http_ws_heartbeat_arm(key);
+    ngx_http_ws_heartbeat_arm(ngx_current_msec + delay);
 }
 
 
@@ -1390,10 +1436,99 @@ ngx_http_ws_heartbeat_arm(ngx_msec_t key)
 static void
 ngx_http_ws_heartbeat_timer_del(ngx_http_ws_heartbeat_ctx_t *ctx)
 {
-    if (ctx->timer_set) {
-        ngx_rbtree_delete(&ngx_http_ws_heartbeat_timers, &ctx->timer);
-        ctx->timer_set = 0;
+    ngx_uint_t                    i;
+    ngx_http_ws_heartbeat_ctx_t  *last;
+
+    if (ctx->heap == NGX_HTTP_WSHB_NO_TIMER) {
+        return;
     }
+
+    i = ctx->heap;
+    ctx->heap = NGX_HTTP_WSHB_NO_TIMER;
+
+    last = ngx_http_ws_heartbeat_heap[--ngx_http_ws_heartbeat_nheap];
+
+    if (last == ctx) {
+        return;
+    }
+
+    /* the last one in its place, then up or down to where it belongs */
+
+    ngx_http_ws_heartbeat_heap[i] = last;
+    last->heap = (uint32_t) i;
+
+    if (i > 0
+        && (int32_t) (last->key - ngx_http_ws_heartbeat_heap[(i - 1) / 2]->key)
+           < 0)
+    {
+        ngx_http_ws_heartbeat_heap_up(i);
+
+    } else {
+        ngx_http_ws_heartbeat_heap_down(i);
+    }
+}
+
+
+static void
+ngx_http_ws_heartbeat_heap_up(ngx_uint_t i)
+{
+    ngx_uint_t                     parent;
+    ngx_http_ws_heartbeat_ctx_t   *ctx, **heap;
+
+    heap = ngx_http_ws_heartbeat_heap;
+    ctx = heap[i];
+
+    while (i > 0) {
+        parent = (i - 1) / 2;
+
+        if ((int32_t) (ctx->key - heap[parent]->key) >= 0) {
+            break;
+        }
+
+        heap[i] = heap[parent];
+        heap[i]->heap = (uint32_t) i;
+        i = parent;
+    }
+
+    heap[i] = ctx;
+    ctx->heap = (uint32_t) i;
+}
+
+
+static void
+ngx_http_ws_heartbeat_heap_down(ngx_uint_t i)
+{
+    ngx_uint_t                     child, n;
+    ngx_http_ws_heartbeat_ctx_t   *ctx, **heap;
+
+    heap = ngx_http_ws_heartbeat_heap;
+    n = ngx_http_ws_heartbeat_nheap;
+    ctx = heap[i];
+
+    for ( ;; ) {
+        child = 2 * i + 1;
+
+        if (child >= n) {
+            break;
+        }
+
+        if (child + 1 < n
+            && (int32_t) (heap[child + 1]->key - heap[child]->key) < 0)
+        {
+            child++;
+        }
+
+        if ((int32_t) (heap[child]->key - ctx->key) >= 0) {
+            break;
+        }
+
+        heap[i] = heap[child];
+        heap[i]->heap = (uint32_t) i;
+        i = child;
+    }
+
+    heap[i] = ctx;
+    ctx->heap = (uint32_t) i;
 }
 
 
@@ -1407,25 +1542,17 @@ ngx_http_ws_heartbeat_tick(ngx_event_t *ev)
 {
     ngx_msec_t                    key;
     ngx_uint_t                    armed;
-    ngx_rbtree_node_t            *node, *sentinel;
     ngx_http_ws_heartbeat_ctx_t  *ctx;
 
-    sentinel = ngx_http_ws_heartbeat_timers.sentinel;
+    while (ngx_http_ws_heartbeat_nheap) {
 
-    while (ngx_http_ws_heartbeat_timers.root != sentinel) {
+        ctx = ngx_http_ws_heartbeat_heap[0];
 
-        node = ngx_rbtree_min(ngx_http_ws_heartbeat_timers.root, sentinel);
-
-        if ((ngx_msec_int_t) (node->key - ngx_current_msec) > 0) {
+        if ((int32_t) (ctx->key - (uint32_t) ngx_current_msec) > 0) {
             break;
         }
 
-        ctx = (ngx_http_ws_heartbeat_ctx_t *)
-                  ((u_char *) node - offsetof(ngx_http_ws_heartbeat_ctx_t,
-                                              timer));
-
-        ngx_rbtree_delete(&ngx_http_ws_heartbeat_timers, node);
-        ctx->timer_set = 0;
+        ngx_http_ws_heartbeat_timer_del(ctx);
 
         /* may set its timer again, always at least 1 ms ahead */
 
@@ -1446,9 +1573,11 @@ ngx_http_ws_heartbeat_tick(ngx_event_t *ev)
     key = 0;
     armed = 0;
 
-    if (ngx_http_ws_heartbeat_timers.root != sentinel) {
-        node = ngx_rbtree_min(ngx_http_ws_heartbeat_timers.root, sentinel);
-        key = node->key;
+    if (ngx_http_ws_heartbeat_nheap) {
+        ctx = ngx_http_ws_heartbeat_heap[0];
+        key = ngx_current_msec
+              + (ngx_msec_int_t) (int32_t) (ctx->key
+                                            - (uint32_t) ngx_current_msec);
         armed = 1;
     }
 
@@ -1569,11 +1698,11 @@ ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
 static void
 ngx_http_ws_heartbeat_watch(ngx_log_t *log)
 {
-    ngx_uint_t                          n, k;
+    ngx_uint_t                          n, k, j;
     ngx_http_ws_heartbeat_msec_t        now;
-    ngx_queue_t                        *q;
     ngx_http_request_t                 *r;
     ngx_http_ws_heartbeat_ctx_t        *ctx;
+    ngx_http_ws_heartbeat_block_t      *block;
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
 
     if (ngx_http_ws_heartbeat_nsessions == 0) {
@@ -1603,25 +1732,27 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "ws_heartbeat: worker exiting, draining %ui sessions", n);
 
-    for (q = ngx_queue_head(&ngx_http_ws_heartbeat_sessions);
-         q != ngx_queue_sentinel(&ngx_http_ws_heartbeat_sessions);
-         q = ngx_queue_next(q))
-    {
-        ctx = ngx_queue_data(q, ngx_http_ws_heartbeat_ctx_t, queue);
+    for (block = ngx_http_ws_heartbeat_blocks; block; block = block->next) {
+        for (j = 0; j < NGX_HTTP_WSHB_CTX_CHUNK; j++) {
+            ctx = &block->ctx[j];
 
-        if (ctx->draining || ctx->passthrough || ctx->closing) {
-            continue;
+            if (!ctx->active
+                || ctx->draining || ctx->passthrough || ctx->closing)
+            {
+                continue;
+            }
+
+            r = ngx_http_ws_heartbeat_request(ctx);
+            wmcf = ngx_http_get_module_main_conf(r,
+                                                 ngx_http_ws_heartbeat_module);
+
+            /* the k-th of n at k/n of the window: the last one at its end */
+
+            ctx->draining = 1;
+            ctx->drain_at = now + wmcf->drain * ++k / n;
+
+            ngx_http_ws_heartbeat_schedule(ctx);
         }
-
-        r = ngx_http_ws_heartbeat_request(ctx);
-        wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
-
-        /* the k-th of n at k/n of the window: the last one at its end */
-
-        ctx->draining = 1;
-        ctx->drain_at = now + wmcf->drain * ++k / n;
-
-        ngx_http_ws_heartbeat_schedule(ctx);
     }
 }
 
@@ -1789,51 +1920,62 @@ ngx_http_ws_heartbeat_rtt(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 void
 ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit)
 {
-    ngx_queue_t                       *q;
-    ngx_http_ws_heartbeat_msec_t       now, last;
-    ngx_http_ws_heartbeat_ctx_t       *ctx;
-    ngx_http_ws_heartbeat_peer_t      *peer;
-    ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
+    ngx_uint_t                      j;
+    ngx_http_ws_heartbeat_msec_t    now;
+    ngx_http_ws_heartbeat_block_t  *block;
 
     now = ngx_http_ws_heartbeat_msec();
 
-    for (q = ngx_queue_head(&ngx_http_ws_heartbeat_sessions);
-         q != ngx_queue_sentinel(&ngx_http_ws_heartbeat_sessions);
-         q = ngx_queue_next(q))
-    {
-        ctx = ngx_queue_data(q, ngx_http_ws_heartbeat_ctx_t, queue);
-        wlcf = ngx_http_ws_heartbeat_loc_conf(ctx);
-
-        if (wlcf->limit == NULL
-            || (limit && wlcf->limit != limit)
-            || ctx->passthrough || ctx->closing || ctx->close_seen
-            || ctx->draining)
-        {
-            continue;
+    for (block = ngx_http_ws_heartbeat_blocks; block; block = block->next) {
+        for (j = 0; j < NGX_HTTP_WSHB_CTX_CHUNK; j++) {
+            if (block->ctx[j].active) {
+                ngx_http_ws_heartbeat_probe_session(&block->ctx[j], limit,
+                                                    now);
+            }
         }
-
-        peer = &ctx->peer[NGX_HTTP_WSHB_CLIENT];
-        last = ngx_http_ws_heartbeat_last_rx(peer);
-
-        if (last == 0) {
-            last = ctx->start;
-        }
-
-        if (peer->awaiting || now - last < wlcf->timeout
-            || !ngx_http_ws_heartbeat_under_pressure(
-                                     ngx_http_ws_heartbeat_wzone, wlcf->limit))
-        {
-            continue;
-        }
-
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_ws_heartbeat_log(ctx), 0,
-                       "ws_heartbeat: probing session " NGX_HTTP_WSHB_ID_FMT,
-                       ngx_http_ws_heartbeat_worker_start, ngx_pid,
-                       ctx->counter);
-
-        ngx_http_ws_heartbeat_ping(ctx, NGX_HTTP_WSHB_CLIENT);
-        ngx_http_ws_heartbeat_schedule(ctx);
     }
+}
+
+
+static void
+ngx_http_ws_heartbeat_probe_session(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_http_ws_heartbeat_limit_t *limit, ngx_http_ws_heartbeat_msec_t now)
+{
+    ngx_http_ws_heartbeat_msec_t       last;
+    ngx_http_ws_heartbeat_peer_t      *peer;
+    ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
+
+    wlcf = ngx_http_ws_heartbeat_loc_conf(ctx);
+
+    if (wlcf->limit == NULL
+        || (limit && wlcf->limit != limit)
+        || ctx->passthrough || ctx->closing || ctx->close_seen
+        || ctx->draining)
+    {
+        return;
+    }
+
+    peer = &ctx->peer[NGX_HTTP_WSHB_CLIENT];
+    last = ngx_http_ws_heartbeat_last_rx(peer);
+
+    if (last == 0) {
+        last = ctx->start;
+    }
+
+    if (peer->awaiting || now - last < wlcf->timeout
+        || !ngx_http_ws_heartbeat_under_pressure(ngx_http_ws_heartbeat_wzone,
+                                                 wlcf->limit))
+    {
+        return;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_ws_heartbeat_log(ctx), 0,
+                   "ws_heartbeat: probing session " NGX_HTTP_WSHB_ID_FMT,
+                   ngx_http_ws_heartbeat_worker_start, ngx_pid,
+                   ctx->counter);
+
+    ngx_http_ws_heartbeat_ping(ctx, NGX_HTTP_WSHB_CLIENT);
+    ngx_http_ws_heartbeat_schedule(ctx);
 }
 
 
@@ -1894,7 +2036,7 @@ ngx_http_ws_heartbeat_cleanup(void *data)
         uc->recv = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].recv;
     }
 
-    ngx_queue_remove(&ctx->queue);
+    ctx->active = 0;
     ngx_http_ws_heartbeat_nsessions--;
 
     zone = ngx_http_ws_heartbeat_wzone;
@@ -1919,5 +2061,7 @@ ngx_http_ws_heartbeat_cleanup(void *data)
                    ngx_http_ws_heartbeat_worker_start, ngx_pid,
                    ctx->counter);
 
-    ngx_queue_insert_head(&ngx_http_ws_heartbeat_free, &ctx->queue);
+    ngx_http_ws_heartbeat_nfree++;
+    ngx_http_ws_heartbeat_heap[ngx_http_ws_heartbeat_nctx
+                               - ngx_http_ws_heartbeat_nfree] = ctx;
 }
