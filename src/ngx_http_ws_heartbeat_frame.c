@@ -55,12 +55,12 @@ static const char  *ngx_http_ws_heartbeat_errors[] = {
 
 void
 ngx_http_ws_heartbeat_parser_init(ngx_http_ws_heartbeat_parser_t *p,
-    int masked, const uint8_t *prefix)
+    int masked, const uint8_t *cookie)
 {
     memset(p, 0, sizeof(ngx_http_ws_heartbeat_parser_t));
 
     p->masked = masked ? 1 : 0;
-    memcpy(p->prefix, prefix, NGX_HTTP_WSHB_PREFIX_LEN);
+    memcpy(p->cookie, cookie, NGX_HTTP_WSHB_COOKIE_LEN);
 }
 
 
@@ -364,7 +364,7 @@ ngx_http_ws_heartbeat_header(ngx_http_ws_heartbeat_parser_t *p,
         }
 
         if (opcode == NGX_HTTP_WSHB_OP_CLOSE) {
-            p->closes++;
+            p->closed = 1;
         }
 
         p->control_frames++;
@@ -426,7 +426,9 @@ ngx_http_ws_heartbeat_match(ngx_http_ws_heartbeat_parser_t *p,
             c ^= mask[i & 3];
         }
 
-        if (c != p->prefix[i]) {
+        if (c != (i < 4 ? (uint8_t) NGX_HTTP_WSHB_MAGIC[i]
+                        : p->cookie[i - 4]))
+        {
             return NGX_HTTP_WSHB_NO_MATCH;
         }
     }
@@ -436,7 +438,7 @@ ngx_http_ws_heartbeat_match(ngx_http_ws_heartbeat_parser_t *p,
 
 
 size_t
-ngx_http_ws_heartbeat_build_ping(uint8_t *out, const uint8_t *prefix,
+ngx_http_ws_heartbeat_build_ping(uint8_t *out, const uint8_t *cookie,
     uint32_t seq, const uint8_t *mask)
 {
     size_t    i, off;
@@ -453,7 +455,8 @@ ngx_http_ws_heartbeat_build_ping(uint8_t *out, const uint8_t *prefix,
 
     payload = &out[off];
 
-    memcpy(payload, prefix, NGX_HTTP_WSHB_PREFIX_LEN);
+    memcpy(payload, NGX_HTTP_WSHB_MAGIC, 4);
+    memcpy(payload + 4, cookie, NGX_HTTP_WSHB_COOKIE_LEN);
     payload[12] = (uint8_t) (seq >> 24);
     payload[13] = (uint8_t) (seq >> 16);
     payload[14] = (uint8_t) (seq >> 8);
@@ -543,7 +546,8 @@ ngx_http_ws_heartbeat_match_whole(ngx_http_ws_heartbeat_parser_t *p,
         w[3] ^= m;
     }
 
-    memcpy(want, p->prefix, sizeof(want));
+    memcpy(want, NGX_HTTP_WSHB_MAGIC, 4);
+    memcpy(&want[1], p->cookie, NGX_HTTP_WSHB_COOKIE_LEN);
 
     if (((w[0] ^ want[0]) | (w[1] ^ want[1]) | (w[2] ^ want[2])) != 0) {
         return NGX_HTTP_WSHB_NO_MATCH;

@@ -18,6 +18,8 @@
 
 
 /* ping payload: magic (4), session cookie (8), sequence (4) */
+#define NGX_HTTP_WSHB_MAGIC          "WSHB"
+#define NGX_HTTP_WSHB_COOKIE_LEN     8
 #define NGX_HTTP_WSHB_PREFIX_LEN     12
 #define NGX_HTTP_WSHB_PAYLOAD_LEN    16
 #define NGX_HTTP_WSHB_PING_MAX       (2 + 4 + NGX_HTTP_WSHB_PAYLOAD_LEN)
@@ -48,10 +50,9 @@ typedef struct {
     uint64_t   left;            /* payload bytes left in the current frame */
     uint64_t   data_frames;     /* text, binary, continuation: headers seen */
     uint32_t   control_frames;  /* close, ping, pong */
-    uint32_t   closes;          /* of which close frames */
     uint32_t   pongs;           /* our pongs removed from the stream */
     uint32_t   pong_seq;        /* sequence number of the last one */
-    uint8_t    prefix[NGX_HTTP_WSHB_PREFIX_LEN];  /* our payload prefix */
+    uint8_t    cookie[NGX_HTTP_WSHB_COOKIE_LEN];  /* in our payloads */
 
     /*
      * Either the bytes of a header split across reads (hlen of them) or
@@ -68,21 +69,23 @@ typedef struct {
     uint8_t    slen;
     uint8_t    divert;          /* set by the caller, ignored by the
                                    parser: see ..._busy() */
-    uint8_t    masked;          /* frames from this peer carry a mask */
-    uint8_t    armed;           /* our pings went out: look for pongs */
     uint8_t    error;           /* NGX_HTTP_WSHB_ERR_*, sticky */
+
+    unsigned   masked:1;        /* frames from this peer carry a mask */
+    unsigned   armed:1;         /* our pings went out: look for pongs */
+    unsigned   closed:1;        /* a close frame came */
 } ngx_http_ws_heartbeat_parser_t;
 
 
 void ngx_http_ws_heartbeat_parser_init(ngx_http_ws_heartbeat_parser_t *p,
-    int masked, const uint8_t *prefix);
+    int masked, const uint8_t *cookie);
 size_t ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p,
     uint8_t *buf, size_t len, size_t *boundary);
 size_t ngx_http_ws_heartbeat_unstash(ngx_http_ws_heartbeat_parser_t *p,
     uint8_t *buf);
 void ngx_http_ws_heartbeat_restash(ngx_http_ws_heartbeat_parser_t *p,
     const uint8_t *buf, size_t len);
-size_t ngx_http_ws_heartbeat_build_ping(uint8_t *out, const uint8_t *prefix,
+size_t ngx_http_ws_heartbeat_build_ping(uint8_t *out, const uint8_t *cookie,
     uint32_t seq, const uint8_t *mask);
 size_t ngx_http_ws_heartbeat_build_close(uint8_t *out, unsigned code,
     const char *reason, size_t len, const uint8_t *mask);

@@ -103,8 +103,9 @@ typedef struct {
     ngx_http_ws_heartbeat_msec_t      rtt;
 
     uint32_t                          pings;      /* our last one's number */
-    uint32_t                          pongs;      /* handled so far */
-    int                               outq;
+
+    /* the socket's send queue, bytes; 2^27 - 1 stands for more */
+    unsigned                          outq:27;
 
     unsigned                          enabled:1;
     unsigned                          inject:1;   /* ping awaits a boundary */

@@ -37,6 +37,7 @@
 #define NGX_HTTP_WSHB_WATCH_INTERVAL  1000
 #define NGX_HTTP_WSHB_CTX_CHUNK       64
 #define NGX_HTTP_WSHB_NO_TIMER        ((uint32_t) -1)
+#define NGX_HTTP_WSHB_OUTQ_MAX        ((1 << 27) - 1)
 
 #define NGX_HTTP_WSHB_DEAD            0
 #define NGX_HTTP_WSHB_ALIVE           1
@@ -64,7 +65,7 @@ static ngx_http_ws_heartbeat_noinline ssize_t
 static void ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ssize_t n);
 static void ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i);
+    ngx_uint_t i, uint32_t pongs);
 static void ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_buf_t *b);
 static void ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -95,7 +96,7 @@ static ngx_uint_t ngx_http_ws_heartbeat_heard(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
 static ngx_uint_t ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
-static int ngx_http_ws_heartbeat_outq(ngx_connection_t *c);
+static ngx_uint_t ngx_http_ws_heartbeat_outq(ngx_connection_t *c);
 static void ngx_http_ws_heartbeat_timer_handler(
     ngx_http_ws_heartbeat_ctx_t *ctx);
 static void ngx_http_ws_heartbeat_timer_add(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -310,7 +311,7 @@ ngx_int_t
 ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t *wlcf)
 {
-    u_char                              prefix[NGX_HTTP_WSHB_PREFIX_LEN];
+    u_char                              cookie[NGX_HTTP_WSHB_COOKIE_LEN];
     uint32_t                            rnd;
     ngx_uint_t                          i;
     ngx_connection_t                   *c, *uc;
@@ -354,25 +355,23 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 
     /* "WSHB" and a per-session random cookie identify our pings */
 
-    ngx_memcpy(prefix, "WSHB", 4);
-
-    for (i = 4; i < NGX_HTTP_WSHB_PREFIX_LEN; i += 4) {
+    for (i = 0; i < NGX_HTTP_WSHB_COOKIE_LEN; i += 4) {
         rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
-        ngx_memcpy(&prefix[i], &rnd, 4);
+        ngx_memcpy(&cookie[i], &rnd, 4);
     }
 
     ctx->peer[NGX_HTTP_WSHB_CLIENT].connection = c;
     ctx->peer[NGX_HTTP_WSHB_CLIENT].recv = c->recv;
     ctx->peer[NGX_HTTP_WSHB_CLIENT].enabled = 1;
     ngx_http_ws_heartbeat_parser_init(&ctx->peer[NGX_HTTP_WSHB_CLIENT].parser,
-                                      1, prefix);
+                                      1, cookie);
 
     ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection = uc;
     ctx->peer[NGX_HTTP_WSHB_UPSTREAM].recv = uc->recv;
     ctx->peer[NGX_HTTP_WSHB_UPSTREAM].enabled = wlcf->upstream ? 1 : 0;
     ngx_http_ws_heartbeat_parser_init(
                                 &ctx->peer[NGX_HTTP_WSHB_UPSTREAM].parser,
-                                0, prefix);
+                                0, cookie);
 
     /* the first pings go an interval after the start; no data yet */
 
@@ -442,7 +441,7 @@ ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
 
     ctx->peer[i].rx_bytes += len;
 
-    ngx_http_ws_heartbeat_events(ctx, i);
+    ngx_http_ws_heartbeat_events(ctx, i, 0);
 }
 
 
@@ -589,6 +588,7 @@ static ngx_http_ws_heartbeat_noinline size_t
 ngx_http_ws_heartbeat_parse_rest(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, u_char *buf, size_t out, size_t len, size_t *at)
 {
+    uint32_t                         pongs;
     uint64_t                         data;
     ngx_http_ws_heartbeat_peer_t    *peer;
     ngx_http_ws_heartbeat_parser_t  *p;
@@ -596,14 +596,15 @@ ngx_http_ws_heartbeat_parse_rest(ngx_http_ws_heartbeat_ctx_t *ctx,
     peer = &ctx->peer[i];
     p = &peer->parser;
     data = p->data_frames;
+    pongs = p->pongs;
 
     out += ngx_http_ws_heartbeat_parse(p, buf + out, len - out, at);
 
     /* what was removed or withheld is not queued: see ..._queued() */
     ctx->peer[i ^ 1].adjust += out - len;
 
-    if (p->pongs != peer->pongs || p->closes || p->error) {
-        ngx_http_ws_heartbeat_events(ctx, i);
+    if (p->pongs != pongs || p->closed || p->error) {
+        ngx_http_ws_heartbeat_events(ctx, i, p->pongs - pongs);
     }
 
     if (p->data_frames != data) {
@@ -746,12 +747,15 @@ done:
 }
 
 
-/* the rare events: pongs to our pings, a close frame, a parse error */
+/*
+ * The rare events: pongs to our pings (this many new ones), a close frame,
+ * a parse error
+ */
 
 static void
-ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
+ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
+    uint32_t pongs)
 {
-    uint32_t                         pongs;
     ngx_http_ws_heartbeat_zone_t    *zone;
     ngx_http_ws_heartbeat_peer_t    *peer;
     ngx_http_ws_heartbeat_parser_t  *p;
@@ -760,9 +764,7 @@ ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     peer = &ctx->peer[i];
     p = &peer->parser;
 
-    if (p->pongs != peer->pongs) {
-        pongs = p->pongs - peer->pongs;
-        peer->pongs = p->pongs;
+    if (pongs) {
         peer->last_pong = ngx_http_ws_heartbeat_msec();
 
         if (zone) {
@@ -790,7 +792,7 @@ ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
         }
     }
 
-    if (p->closes && !ctx->close_seen) {
+    if (p->closed && !ctx->close_seen) {
         ctx->close_seen = 1;
 
         if (ctx->reason == NGX_HTTP_WSHB_REASON_NONE) {
@@ -1079,13 +1081,13 @@ ngx_http_ws_heartbeat_build(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
 
     if (i == NGX_HTTP_WSHB_CLIENT) {
         return ngx_http_ws_heartbeat_build_ping(out,
-                                                ctx->peer[0].parser.prefix,
+                                                ctx->peer[0].parser.cookie,
                                                 peer->pings, NULL);
     }
 
     rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
 
-    return ngx_http_ws_heartbeat_build_ping(out, ctx->peer[0].parser.prefix,
+    return ngx_http_ws_heartbeat_build_ping(out, ctx->peer[0].parser.cookie,
                                             peer->pings, (u_char *) &rnd);
 }
 
@@ -1124,9 +1126,8 @@ ngx_http_ws_heartbeat_heard(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 static ngx_uint_t
 ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 {
-    int                            outq;
     uint64_t                       sent;
-    ngx_uint_t                     rc;
+    ngx_uint_t                     rc, outq;
     ngx_http_ws_heartbeat_peer_t  *peer;
 
     peer = &ctx->peer[i];
@@ -1168,17 +1169,19 @@ ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 }
 
 
-static int
+/* the socket's send queue, up to what peer->outq holds */
+
+static ngx_uint_t
 ngx_http_ws_heartbeat_outq(ngx_connection_t *c)
 {
 #if (NGX_LINUX && defined SIOCOUTQ)
     int  n;
 
-    if (ioctl(c->fd, SIOCOUTQ, &n) == -1) {
+    if (ioctl(c->fd, SIOCOUTQ, &n) == -1 || n < 0) {
         return 0;
     }
 
-    return n;
+    return ngx_min((ngx_uint_t) n, NGX_HTTP_WSHB_OUTQ_MAX);
 #else
     return 0;
 #endif
@@ -1820,7 +1823,7 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
                                             : 0;
         rec->rtt[i] = peer->rtt_set ? peer->rtt : (uint32_t) -1;
         rec->pings[i] = peer->pings;
-        rec->pongs[i] = peer->pongs;
+        rec->pongs[i] = peer->parser.pongs;
 
         /* the record has what the totals got so far */
 

@@ -101,8 +101,8 @@ char  *ngx_http_ws_heartbeat_sub_reasons[] = {
 
 
 /* the payload of pings to subscribers: their pongs are only counted */
-static uint8_t       ngx_http_ws_heartbeat_sub_prefix[NGX_HTTP_WSHB_PREFIX_LEN]
-                         = "WSHBstream00";
+static uint8_t  ngx_http_ws_heartbeat_sub_cookie[NGX_HTTP_WSHB_COOKIE_LEN]
+    = "stream00";
 
 static ngx_queue_t   ngx_http_ws_heartbeat_subs;
 static ngx_uint_t    ngx_http_ws_heartbeat_nsubs;
@@ -263,7 +263,7 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     sub->reason = NGX_HTTP_WSHB_SUB_CLIENT;
 
     ngx_http_ws_heartbeat_parser_init(&sub->parser, 1,
-                                      ngx_http_ws_heartbeat_sub_prefix);
+                                      ngx_http_ws_heartbeat_sub_cookie);
 
     sub->timer.handler = ngx_http_ws_heartbeat_sub_timer;
     sub->timer.data = sub;
@@ -997,7 +997,7 @@ ngx_http_ws_heartbeat_sub_input(ngx_http_ws_heartbeat_sub_t *sub,
         return;
     }
 
-    if (sub->parser.closes) {
+    if (sub->parser.closed) {
         ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_CLIENT, 1000,
                                         "");
     }
@@ -1079,7 +1079,7 @@ ngx_http_ws_heartbeat_sub_tick(ngx_http_ws_heartbeat_sub_t *sub)
 
     if (sub->transport == NGX_HTTP_WSHB_WEBSOCKET) {
         len = ngx_http_ws_heartbeat_build_ping(frame,
-                                       ngx_http_ws_heartbeat_sub_prefix, 0,
+                                       ngx_http_ws_heartbeat_sub_cookie, 0,
                                        NULL);
         sub->mark = sub->rx;
 

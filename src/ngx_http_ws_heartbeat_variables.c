@@ -140,8 +140,8 @@ ngx_http_ws_heartbeat_variable(ngx_http_request_t *r,
                              data == NGX_HTTP_WSHB_VAR_PINGS
                              ? (ngx_uint_t) ctx->peer[0].pings
                                + ctx->peer[1].pings
-                             : (ngx_uint_t) ctx->peer[0].pongs
-                               + ctx->peer[1].pongs)
+                             : (ngx_uint_t) ctx->peer[0].parser.pongs
+                               + ctx->peer[1].parser.pongs)
                  - p;
         goto found;
     }

@@ -188,7 +188,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rlen = reference(in, len, masked, armed, ref, starts, &data_frames,
                      &closes);
 
-    ngx_http_ws_heartbeat_parser_init(&p, masked, prefix);
+    ngx_http_ws_heartbeat_parser_init(&p, masked, prefix + 4);
     p.armed = armed;
 
     from = 0;
@@ -251,7 +251,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     if (p.error == 0
-        && (p.data_frames != data_frames || p.closes != closes))
+        && (p.data_frames != data_frames || p.closed != (closes != 0)))
     {
         abort();
     }

@@ -13,12 +13,12 @@
 
 static int  tests, failures;
 
-static const uint8_t  prefix[NGX_HTTP_WSHB_PREFIX_LEN] = {
-    'n', 'x', 'h', 'b', 1, 2, 3, 4, 5, 6, 7, 8
+static const uint8_t  prefix[NGX_HTTP_WSHB_COOKIE_LEN] = {
+    1, 2, 3, 4, 5, 6, 7, 8
 };
 
-static const uint8_t  other[NGX_HTTP_WSHB_PREFIX_LEN] = {
-    'n', 'x', 'h', 'b', 1, 2, 3, 4, 5, 6, 7, 9
+static const uint8_t  other[NGX_HTTP_WSHB_COOKIE_LEN] = {
+    1, 2, 3, 4, 5, 6, 7, 9
 };
 
 
@@ -124,7 +124,7 @@ feed(ngx_http_ws_heartbeat_parser_t *p, const uint8_t *in, size_t len,
     res->pongs = p->pongs;
     res->seq = p->pong_seq;
     res->data = (uint32_t) p->data_frames;
-    res->closes = p->closes;
+    res->closes = p->closed;
     res->frames = (uint32_t) ngx_http_ws_heartbeat_frames(p);
 }
 
