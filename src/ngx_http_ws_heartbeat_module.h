@@ -124,7 +124,6 @@ typedef struct {
     uint32_t                          heap;       /* index in the timer heap */
 
     ngx_http_ws_heartbeat_msec_t      start;
-    ngx_http_ws_heartbeat_msec_t      drain_at;
 
     uint32_t                          counter;    /* in the session id */
     uint32_t                          record;

@@ -313,6 +313,7 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 {
     u_char                              cookie[NGX_HTTP_WSHB_COOKIE_LEN];
     uint32_t                            rnd;
+    ngx_msec_t                          delay;
     ngx_uint_t                          i;
     ngx_connection_t                   *c, *uc;
     ngx_pool_cleanup_t                 *cln;
@@ -404,17 +405,24 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_early(ctx, NGX_HTTP_WSHB_UPSTREAM, &u->buffer);
     ngx_http_ws_heartbeat_early(ctx, NGX_HTTP_WSHB_CLIENT, r->header_in);
 
-    if (ngx_exiting) {
-        ctx->draining = 1;
-        ctx->drain_at = ctx->start + ngx_random() % (wmcf->drain + 1);
-    }
-
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT " started",
                    ngx_http_ws_heartbeat_worker_start, ngx_pid,
                    ctx->counter);
 
-    if (!ctx->passthrough) {
+    if (ngx_exiting) {
+        ctx->draining = 1;
+    }
+
+    if (ctx->passthrough) {
+        return NGX_OK;
+    }
+
+    if (ctx->draining) {
+        delay = ngx_random() % (wmcf->drain + 1);
+        ngx_http_ws_heartbeat_timer_add(ctx, ngx_max(delay, 1));
+
+    } else {
         ngx_http_ws_heartbeat_schedule(ctx);
     }
 
@@ -1206,14 +1214,10 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
     }
 
     if (ctx->draining) {
+        /* its timer was set to the drain time, and nothing moved it */
+
         ngx_http_ws_heartbeat_publish(ctx, 0);
-
-        if ((int32_t) (now - ctx->drain_at) >= 0) {
-            ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_SHUTDOWN, 1, 1);
-            return;
-        }
-
-        ngx_http_ws_heartbeat_schedule(ctx);
+        ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_SHUTDOWN, 1, 1);
         return;
     }
 
@@ -1325,8 +1329,8 @@ ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx)
     wlcf = ngx_http_ws_heartbeat_loc_conf(ctx);
 
     if (ctx->draining) {
-        min = (int32_t) (ctx->drain_at - now);
-        goto set;
+        /* the timer stays at the drain time */
+        return;
     }
 
     min = NGX_MAX_INT32_VALUE;
@@ -1367,8 +1371,6 @@ ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx)
             min = d;
         }
     }
-
-set:
 
     if (min < 1) {
         min = 1;
@@ -1701,8 +1703,8 @@ ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
 static void
 ngx_http_ws_heartbeat_watch(ngx_log_t *log)
 {
+    ngx_msec_t                          delay;
     ngx_uint_t                          n, k, j;
-    ngx_http_ws_heartbeat_msec_t        now;
     ngx_http_request_t                 *r;
     ngx_http_ws_heartbeat_ctx_t        *ctx;
     ngx_http_ws_heartbeat_block_t      *block;
@@ -1729,7 +1731,6 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
      */
 
     n = ngx_http_ws_heartbeat_nsessions;
-    now = ngx_http_ws_heartbeat_msec();
     k = 0;
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
@@ -1752,9 +1753,8 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
             /* the k-th of n at k/n of the window: the last one at its end */
 
             ctx->draining = 1;
-            ctx->drain_at = now + wmcf->drain * ++k / n;
-
-            ngx_http_ws_heartbeat_schedule(ctx);
+            delay = wmcf->drain * ++k / n;
+            ngx_http_ws_heartbeat_timer_add(ctx, ngx_max(delay, 1));
         }
     }
 }
