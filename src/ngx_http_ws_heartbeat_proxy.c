@@ -176,15 +176,17 @@ static ngx_uint_t     ngx_http_ws_heartbeat_nsessions;
  * sessions: each timer of nginx's own tree makes finding the next one
  * dearer on every event loop turn.
  *
- * One array of a pointer per context holds both the heap, from its start,
- * and the free contexts, from its end: a context is in one or the other
- * or, live without a timer, in neither.
+ * One array with room for a pointer per context (doubled as needed)
+ * holds both the heap, from its start, and the free contexts, from its
+ * end: a context is in one or the other or, live without a timer, in
+ * neither.
  */
 
 static ngx_http_ws_heartbeat_ctx_t  **ngx_http_ws_heartbeat_heap;
 static ngx_uint_t         ngx_http_ws_heartbeat_nheap;
 static ngx_uint_t         ngx_http_ws_heartbeat_nfree;
-static ngx_uint_t         ngx_http_ws_heartbeat_nctx;   /* the array size */
+static ngx_uint_t         ngx_http_ws_heartbeat_nctx;   /* contexts */
+static ngx_uint_t         ngx_http_ws_heartbeat_cap;    /* the array size */
 static ngx_event_t        ngx_http_ws_heartbeat_ticker;
 static ngx_msec_t         ngx_http_ws_heartbeat_watch_at;
 static ngx_uint_t         ngx_http_ws_heartbeat_watching;
@@ -250,6 +252,7 @@ ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle)
     ngx_http_ws_heartbeat_nheap = 0;
     ngx_http_ws_heartbeat_nfree = 0;
     ngx_http_ws_heartbeat_nctx = 0;
+    ngx_http_ws_heartbeat_cap = 0;
 }
 
 
@@ -268,26 +271,36 @@ ngx_http_ws_heartbeat_ctx_alloc(ngx_log_t *log)
             return NULL;
         }
 
-        heap = ngx_alloc(n * sizeof(ngx_http_ws_heartbeat_ctx_t *), log);
-        if (heap == NULL) {
-            ngx_free(block);
-            return NULL;
+        /* a pointer for each context: the array doubles as needed */
+
+        if (n > ngx_http_ws_heartbeat_cap) {
+            n = ngx_max(n, 2 * ngx_http_ws_heartbeat_cap);
+
+            heap = ngx_alloc(n * sizeof(ngx_http_ws_heartbeat_ctx_t *), log);
+            if (heap == NULL) {
+                ngx_free(block);
+                return NULL;
+            }
+
+            /* no context is free: the heap is all there is to keep */
+
+            if (ngx_http_ws_heartbeat_heap) {
+                ngx_memcpy(heap, ngx_http_ws_heartbeat_heap,
+                           ngx_http_ws_heartbeat_nheap
+                           * sizeof(ngx_http_ws_heartbeat_ctx_t *));
+                ngx_free(ngx_http_ws_heartbeat_heap);
+            }
+
+            ngx_http_ws_heartbeat_heap = heap;
+            ngx_http_ws_heartbeat_cap = n;
         }
-
-        /* no context is free: the heap is all there is to keep */
-
-        if (ngx_http_ws_heartbeat_heap) {
-            ngx_memcpy(heap, ngx_http_ws_heartbeat_heap,
-                       ngx_http_ws_heartbeat_nheap
-                       * sizeof(ngx_http_ws_heartbeat_ctx_t *));
-            ngx_free(ngx_http_ws_heartbeat_heap);
-        }
-
-        ngx_http_ws_heartbeat_heap = heap;
-        ngx_http_ws_heartbeat_nctx = n;
 
         block->next = ngx_http_ws_heartbeat_blocks;
         ngx_http_ws_heartbeat_blocks = block;
+        ngx_http_ws_heartbeat_nctx += NGX_HTTP_WSHB_CTX_CHUNK;
+
+        heap = ngx_http_ws_heartbeat_heap;
+        n = ngx_http_ws_heartbeat_cap;
 
         for (i = 0; i < NGX_HTTP_WSHB_CTX_CHUNK; i++) {
             heap[n - 1 - i] = &block->ctx[i];
@@ -297,7 +310,7 @@ ngx_http_ws_heartbeat_ctx_alloc(ngx_log_t *log)
         ngx_http_ws_heartbeat_nfree = NGX_HTTP_WSHB_CTX_CHUNK;
     }
 
-    ctx = ngx_http_ws_heartbeat_heap[ngx_http_ws_heartbeat_nctx
+    ctx = ngx_http_ws_heartbeat_heap[ngx_http_ws_heartbeat_cap
                                      - ngx_http_ws_heartbeat_nfree--];
 
     ngx_memzero(ctx, sizeof(ngx_http_ws_heartbeat_ctx_t));
@@ -2065,6 +2078,6 @@ ngx_http_ws_heartbeat_cleanup(void *data)
                    ctx->counter);
 
     ngx_http_ws_heartbeat_nfree++;
-    ngx_http_ws_heartbeat_heap[ngx_http_ws_heartbeat_nctx
+    ngx_http_ws_heartbeat_heap[ngx_http_ws_heartbeat_cap
                                - ngx_http_ws_heartbeat_nfree] = ctx;
 }
