@@ -188,6 +188,8 @@ for my $cycle (1 .. $cycles) {
     settle('at the end');
     my $st = status();
     is($st->{zone}{used_records}, 0, "cycle $cycle: no record left in shm");
+    is($st->{zone}{names_bytes}, 0,
+       "cycle $cycle: no host or URI left in shm");
 
     # only the zombies were closed by heartbeats
 
