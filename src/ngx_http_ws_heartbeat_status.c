@@ -619,9 +619,8 @@ ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
             if (sh->records[i].state != NGX_HTTP_WSHB_STATE_FREE
                 && ngx_http_ws_heartbeat_match(&sh->records[i], q))
             {
-                batch[n].rec = sh->records[i];
-                ngx_http_ws_heartbeat_text_locked(zone, &sh->records[i],
-                                                  &batch[n++].text);
+                ngx_http_ws_heartbeat_view_locked(zone, &sh->records[i],
+                                                  &batch[n++]);
             }
 
             i++;

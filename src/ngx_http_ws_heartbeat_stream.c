@@ -529,9 +529,8 @@ ngx_http_ws_heartbeat_snapshot(ngx_http_ws_heartbeat_sub_t *sub,
 
         while (i < sh->nrecords && n < NGX_HTTP_WSHB_EVENT_BATCH) {
             if (sh->records[i].state != NGX_HTTP_WSHB_STATE_FREE) {
-                batch[n].rec = sh->records[i];
-                ngx_http_ws_heartbeat_text_locked(sub->zone, &sh->records[i],
-                                                  &batch[n++].text);
+                ngx_http_ws_heartbeat_view_locked(sub->zone, &sh->records[i],
+                                                  &batch[n++]);
             }
 
             i++;

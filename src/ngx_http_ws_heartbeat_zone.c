@@ -23,6 +23,9 @@ static uint32_t ngx_http_ws_heartbeat_names_ref_locked(
 static void ngx_http_ws_heartbeat_names_unref_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_record_t *rec);
 static size_t ngx_http_ws_heartbeat_chunk(size_t size);
+static void ngx_http_ws_heartbeat_text_locked(
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_record_t *rec,
+    ngx_http_ws_heartbeat_text_t *text);
 static void ngx_http_ws_heartbeat_addr(ngx_http_ws_heartbeat_addr_t *a,
     struct sockaddr *sa);
 
@@ -540,9 +543,20 @@ ngx_http_ws_heartbeat_chunk(size_t size)
 }
 
 
-/* the host and URI of a record, for a copy made under the mutex */
+/* a copy of a record with its host and URI, made under the mutex */
 
 void
+ngx_http_ws_heartbeat_view_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_view_t *view)
+{
+    view->rec = *rec;
+    ngx_http_ws_heartbeat_text_locked(zone, rec, &view->text);
+}
+
+
+/* the host and URI of a record, for a copy made under the mutex */
+
+static void
 ngx_http_ws_heartbeat_text_locked(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_text_t *text)
 {

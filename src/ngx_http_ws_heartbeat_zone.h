@@ -191,8 +191,8 @@ void ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
     uint32_t i);
 ngx_uint_t ngx_http_ws_heartbeat_zone_reap_locked(
     ngx_http_ws_heartbeat_zone_t *zone);
-void ngx_http_ws_heartbeat_text_locked(ngx_http_ws_heartbeat_zone_t *zone,
-    ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_text_t *text);
+void ngx_http_ws_heartbeat_view_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_view_t *view);
 u_char *ngx_http_ws_heartbeat_addr_text(u_char *p,
     ngx_http_ws_heartbeat_addr_t *a);
 
