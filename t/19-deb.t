@@ -5,6 +5,8 @@
 # WebSocket location with heartbeats, reload, proxy a real `ws` session and
 # see nginx's pings, then remove the package and reload cleanly.  Needs
 # root and an idle system nginx; WSHB_DEB names the package (make deb).
+# It changes the host, so it runs only when asked: WSHB_SYSTEM_TESTS=1
+# (which CI sets).
 
 use strict;
 use warnings;
@@ -20,6 +22,8 @@ my $conf = '/etc/nginx/conf.d/zz-wshb-deb-test.conf';
 my $link = '/etc/nginx/modules-enabled/50-mod-http-ws-heartbeat.conf';
 my $so = '/usr/lib/nginx/modules/ngx_http_ws_heartbeat_module.so';
 
+plan skip_all => 'changes the system nginx: set WSHB_SYSTEM_TESTS=1'
+    unless $ENV{WSHB_SYSTEM_TESTS};
 plan skip_all => 'needs root' if $>;
 plan skip_all => 'the suite runs against another nginx than the system one'
     if ($ENV{NGINX_BIN} // '/usr/sbin/nginx') ne '/usr/sbin/nginx';
@@ -65,6 +69,32 @@ EOF
 
 my $started;
 
+# the system nginx's worker processes, as the master's children
+
+sub workers {
+    my ($master) = `cat /run/nginx.pid 2>/dev/null` =~ /(\d+)/;
+    return () unless $master;
+    return map { /^\s*(\d+)\s+(\d+)/ && $2 == $master ? $1 : () }
+        `ps -o pid=,ppid= -e`;
+}
+
+# a reload has taken effect once none of the workers from before it is
+# left (idle old workers exit at once) and new ones run
+
+sub reloaded {
+    my (@old) = @_;
+    my %old = map { $_ => 1 } @old;
+    my $end = time + 10;
+
+    while (time < $end) {
+        my @now = workers();
+        return 1 if @now && !grep { $old{$_} } @now;
+        sleep 0.05;
+    }
+
+    return 0;
+}
+
 END {
     my $status = $?;
     unlink $conf;
@@ -107,8 +137,10 @@ like($out, qr/\Q$abi\E/, 'the one the installed nginx provides');
 write_site("        ws_heartbeat on;\n        ws_heartbeat_interval 1s;\n");
 ($rc, $out) = sh('nginx -t');
 is($rc, 0, 'nginx -t accepts the ws_heartbeat directives') or diag $out;
+my @old = workers();
 ($rc, $out) = sh('nginx -s reload');
 is($rc, 0, 'reload');
+ok(reloaded(@old), 'the workers from before the reload are gone');
 
 my $c;
 my $end = time + 10;
