@@ -92,8 +92,6 @@ typedef struct {
     uint64_t                          adjust;      /* see ..._queued() */
     uint64_t                          ping_end;    /* queued, up to our ping */
     uint64_t                          rx_mark;     /* rx_bytes at the ping */
-    uint64_t                          sent_mark;
-    uint64_t                          sent_prev;
 
     ngx_http_ws_heartbeat_msec_t      ping_time;  /* next ping: + interval */
     ngx_http_ws_heartbeat_msec_t      last_rx;    /* see ..._last_rx() */
@@ -104,9 +102,17 @@ typedef struct {
 
     uint32_t                          pings;      /* our last one's number */
 
-    /* the socket's send queue, bytes; 2^27 - 1 stands for more */
-    unsigned                          outq:27;
+    /*
+     * The last look at the peer's TCP receive window (see
+     * ngx_http_ws_heartbeat_reading()): its right edge and its size, cut
+     * to 32 bits.  Without the window: the send queue and the bytes sent.
+     */
+    uint32_t                          edge;
+    uint32_t                          wnd;
 
+    unsigned                          looked:1;   /* edge and wnd are set */
+    unsigned                          waits:2;    /* deadlines moved, no
+                                                     window known */
     unsigned                          enabled:1;
     unsigned                          inject:1;   /* ping awaits a boundary */
     unsigned                          awaiting:1;

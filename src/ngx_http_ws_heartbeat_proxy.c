@@ -37,7 +37,7 @@
 #define NGX_HTTP_WSHB_WATCH_INTERVAL  1000
 #define NGX_HTTP_WSHB_CTX_CHUNK       64
 #define NGX_HTTP_WSHB_NO_TIMER        ((uint32_t) -1)
-#define NGX_HTTP_WSHB_OUTQ_MAX        ((1 << 27) - 1)
+#define NGX_HTTP_WSHB_MAX_WAITS       3
 
 #define NGX_HTTP_WSHB_DEAD            0
 #define NGX_HTTP_WSHB_ALIVE           1
@@ -96,6 +96,14 @@ static ngx_uint_t ngx_http_ws_heartbeat_heard(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
 static ngx_uint_t ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
+static ngx_uint_t ngx_http_ws_heartbeat_reading(
+    ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
+static ngx_uint_t ngx_http_ws_heartbeat_progress(
+    ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
+static void ngx_http_ws_heartbeat_look(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i);
+static ngx_int_t ngx_http_ws_heartbeat_window(ngx_connection_t *c,
+    uint32_t *edge, uint32_t *wnd);
 static ngx_uint_t ngx_http_ws_heartbeat_outq(ngx_connection_t *c);
 static void ngx_http_ws_heartbeat_timer_handler(
     ngx_http_ws_heartbeat_ctx_t *ctx);
@@ -1042,21 +1050,19 @@ ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     peer->parser.armed = 1;
 
     /*
-     * The socket's send queue as the ping goes: its shrinking over the
-     * whole timeout is a sign of life.  After a pong to the last ping with
-     * nothing sent since, it is known to be empty without asking: the
-     * segment that brought the pong acknowledged every byte up to the end
-     * of that ping, and the kernel takes the acknowledgement before it
-     * queues the data.  That is every ping of an idle session.
+     * A look at the peer's window as the ping goes, unless nothing is in
+     * flight: after a pong to the last ping with nothing queued since,
+     * the segment that brought the pong acknowledged every byte up to the
+     * end of that ping.  That is every ping of an idle session.
      */
 
-    if (peer->drained
-        && ngx_http_ws_heartbeat_queued(ctx, i) == peer->ping_end)
-    {
-        peer->outq = 0;
+    peer->looked = 0;
+    peer->waits = 0;
 
-    } else {
-        peer->outq = ngx_http_ws_heartbeat_outq(peer->connection);
+    if (!peer->drained
+        || ngx_http_ws_heartbeat_queued(ctx, i) != peer->ping_end)
+    {
+        ngx_http_ws_heartbeat_look(ctx, i);
     }
 
     peer->drained = 0;
@@ -1122,8 +1128,6 @@ ngx_http_ws_heartbeat_ping_queued(ngx_http_ws_heartbeat_ctx_t *ctx,
     peer = &ctx->peer[i];
 
     peer->ping_end = ngx_http_ws_heartbeat_queued(ctx, i);
-    peer->sent_mark = peer->ping_end;
-    peer->sent_prev = peer->ping_end - ngx_http_ws_heartbeat_pending_to(ctx, i);
 }
 
 
@@ -1140,57 +1144,224 @@ ngx_http_ws_heartbeat_heard(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 /*
  * Is peer i, which owes us a pong, alive?  Any byte from it counts, and so
  * do its bytes that nginx still holds (its pong may be queued behind them
- * while the other side applies backpressure), and so does progress in
- * sending to it: a peer that reads is not dead, it is slow.
+ * while the other side applies backpressure).  Otherwise it is alive only
+ * if it still reads: see ngx_http_ws_heartbeat_reading().
  */
 
 static ngx_uint_t
 ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 {
-    uint64_t                       sent;
-    ngx_uint_t                     rc, outq;
-    ngx_http_ws_heartbeat_peer_t  *peer;
-
-    peer = &ctx->peer[i];
-
     if (ngx_http_ws_heartbeat_heard(ctx, i)) {
         return NGX_HTTP_WSHB_ALIVE;
     }
 
-    if (peer->inject) {
-        /* the ping is not out yet: the other side is mid-frame */
-        return NGX_HTTP_WSHB_WAIT;
+    return ngx_http_ws_heartbeat_reading(ctx, i);
+}
+
+
+/*
+ * Does peer i, silent since our ping, still read?  A stopped process (a
+ * suspended app, a hung event loop) keeps its kernel taking bytes into
+ * its receive buffer, so bytes leaving nginx or the socket prove nothing.
+ * Only the application frees room in that buffer, and that moves the right
+ * edge of the window the peer advertises (bytes acknowledged + window)
+ * forward:
+ *
+ * - our ping not yet in the peer's kernel (in nginx's buffer or the
+ *   socket's send queue, or not yet in the stream, which is mid-frame,
+ *   while bytes are on their way): it reads if the edge moved since the
+ *   last look;
+ *
+ * - our ping in the peer's kernel: it reads if the edge moved and the
+ *   window did not shrink, or the window is closed (room freed and filled
+ *   at once).  A stopped peer's window shrinks as data arrive and stay,
+ *   even while its kernel still grows the window and so moves the edge.
+ *
+ * Looks are at the ping (unless nothing was in flight then) and at each
+ * deadline.  Without the window (a kernel before Linux 5.4, another
+ * system): ngx_http_ws_heartbeat_progress().
+ */
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_reading(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
+{
+    size_t                         pending;
+    uint32_t                       edge, wnd;
+    uint64_t                       sent;
+    ngx_uint_t                     rc, outq, delivered, moved;
+    ngx_http_ws_heartbeat_peer_t  *peer;
+
+    peer = &ctx->peer[i];
+
+    if (ngx_http_ws_heartbeat_window(peer->connection, &edge, &wnd)
+        != NGX_OK)
+    {
+        return ngx_http_ws_heartbeat_progress(ctx, i);
     }
 
-    rc = NGX_HTTP_WSHB_DEAD;
-    sent = ngx_http_ws_heartbeat_queued(ctx, i)
-           - ngx_http_ws_heartbeat_pending_to(ctx, i);
-
-    if (sent > peer->sent_mark) {
-        peer->sent_mark = sent;
-        rc = NGX_HTTP_WSHB_WAIT;
-
-    } else if (sent < peer->ping_end && sent != peer->sent_prev) {
-        rc = NGX_HTTP_WSHB_WAIT;
-    }
-
-    peer->sent_prev = sent;
-
-    /* the socket's send queue shrinking: the peer acknowledges */
-
+    pending = ngx_http_ws_heartbeat_pending_to(ctx, i);
+    sent = ngx_http_ws_heartbeat_queued(ctx, i) - pending;
     outq = ngx_http_ws_heartbeat_outq(peer->connection);
 
-    if (outq < peer->outq) {
-        rc = NGX_HTTP_WSHB_WAIT;
+    if (peer->inject) {
+        /* our ping is not out: the stream to the peer is mid-frame */
+        delivered = 0;
+
+    } else {
+        /*
+         * In the peer's kernel once the send queue holds no more than the
+         * bytes queued after the ping (TLS makes them more, never fewer)
+         */
+        delivered = (sent >= peer->ping_end
+                     && outq <= sent - peer->ping_end);
     }
 
-    peer->outq = outq;
+    moved = peer->looked && (int32_t) (edge - peer->edge) > 0;
+
+    if (peer->inject && pending == 0 && outq == 0) {
+        /* nothing is on its way to the peer: it owes nothing yet */
+        rc = NGX_HTTP_WSHB_WAIT;
+
+    } else if (!peer->looked) {
+        /* nothing was in flight at the ping: it met an open window */
+        rc = delivered ? NGX_HTTP_WSHB_DEAD : NGX_HTTP_WSHB_WAIT;
+
+    } else if (!delivered) {
+        rc = moved ? NGX_HTTP_WSHB_WAIT : NGX_HTTP_WSHB_DEAD;
+
+    } else {
+        rc = (moved && (wnd >= peer->wnd || wnd == 0))
+             ? NGX_HTTP_WSHB_WAIT : NGX_HTTP_WSHB_DEAD;
+    }
+
+    ngx_log_debug8(NGX_LOG_DEBUG_HTTP, peer->connection->log, 0,
+                   "ws_heartbeat: %s silent: edge %uD -> %uD, window "
+                   "%uD -> %uD, ping delivered %ui, outq %ui: %ui",
+                   ngx_http_ws_heartbeat_peer_name[i], peer->edge, edge,
+                   peer->wnd, wnd, delivered, outq, rc);
+
+    peer->edge = edge;
+    peer->wnd = wnd;
+    peer->looked = 1;
 
     return rc;
 }
 
 
-/* the socket's send queue, up to what peer->outq holds */
+/*
+ * Without the peer's window: progress toward the peer (nginx's buffer
+ * draining into the socket, the socket's send queue shrinking) moves the
+ * deadline, at most NGX_HTTP_WSHB_MAX_WAITS times after a ping, so that a
+ * stopped peer whose kernel takes data is closed within interval +
+ * (1 + NGX_HTTP_WSHB_MAX_WAITS) * timeout.  edge holds the send queue,
+ * wnd the bytes sent.
+ */
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_progress(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i)
+{
+    uint32_t                       sent;
+    ngx_uint_t                     rc, outq;
+    ngx_http_ws_heartbeat_peer_t  *peer;
+
+    peer = &ctx->peer[i];
+
+    sent = (uint32_t) (ngx_http_ws_heartbeat_queued(ctx, i)
+                       - ngx_http_ws_heartbeat_pending_to(ctx, i));
+    outq = ngx_http_ws_heartbeat_outq(peer->connection);
+
+    if (peer->looked) {
+        rc = (sent != peer->wnd || outq < peer->edge)
+             ? NGX_HTTP_WSHB_WAIT : NGX_HTTP_WSHB_DEAD;
+
+    } else {
+        /* nothing was in flight at the ping: is all of it acknowledged? */
+        rc = (outq == 0 && sent == (uint32_t) peer->ping_end)
+             ? NGX_HTTP_WSHB_DEAD : NGX_HTTP_WSHB_WAIT;
+    }
+
+    if (rc == NGX_HTTP_WSHB_WAIT && peer->waits++ == NGX_HTTP_WSHB_MAX_WAITS)
+    {
+        rc = NGX_HTTP_WSHB_DEAD;
+    }
+
+    peer->edge = (uint32_t) outq;
+    peer->wnd = sent;
+    peer->looked = 1;
+
+    return rc;
+}
+
+
+/* a look at peer i at our ping, for ngx_http_ws_heartbeat_reading() */
+
+static void
+ngx_http_ws_heartbeat_look(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
+{
+    ngx_http_ws_heartbeat_peer_t  *peer;
+
+    peer = &ctx->peer[i];
+
+    if (ngx_http_ws_heartbeat_window(peer->connection, &peer->edge,
+                                     &peer->wnd)
+        != NGX_OK)
+    {
+        peer->edge = (uint32_t) ngx_http_ws_heartbeat_outq(peer->connection);
+        peer->wnd = (uint32_t) (ngx_http_ws_heartbeat_queued(ctx, i)
+                                - ngx_http_ws_heartbeat_pending_to(ctx, i));
+    }
+
+    peer->looked = 1;
+}
+
+
+/*
+ * The right edge of the peer's receive window (bytes it acknowledged plus
+ * its window) and the window, cut to 32 bits, from TCP_INFO: the kernel's
+ * struct tcp_info, whose fields are only ever appended, has the bytes
+ * acknowledged at offset 120 (Linux 4.1) and the peer's window at 228
+ * (Linux 5.4).  The C library's struct may stop before either.
+ */
+
+#define NGX_HTTP_WSHB_TCPI_BYTES_ACKED  120
+#define NGX_HTTP_WSHB_TCPI_SND_WND      228
+#define NGX_HTTP_WSHB_TCPI_LEN          232
+
+static ngx_int_t
+ngx_http_ws_heartbeat_window(ngx_connection_t *c, uint32_t *edge,
+    uint32_t *wnd)
+{
+#if (NGX_LINUX && defined TCP_INFO)
+    uint32_t   w;
+    uint64_t   info[NGX_HTTP_WSHB_TCPI_LEN / 8], acked;
+    socklen_t  len;
+
+    len = sizeof(info);
+
+    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, info, &len) == -1
+        || len < NGX_HTTP_WSHB_TCPI_LEN)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(&acked, (u_char *) info + NGX_HTTP_WSHB_TCPI_BYTES_ACKED,
+               sizeof(uint64_t));
+    ngx_memcpy(&w, (u_char *) info + NGX_HTTP_WSHB_TCPI_SND_WND,
+               sizeof(uint32_t));
+
+    *edge = (uint32_t) acked + w;
+    *wnd = w;
+
+    return NGX_OK;
+
+#else
+    return NGX_DECLINED;
+#endif
+}
+
+
+/* the socket's send queue: bytes not yet acknowledged by the peer */
 
 static ngx_uint_t
 ngx_http_ws_heartbeat_outq(ngx_connection_t *c)
@@ -1202,7 +1373,7 @@ ngx_http_ws_heartbeat_outq(ngx_connection_t *c)
         return 0;
     }
 
-    return ngx_min((ngx_uint_t) n, NGX_HTTP_WSHB_OUTQ_MAX);
+    return (ngx_uint_t) n;
 #else
     return 0;
 #endif

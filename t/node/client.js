@@ -4,6 +4,7 @@
 //   sendbig <bytes>  send one binary message of that size
 //   ping <text>      send an application ping
 //   close            close normally (1000)
+//   push <bytes> <ms>  send a binary message of that size every ms ms
 //
 //   node client.js --url ws://... [--ca file] [--no-pong] [--slow]
 
@@ -84,6 +85,11 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
       ws.send(Buffer.alloc(size, 0x63));
     }
     say({ event: 'queued', bytes: n * size });
+  } else if (cmd === 'push') {
+    const [size, ms] = arg.split(' ').map(Number);
+    const chunk = Buffer.alloc(size, 0x70);
+    setInterval(() => ws.send(chunk), ms);
+    say({ event: 'pushing' });
   } else if (cmd === 'pause') {
     ws._socket.pause();
   } else if (cmd === 'resume') {

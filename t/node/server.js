@@ -2,7 +2,9 @@
 // Prints one JSON line per event on stdout; the first is {"event":"ready"}.
 //
 //   node server.js --port N [--tls cert,key] [--mode echo|stream|silent]
-//                  [--no-pong]
+//                  [--no-pong] [--push BYTES,MS]
+//
+// --push sends every session a binary message of BYTES every MS ms.
 
 'use strict';
 
@@ -43,6 +45,12 @@ wss.on('connection', (ws, req) => {
   say({ event: 'open', id, url: req.url });
 
   let total = 0;
+  if (opt('push', null)) {
+    const [bytes, ms] = opt('push').split(',').map(Number);
+    const chunk = Buffer.alloc(bytes, 0x70);
+    const timer = setInterval(() => ws.send(chunk), ms);
+    ws.on('close', () => clearInterval(timer));
+  }
   const pause = Number(opt('pause-ms', '0'));
   if (pause) {
     ws._socket.pause();
