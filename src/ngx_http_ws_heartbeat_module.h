@@ -126,6 +126,10 @@ typedef struct {
 typedef struct {
     ngx_http_ws_heartbeat_peer_t      peer[2];
 
+    /* the upstream's, chained: the session ends with its connection */
+    void                            (*finalize)(ngx_http_request_t *r,
+                                                ngx_int_t rc);
+
     uint32_t                          key;        /* timer, ngx_current_msec */
     uint32_t                          heap;       /* index in the timer heap */
 
@@ -136,7 +140,8 @@ typedef struct {
 
     unsigned                          reason:4;   /* NGX_HTTP_WSHB_*, < 16 */
 
-    unsigned                          active:1;   /* a live session */
+    unsigned                          active:1;   /* a live session: both
+                                                     connections ours */
     unsigned                          passthrough:1;
     unsigned                          closing:1;
     unsigned                          close_seen:1;

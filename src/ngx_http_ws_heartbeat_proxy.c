@@ -125,6 +125,9 @@ static void ngx_http_ws_heartbeat_watch(ngx_log_t *log);
 static void ngx_http_ws_heartbeat_probe_session(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_http_ws_heartbeat_limit_t *limit,
     ngx_http_ws_heartbeat_msec_t now);
+static void ngx_http_ws_heartbeat_finalize(ngx_http_request_t *r,
+    ngx_int_t rc);
+static void ngx_http_ws_heartbeat_end(ngx_http_ws_heartbeat_ctx_t *ctx);
 static void ngx_http_ws_heartbeat_cleanup(void *data);
 static ngx_http_ws_heartbeat_ctx_t *ngx_http_ws_heartbeat_ctx_alloc(
     ngx_log_t *log);
@@ -406,6 +409,9 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 
     cln->handler = ngx_http_ws_heartbeat_cleanup;
     cln->data = ctx;
+
+    ctx->finalize = u->finalize_request;
+    u->finalize_request = ngx_http_ws_heartbeat_finalize;
 
     c->recv = ngx_http_ws_heartbeat_recv_client;
     uc->recv = ngx_http_ws_heartbeat_recv_upstream;
@@ -2167,12 +2173,40 @@ ngx_http_ws_heartbeat_probe_session(ngx_http_ws_heartbeat_ctx_t *ctx,
 
 
 /*
+ * The upstream's finalize_request, chained: nginx calls it before it
+ * closes the upstream connection, the only moment at which both
+ * connections are still this session's for sure.  The request may live
+ * on without the upstream connection (a lingering close), so the session
+ * ends here; its context stays for the log phase until the request pool
+ * goes.
+ */
+
+static void
+ngx_http_ws_heartbeat_finalize(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_ws_heartbeat_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module);
+
+    if (ctx->active) {
+        if (ctx->reason == NGX_HTTP_WSHB_REASON_NONE
+            && (rc == NGX_HTTP_REQUEST_TIME_OUT
+                || rc == NGX_HTTP_GATEWAY_TIME_OUT))
+        {
+            ctx->reason = NGX_HTTP_WSHB_PROXY_TIMEOUT;
+        }
+
+        ngx_http_ws_heartbeat_end(ctx);
+    }
+
+    ctx->finalize(r, rc);
+}
+
+
+/*
  * Why the session ended, when none of our own reasons applies: nginx's
- * timeouts of the upgraded connections.  nginx closes the upstream
- * connection at once after a timeout, and a closed connection's events
- * keep their flags until it is used again; a reused one has them cleared,
- * "closed" included (the request may outlive its upstream connection by a
- * lingering close), so only a closed connection's flags are believed.
+ * timeouts of the upgraded connections (ngx_http_ws_heartbeat_finalize()
+ * sees them in rc, but the request may also be finalized otherwise).
  */
 
 ngx_uint_t
@@ -2188,7 +2222,7 @@ ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
     uc = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection;
 
     if (r->connection->timedout
-        || (uc->read->closed && (uc->read->timedout || uc->write->timedout)))
+        || (uc && (uc->read->timedout || uc->write->timedout)))
     {
         return NGX_HTTP_WSHB_PROXY_TIMEOUT;
     }
@@ -2197,20 +2231,19 @@ ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
 }
 
 
-static void
-ngx_http_ws_heartbeat_cleanup(void *data)
-{
-    ngx_http_ws_heartbeat_ctx_t *ctx = data;
+/*
+ * The end of the session, while both connections are still its own: its
+ * timer and its recv wrappers go, its record is published a last time and
+ * freed.  From then on nothing of the module touches either connection.
+ */
 
+static void
+ngx_http_ws_heartbeat_end(ngx_http_ws_heartbeat_ctx_t *ctx)
+{
     ngx_connection_t              *c, *uc;
     ngx_http_ws_heartbeat_zone_t  *zone;
 
     ngx_http_ws_heartbeat_timer_del(ctx);
-
-    /*
-     * Either connection may already be closed; its structure is not freed,
-     * and a new owner has set its own handlers, so only ours are undone.
-     */
 
     c = ctx->peer[NGX_HTTP_WSHB_CLIENT].connection;
     uc = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection;
@@ -2226,27 +2259,48 @@ ngx_http_ws_heartbeat_cleanup(void *data)
     ctx->active = 0;
     ngx_http_ws_heartbeat_nsessions--;
 
+    ctx->reason = ngx_http_ws_heartbeat_final_reason(
+                      ngx_http_ws_heartbeat_request(ctx), ctx);
+
     zone = ngx_http_ws_heartbeat_wzone;
 
     if (zone) {
         /* the "deleted" delta tells the rest */
 
         ctx->ending = 1;
-        ctx->reason = ngx_http_ws_heartbeat_final_reason(
-                          ngx_http_ws_heartbeat_request(ctx), ctx);
         ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_CLOSING);
 
         (void) ngx_atomic_fetch_add(&zone->sh->totals.closed[ctx->reason], 1);
 
         if (ctx->record != NGX_HTTP_WSHB_NO_RECORD) {
             ngx_http_ws_heartbeat_record_free(zone, ctx->record);
+            ctx->record = NGX_HTTP_WSHB_NO_RECORD;
         }
     }
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_ws_heartbeat_log(ctx), 0,
+    ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection = NULL;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT " done",
                    ngx_http_ws_heartbeat_worker_start, ngx_pid,
                    ctx->counter);
+}
+
+
+/*
+ * The request pool's cleanup: the context goes back to the free list.  A
+ * session that is still active here (its request ended without its
+ * upstream being finalized) ends first.
+ */
+
+static void
+ngx_http_ws_heartbeat_cleanup(void *data)
+{
+    ngx_http_ws_heartbeat_ctx_t *ctx = data;
+
+    if (ctx->active) {
+        ngx_http_ws_heartbeat_end(ctx);
+    }
 
     ngx_http_ws_heartbeat_nfree++;
     ngx_http_ws_heartbeat_heap[ngx_http_ws_heartbeat_cap

@@ -4,7 +4,9 @@
 //   node server.js --port N [--tls cert,key] [--mode echo|stream|silent]
 //                  [--no-pong] [--push BYTES,MS]
 //
-// --push sends every session a binary message of BYTES every MS ms.
+// --push sends every session a binary message of BYTES every MS ms.  A
+// text message "die" makes the server drop that session's socket without
+// a close frame.
 
 'use strict';
 
@@ -68,6 +70,11 @@ wss.on('connection', (ws, req) => {
   ws.on('pong', (data) => say({ event: 'pong', id, len: data.length,
                                  hex: data.toString('hex') }));
   ws.on('message', (data, binary) => {
+    if (data.length === 3 && data.toString() === 'die') {
+      // the process's end, as far as the peer can tell: no close frame
+      ws._socket.destroy();
+      return;
+    }
     if (!flag('count')) {
       say({ event: 'message', id, len: data.length });
     }
