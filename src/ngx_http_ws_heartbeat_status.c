@@ -38,6 +38,44 @@ static ngx_int_t ngx_http_ws_heartbeat_status_error(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *text);
 
 
+/*
+ * The status side as a module of its own, in the same object: it has no
+ * directives, only its own request context slot, so that a delta-stream
+ * subscriber of a status request is never read as a proxied session
+ * (ngx_http_ws_heartbeat_module's slot, which the variables read).
+ */
+
+static ngx_http_module_t  ngx_http_ws_heartbeat_status_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_ws_heartbeat_status_module = {
+    NGX_MODULE_V1,
+    &ngx_http_ws_heartbeat_status_module_ctx, /* module context */
+    NULL,                                  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
 char *
 ngx_http_ws_heartbeat_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {

@@ -19,6 +19,9 @@
 #define NGX_HTTP_WSHB_MAX_UPSTREAMS      256
 
 extern char  *ngx_http_ws_heartbeat_sub_reasons[];
+
+/* its request context is a delta-stream subscriber */
+extern ngx_module_t  ngx_http_ws_heartbeat_status_module;
 #define NGX_HTTP_WSHB_CHUNK              16384
 
 #define NGX_HTTP_WSHB_WEBSOCKET          0

@@ -275,7 +275,7 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     cln->handler = ngx_http_ws_heartbeat_sub_cleanup;
     cln->data = sub;
 
-    ngx_http_set_ctx(r, sub, ngx_http_ws_heartbeat_module);
+    ngx_http_set_ctx(r, sub, ngx_http_ws_heartbeat_status_module);
 
     (void) ngx_atomic_fetch_add(&sub->zone->sh->totals.subscribers[transport],
                                 1);
@@ -926,7 +926,7 @@ ngx_http_ws_heartbeat_sub_read(ngx_http_request_t *r)
     ngx_http_ws_heartbeat_sub_t  *sub;
 
     c = r->connection;
-    sub = ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module);
+    sub = ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_status_module);
 
     if (sub->transport == NGX_HTTP_WSHB_SSE) {
         /* nothing to read: only notice the client going away */
@@ -1007,7 +1007,7 @@ static void
 ngx_http_ws_heartbeat_sub_write(ngx_http_request_t *r)
 {
     ngx_http_ws_heartbeat_sub_flush(
-                     ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module));
+              ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_status_module));
 }
 
 
