@@ -153,21 +153,20 @@ ngx_http_ws_heartbeat_wants_stream(ngx_http_request_t *r,
         return NGX_HTTP_WSHB_SSE;
     }
 
-    if (!q->format_set) {
-#if (nginx_version >= 1023000)
-        for (h = r->headers_in.accept; h; h = h->next) {
-#else
-        h = r->headers_in.accept;
+    /*
+     * headers_in.accept exists only in nginx built with NGX_HTTP_HEADERS
+     * (--with-compat and a few modules): the list is searched instead
+     */
 
-        if (h) {
-#endif
-            if (ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
-                                 (u_char *) "text/event-stream",
-                                 sizeof("text/event-stream") - 2)
-                != NULL)
-            {
-                return NGX_HTTP_WSHB_SSE;
-            }
+    if (!q->format_set) {
+        h = ngx_http_ws_heartbeat_header(r, "Accept");
+
+        if (h && ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                                  (u_char *) "text/event-stream",
+                                  sizeof("text/event-stream") - 2)
+                 != NULL)
+        {
+            return NGX_HTTP_WSHB_SSE;
         }
     }
 
