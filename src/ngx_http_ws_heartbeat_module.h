@@ -110,6 +110,10 @@ typedef struct {
     uint32_t                          edge;
     uint32_t                          wnd;
 
+    unsigned                          gone:1;     /* its stream ended */
+    unsigned                          answer:1;   /* we sent it a close
+                                                     frame: its own may
+                                                     follow */
     unsigned                          looked:1;   /* edge and wnd are set */
     unsigned                          waits:2;    /* deadlines moved, no
                                                      window known */
@@ -147,6 +151,8 @@ typedef struct {
     unsigned                          close_seen:1;
     unsigned                          draining:1;
     unsigned                          ending:1;
+    unsigned                          cut:1;      /* a stream ended mid-
+                                                     frame */
 } ngx_http_ws_heartbeat_ctx_t;
 
 

@@ -38,6 +38,7 @@
 #define NGX_HTTP_WSHB_CTX_CHUNK       64
 #define NGX_HTTP_WSHB_NO_TIMER        ((uint32_t) -1)
 #define NGX_HTTP_WSHB_MAX_WAITS       3
+#define NGX_HTTP_WSHB_CLOSE_WAIT      1000
 
 #define NGX_HTTP_WSHB_DEAD            0
 #define NGX_HTTP_WSHB_ALIVE           1
@@ -62,8 +63,10 @@ static ngx_http_ws_heartbeat_noinline size_t
 static ngx_http_ws_heartbeat_noinline ssize_t
     ngx_http_ws_heartbeat_withheld(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
-static void ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i, ssize_t n);
+static ssize_t ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ngx_connection_t *c, ssize_t n);
+static ssize_t ngx_http_ws_heartbeat_discard(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ngx_connection_t *c, u_char *buf, size_t size);
 static void ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, uint32_t pongs);
 static void ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -90,6 +93,7 @@ static void ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx,
 static size_t ngx_http_ws_heartbeat_build(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, u_char *out);
 static void ngx_http_ws_heartbeat_pass(ngx_http_ws_heartbeat_ctx_t *ctx);
+static void ngx_http_ws_heartbeat_divert(ngx_http_ws_heartbeat_ctx_t *ctx);
 static void ngx_http_ws_heartbeat_ping_queued(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
 static ngx_uint_t ngx_http_ws_heartbeat_heard(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -118,6 +122,7 @@ static void ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t to_client, ngx_uint_t to_upstream);
 static void ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_uint_t reason);
+static void ngx_http_ws_heartbeat_finish(ngx_http_ws_heartbeat_ctx_t *ctx);
 static void ngx_http_ws_heartbeat_rtt(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
 static void ngx_http_ws_heartbeat_arm(ngx_msec_t key);
@@ -149,8 +154,8 @@ ngx_str_t  ngx_http_ws_heartbeat_reasons[] = {
 
 static char  *ngx_http_ws_heartbeat_close_text[] = {
     "",
-    "",
-    "",
+    "client closed",
+    "upstream closed",
     "client heartbeat timeout",
     "upstream heartbeat timeout",
     "idle timeout",
@@ -441,15 +446,11 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
         ctx->draining = 1;
     }
 
-    if (ctx->passthrough) {
-        return NGX_OK;
-    }
-
     if (ctx->draining) {
         delay = ngx_random() % (wmcf->drain + 1);
         ngx_http_ws_heartbeat_timer_add(ctx, ngx_max(delay, 1));
 
-    } else {
+    } else if (!ctx->passthrough) {
         ngx_http_ws_heartbeat_schedule(ctx);
     }
 
@@ -537,7 +538,7 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     if (n <= 0) {
         if (n != NGX_AGAIN) {
-            ngx_http_ws_heartbeat_ended(ctx, i, n);
+            return ngx_http_ws_heartbeat_ended(ctx, i, c, n);
         }
 
         return n;
@@ -674,14 +675,115 @@ ngx_http_ws_heartbeat_withheld(ngx_http_ws_heartbeat_ctx_t *ctx,
 }
 
 
-static void
+/*
+ * Peer i's stream ended (n is 0 or NGX_ERROR).  Without a close frame
+ * first, and with the stream toward the other peer at a frame boundary,
+ * the other peer gets a close frame 1001 saying so, and may answer before
+ * nginx closes: nginx learns of the end (the event's eof) only when
+ * ngx_http_ws_heartbeat_finish() says so.  That needs edge-triggered
+ * events, with which a socket at its end raises no further ones.
+ */
+
+static ssize_t
 ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
-    ssize_t n)
+    ngx_connection_t *c, ssize_t n)
 {
     if (ctx->reason == NGX_HTTP_WSHB_REASON_NONE) {
         ctx->reason = (n == NGX_ERROR) ? NGX_HTTP_WSHB_ERROR
                                        : NGX_HTTP_WSHB_CLIENT_CLOSE + i;
     }
+
+    if (ctx->passthrough || ctx->closing || ctx->close_seen || ctx->cut
+        || ctx->peer[i].parser.slen
+        || !ngx_http_ws_heartbeat_at_boundary(&ctx->peer[i].parser)
+        || !(ngx_event_flags & NGX_USE_CLEAR_EVENT))
+    {
+        return n;
+    }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "ws_heartbeat: %s stream ended without a close frame, "
+                   "session " NGX_HTTP_WSHB_ID_FMT,
+                   ngx_http_ws_heartbeat_peer_name[i],
+                   ngx_http_ws_heartbeat_worker_start, ngx_pid,
+                   ctx->counter);
+
+    ctx->peer[i].gone = 1;
+    c->read->eof = 0;
+    c->read->error = 0;
+
+    ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_CLIENT_CLOSE + i,
+                                i == NGX_HTTP_WSHB_UPSTREAM,
+                                i == NGX_HTTP_WSHB_CLIENT);
+
+    return NGX_AGAIN;
+}
+
+
+/*
+ * A closing session: nothing more passes either way (a close frame of
+ * ours went to one peer or both, and the other one, if any, is gone or
+ * dead), but the bytes are read, so that an answering close frame is seen
+ * and no unread byte makes the kernel reset the connection at the close.
+ */
+
+static ssize_t
+ngx_http_ws_heartbeat_discard(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
+    ngx_connection_t *c, u_char *buf, size_t size)
+{
+    ssize_t                          n;
+    uint32_t                         control;
+    uint64_t                         data;
+    ngx_http_ws_heartbeat_peer_t    *peer;
+    ngx_http_ws_heartbeat_parser_t  *p;
+
+    peer = &ctx->peer[i];
+    p = &peer->parser;
+
+    if (peer->gone) {
+        c->read->ready = 0;
+        return NGX_AGAIN;
+    }
+
+    n = peer->recv(c, buf, size);
+
+    if (n == NGX_AGAIN) {
+        return n;
+    }
+
+    if (n <= 0) {
+        peer->gone = 1;
+        peer->answer = 0;
+        c->read->eof = 0;
+        c->read->error = 0;
+
+    } else if (peer->answer) {
+        /*
+         * Nothing is withheld or removed any more, and nothing counted:
+         * the bytes go nowhere
+         */
+
+        p->armed = 0;
+        p->slen = 0;
+        data = p->data_frames;
+        control = p->control_frames;
+
+        (void) ngx_http_ws_heartbeat_parse(p, buf, n, NULL);
+
+        p->data_frames = data;
+        p->control_frames = control;
+
+        if (p->closed || p->error) {
+            peer->answer = 0;
+        }
+    }
+
+    if (!ctx->peer[0].answer && !ctx->peer[1].answer) {
+        ngx_http_ws_heartbeat_finish(ctx);
+        return NGX_AGAIN;
+    }
+
+    return ngx_http_ws_heartbeat_withheld(ctx, i);
 }
 
 
@@ -704,6 +806,10 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     p = &peer->parser;
     to = &ctx->peer[i ^ 1];
     k = 0;
+
+    if (ctx->closing) {
+        return ngx_http_ws_heartbeat_discard(ctx, i, c, buf, size);
+    }
 
     if (ctx->passthrough) {
         n = peer->recv(c, buf, size);
@@ -772,13 +878,20 @@ ngx_http_ws_heartbeat_recv(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
 
 done:
 
-    if (n == 0 || n == NGX_ERROR) {
-        ngx_http_ws_heartbeat_ended(ctx, i, n);
+    if (n != 0 && n != NGX_ERROR) {
+        return n;
     }
 
-    /* the stream ends inside a withheld frame: that goes as it is */
+    if (k) {
+        /* the stream ends inside a withheld frame: that goes as it is */
 
-    return k ? (ssize_t) k : n;
+        ctx->cut = 1;
+        (void) ngx_http_ws_heartbeat_ended(ctx, i, c, n);
+
+        return k;
+    }
+
+    return ngx_http_ws_heartbeat_ended(ctx, i, c, n);
 }
 
 
@@ -859,7 +972,11 @@ ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
     ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_PASSTHROUGH);
 
-    ngx_http_ws_heartbeat_timer_del(ctx);
+    /* a draining session keeps its timer, set to its drain time */
+
+    if (!ctx->draining) {
+        ngx_http_ws_heartbeat_timer_del(ctx);
+    }
 }
 
 
@@ -873,6 +990,15 @@ static void
 ngx_http_ws_heartbeat_pass(ngx_http_ws_heartbeat_ctx_t *ctx)
 {
     ctx->passthrough = 1;
+    ngx_http_ws_heartbeat_divert(ctx);
+}
+
+
+/* every read leaves the fast path, and no ping waits for a boundary */
+
+static void
+ngx_http_ws_heartbeat_divert(ngx_http_ws_heartbeat_ctx_t *ctx)
+{
     ctx->peer[0].inject = 0;
     ctx->peer[1].inject = 0;
     ctx->peer[0].parser.divert = 1;
@@ -1399,7 +1525,20 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
     now = ngx_http_ws_heartbeat_msec();
     wlcf = ngx_http_ws_heartbeat_loc_conf(ctx);
 
-    if (ctx->passthrough || ctx->closing) {
+    if (ctx->closing) {
+        /* a close frame of ours went unanswered in time */
+        ngx_http_ws_heartbeat_finish(ctx);
+        return;
+    }
+
+    if (ctx->passthrough) {
+        /* no frame boundaries are known: a drain ends it as it is */
+
+        if (ctx->draining) {
+            ctx->reason = NGX_HTTP_WSHB_SHUTDOWN;
+            ngx_http_ws_heartbeat_finish(ctx);
+        }
+
         return;
     }
 
@@ -1791,17 +1930,16 @@ ngx_http_ws_heartbeat_tick(ngx_event_t *ev)
 
 
 /*
- * Ends the session: a close frame to each side named, sent at once if the
- * socket takes it, then nginx's own upgraded-connection code finishes the
- * request from a posted event, as after an end of stream on both sides.
+ * Ends the session: a close frame to each side named, and nothing more
+ * either way.  A peer that got one may answer with its own for up to
+ * NGX_HTTP_WSHB_CLOSE_WAIT ms (browsers then call the close clean), then
+ * ngx_http_ws_heartbeat_finish() lets nginx end the request.
  */
 
 static void
 ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t to_client, ngx_uint_t to_upstream)
 {
-    ngx_connection_t  *c, *uc;
-
     if (ctx->closing) {
         return;
     }
@@ -1824,13 +1962,35 @@ ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
         ngx_http_ws_heartbeat_send_close(ctx, NGX_HTTP_WSHB_UPSTREAM, reason);
     }
 
-    c = ctx->peer[NGX_HTTP_WSHB_CLIENT].connection;
-    uc = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection;
+    ngx_http_ws_heartbeat_divert(ctx);
 
-    ngx_http_ws_heartbeat_pass(ctx);
+    if (ctx->peer[NGX_HTTP_WSHB_CLIENT].answer
+        || ctx->peer[NGX_HTTP_WSHB_UPSTREAM].answer)
+    {
+        ngx_http_ws_heartbeat_timer_add(ctx, NGX_HTTP_WSHB_CLOSE_WAIT);
+        return;
+    }
+
+    ngx_http_ws_heartbeat_finish(ctx);
+}
+
+
+/*
+ * nginx's upgraded-connection code ends the request from a posted event,
+ * as after an end of stream on both sides
+ */
+
+static void
+ngx_http_ws_heartbeat_finish(ngx_http_ws_heartbeat_ctx_t *ctx)
+{
+    ngx_connection_t  *c;
+
+    ngx_http_ws_heartbeat_timer_del(ctx);
+
+    c = ctx->peer[NGX_HTTP_WSHB_CLIENT].connection;
 
     c->read->eof = 1;
-    uc->read->eof = 1;
+    ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection->read->eof = 1;
 
     ngx_post_event(c->write, &ngx_posted_events);
 }
@@ -1840,13 +2000,10 @@ static void
 ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_uint_t reason)
 {
-    char              *text;
-    size_t             len;
-    ssize_t            n;
-    uint32_t           rnd;
-    ngx_buf_t         *b;
-    ngx_connection_t  *c;
-    u_char             frame[NGX_HTTP_WSHB_CLOSE_MAX];
+    char      *text;
+    size_t     len;
+    uint32_t   rnd;
+    u_char     frame[NGX_HTTP_WSHB_CLOSE_MAX];
 
     text = ngx_http_ws_heartbeat_close_text[reason];
 
@@ -1868,25 +2025,11 @@ ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
         return;
     }
 
-    /* best effort, never blocks: what the socket does not take is lost */
+    /* nginx's write handler sends it, as it does any other byte */
 
-    c = ctx->peer[i].connection;
-    b = ngx_http_ws_heartbeat_buffer_to(ctx, i);
+    ctx->peer[i].answer = 1;
 
-    if (!c->write->ready) {
-        return;
-    }
-
-    n = c->send(c, b->pos, b->last - b->pos);
-
-    if (n > 0) {
-        b->pos += n;
-
-        if (b->pos == b->last) {
-            b->pos = b->start;
-            b->last = b->start;
-        }
-    }
+    ngx_post_event(ctx->peer[i].connection->write, &ngx_posted_events);
 }
 
 
@@ -1930,9 +2073,7 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
         for (j = 0; j < NGX_HTTP_WSHB_CTX_CHUNK; j++) {
             ctx = &block->ctx[j];
 
-            if (!ctx->active
-                || ctx->draining || ctx->passthrough || ctx->closing)
-            {
+            if (!ctx->active || ctx->draining || ctx->closing) {
                 continue;
             }
 

@@ -10,6 +10,7 @@ use strict;
 use warnings;
 
 use Test::More;
+use IO::Select;
 use lib 't/lib';
 use WsHb;
 use WsHbFrames qw(frame parse_frames connect_ws serve_once pump chunks);
@@ -143,6 +144,19 @@ pump(socket => $s, chunks => chunks($last), on_read => $handle,
 push @c_frames, $last;
 
 waitpid $backend, 0;
+
+# the backend ends its stream without a close frame: the client's stream
+# ends with the one nginx sends, 1001 "upstream closed"
+
+while (IO::Select->new($s)->can_read(5)) {
+    sysread($s, my $buf, 65536) or last;
+    $handle->($buf);
+}
+
+my $bye = frame(0x88, pack('n', 1001) . 'upstream closed');
+is(unpack('H*', substr $app, -length $bye), unpack('H*', $bye),
+   'the client got a close frame 1001 after the upstream vanished');
+substr($app, -length $bye) = '' if substr($app, -length $bye) eq $bye;
 
 is(length $app, length($up_early . join '', @up_frames),
    'client got as many bytes as the upstream sent');

@@ -2,15 +2,18 @@
 
 # Reload with live sessions: the old worker stops pinging and closes its
 # sessions with 1001 spread over ws_heartbeat_drain, then exits; new
-# sessions go to the new worker meanwhile.
+# sessions go to the new worker meanwhile.  A session passed through (its
+# stream stopped parsing) is drained too, without a close frame.
 
 use strict;
 use warnings;
 
 use Test::More;
 use Time::HiRes qw(time sleep);
+use IO::Select;
 use lib 't/lib';
 use WsHb;
+use WsHbFrames qw(frame connect_ws serve_once);
 
 my $t = WsHb->new;
 
@@ -32,6 +35,15 @@ $t->write_conf(<<'EOF');
             ws_heartbeat_timeout 1s;
             access_log %%PREFIX%%/logs/ws.log ws;
         }
+
+        location /raw/ {
+            proxy_pass http://127.0.0.1:%%PORT_raw%%;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+
+            ws_heartbeat on;
+        }
     }
 EOF
 
@@ -41,6 +53,17 @@ $t->run('http');
 my $url = 'ws://127.0.0.1:' . $t->port('http') . '/r';
 my @old = map { $t->ws_client("$url/$_") } 1 .. 8;
 ok($_->expect('open', 10), 'old session open') for @old;
+
+# a session passed through: a reserved opcode, to a backend that reads on
+
+serve_once($t->port('raw'), run => sub {
+    my ($s) = @_;
+    1 while sysread $s, my $buf, 65536;
+});
+
+my ($raw) = connect_ws($t->port('http'), path => '/raw/');
+syswrite $raw, frame(0x83, 'reserved opcode', 'abcd');
+ok($t->wait_log(qr/does not parse/, 5), 'a session is passed through');
 
 my @workers = $t->worker_pids;
 is(scalar @workers, 1, 'one worker before the reload');
@@ -62,6 +85,16 @@ for my $c (@old) {
        'old session closed with 1001 "server shutting down"');
     push @at, $close ? $close->{at} - $reloaded : 99;
 }
+
+my $sel = IO::Select->new($raw);
+my $eof;
+while ($sel->can_read(8)) {
+    sysread($raw, my $buf, 65536) and next;
+    $eof = time - $reloaded;
+    last;
+}
+ok($eof, 'the passed-through session was drained too');
+cmp_ok($eof // 99, '<', 3 + 1 + 2, 'within drain + 1 s (+ slack)');
 
 @at = sort { $a <=> $b } @at;
 diag(sprintf 'closes after reload: %s', join ' ', map { sprintf '%.2f', $_ } @at);
