@@ -34,6 +34,8 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
 
     ngx_int_t                           n;
     ngx_str_t                          *value;
+    ngx_http_core_loc_conf_t           *clcf;
+    ngx_http_ws_heartbeat_limit_t     **lp;
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
 
     if (wlcf->limit != NGX_CONF_UNSET_PTR) {
@@ -55,22 +57,92 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
     wmcf = ngx_http_conf_get_module_main_conf(cf,
                                               ngx_http_ws_heartbeat_module);
 
-    if (wmcf->nlimits == NGX_HTTP_WSHB_MAX_LIMITS) {
+    if (wmcf->limits.nelts == NGX_HTTP_WSHB_MAX_LIMITS) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "too many \"%V\" directives, at most %d",
                            &cmd->name, NGX_HTTP_WSHB_MAX_LIMITS);
         return NGX_CONF_ERROR;
     }
 
-    wlcf->limit = ngx_palloc(cf->pool, sizeof(ngx_http_ws_heartbeat_limit_t));
+    wlcf->limit = ngx_pcalloc(cf->pool, sizeof(ngx_http_ws_heartbeat_limit_t));
     if (wlcf->limit == NULL) {
         return NGX_CONF_ERROR;
     }
 
     wlcf->limit->max = n;
-    wlcf->limit->index = wmcf->nlimits++;
+
+    /* where it is: the server's names are known once the block is read */
+
+    if (cf->cmd_type & NGX_HTTP_LOC_CONF) {
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+        wlcf->limit->location = clcf->name;
+    }
+
+    if (cf->cmd_type & (NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF)) {
+        wlcf->limit->server = ngx_http_conf_get_module_srv_conf(cf,
+                                                      ngx_http_core_module);
+    }
+
+    lp = ngx_array_push(&wmcf->limits);
+    if (lp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *lp = wlcf->limit;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Each limit's id: a CRC of its server's first name and its location, and
+ * which of the limits with that CRC it is, in the order of the
+ * configuration.  Called once the http block is read.
+ */
+
+void
+ngx_http_ws_heartbeat_limit_ids(ngx_array_t *limits)
+{
+    uint32_t                        crc;
+    ngx_uint_t                      i, j;
+    ngx_http_server_name_t         *sn;
+    ngx_http_ws_heartbeat_limit_t **lp, *l;
+
+    lp = limits->elts;
+
+    for (i = 0; i < limits->nelts; i++) {
+        l = lp[i];
+
+        ngx_crc32_init(crc);
+
+        if (l->server && l->server->server_names.nelts) {
+            sn = l->server->server_names.elts;
+            ngx_crc32_update(&crc, sn[0].name.data, sn[0].name.len);
+        }
+
+        ngx_crc32_update(&crc, (u_char *) "", 1);
+        ngx_crc32_update(&crc, l->location.data, l->location.len);
+        ngx_crc32_final(crc);
+
+        /* 0 marks a counter that no limit has */
+
+        l->id = crc ? crc : 1;
+
+        /* the same place twice: the later one takes the next id free */
+
+        for (j = 0; j < i; /* void */) {
+            if (lp[j]->id != l->id) {
+                j++;
+                continue;
+            }
+
+            if (++l->id == 0) {
+                l->id = 1;
+            }
+
+            j = 0;
+        }
+    }
 }
 
 

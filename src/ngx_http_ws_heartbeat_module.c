@@ -297,6 +297,13 @@ ngx_http_ws_heartbeat_create_main_conf(ngx_conf_t *cf)
      *     wmcf->zone = NULL;
      */
 
+    if (ngx_array_init(&wmcf->limits, cf->pool, 4,
+                       sizeof(ngx_http_ws_heartbeat_limit_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     wmcf->drain = NGX_CONF_UNSET_MSEC;
     wmcf->ring = NGX_CONF_UNSET_UINT;
 
@@ -309,11 +316,18 @@ ngx_http_ws_heartbeat_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_ws_heartbeat_main_conf_t  *wmcf = conf;
 
+    if (wmcf->zone) {
+        wmcf->zone->ring_set = (wmcf->ring != NGX_CONF_UNSET_UINT);
+    }
+
     ngx_conf_init_msec_value(wmcf->drain, 10000);
     ngx_conf_init_uint_value(wmcf->ring, 1024);
 
+    ngx_http_ws_heartbeat_limit_ids(&wmcf->limits);
+
     if (wmcf->zone) {
         wmcf->zone->nevents = wmcf->ring;
+        wmcf->zone->limits = &wmcf->limits;
     }
 
     return NGX_CONF_OK;
@@ -380,7 +394,7 @@ ngx_http_ws_heartbeat_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (wmcf->nlimits) {
+    if (wmcf->limits.nelts) {
         if (wmcf->zone == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"ws_heartbeat_max_sessions\" directive requires "

@@ -56,9 +56,19 @@ typedef uint32_t  ngx_http_ws_heartbeat_msec_t;
 #define NGX_HTTP_WSHB_MAX_MSEC            (24 * 86400 * 1000)
 
 
+/*
+ * A ws_heartbeat_max_sessions limit.  Its counter in the zone is found by
+ * its id, which a reload keeps as long as the limit stays in the same
+ * place (its server's first name and its location), whatever the order of
+ * the directives.
+ */
+
 typedef struct {
     ngx_uint_t                        max;
     ngx_uint_t                        index;      /* its counter */
+    uint32_t                          id;
+    ngx_str_t                         location;   /* "" at server level */
+    ngx_http_core_srv_conf_t         *server;     /* NULL at http level */
 } ngx_http_ws_heartbeat_limit_t;
 
 
@@ -78,7 +88,7 @@ typedef struct {
     ngx_msec_t                        drain;
     ngx_http_ws_heartbeat_zone_t     *zone;
     ngx_uint_t                        status;     /* a status location */
-    ngx_uint_t                        nlimits;
+    ngx_array_t                       limits;     /* of ..._limit_t * */
     ngx_uint_t                        ring;       /* deltas kept */
 } ngx_http_ws_heartbeat_main_conf_t;
 
@@ -184,6 +194,7 @@ ngx_uint_t ngx_http_ws_heartbeat_is_websocket(ngx_http_request_t *r);
 
 char *ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+void ngx_http_ws_heartbeat_limit_ids(ngx_array_t *limits);
 ngx_int_t ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r);
 ngx_uint_t ngx_http_ws_heartbeat_under_pressure(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_limit_t *limit);

@@ -15,6 +15,10 @@
 #include "ngx_http_ws_heartbeat_zone.h"
 
 
+static ngx_int_t ngx_http_ws_heartbeat_zone_reuse(ngx_shm_zone_t *shm_zone,
+    ngx_http_ws_heartbeat_zone_t *zone);
+static ngx_int_t ngx_http_ws_heartbeat_zone_counters(
+    ngx_shm_zone_t *shm_zone, ngx_http_ws_heartbeat_zone_t *zone);
 static ngx_int_t ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static uint32_t ngx_http_ws_heartbeat_names_ref_locked(
@@ -136,7 +140,7 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         /* reload: the table and the counters carry over */
         zone->sh = ozone->sh;
         zone->shpool = ozone->shpool;
-        return NGX_OK;
+        return ngx_http_ws_heartbeat_zone_reuse(shm_zone, zone);
     }
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
@@ -144,7 +148,7 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (shm_zone->shm.exists) {
         zone->sh = shpool->data;
-        return NGX_OK;
+        return ngx_http_ws_heartbeat_zone_reuse(shm_zone, zone);
     }
 
     len = sizeof(" in ws_heartbeat zone \"\"") + shm_zone->shm.name.len;
@@ -168,7 +172,9 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    if (nev < zone->nevents) {
+    /* the default is what fits; a size the operator asked for is told */
+
+    if (nev < zone->nevents && zone->ring_set) {
         ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
                       "ws_heartbeat: zone \"%V\" holds a ring of %uz "
                       "deltas, not %ui", &shm_zone->shm.name, nev,
@@ -226,6 +232,100 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     zone->sh = sh;
     shpool->data = sh;
+
+    return ngx_http_ws_heartbeat_zone_counters(shm_zone, zone);
+}
+
+
+/*
+ * A zone that carries over a reload keeps its delta ring, whose size is
+ * fixed when the zone is made: a changed ws_heartbeat_stream_ring is said
+ * to wait for a new zone (a restart, or another zone size or name).
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_zone_reuse(ngx_shm_zone_t *shm_zone,
+    ngx_http_ws_heartbeat_zone_t *zone)
+{
+    size_t  nev;
+
+    nev = ngx_min(zone->nevents, shm_zone->shm.size / 4
+                                 / sizeof(ngx_http_ws_heartbeat_event_t));
+
+    if (zone->ring_set && nev != zone->sh->nevents) {
+        ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
+                      "ws_heartbeat: \"ws_heartbeat_stream_ring %ui\" "
+                      "waits for a new zone: zone \"%V\" keeps its ring "
+                      "of %uD deltas until a restart", zone->nevents,
+                      &shm_zone->shm.name, zone->sh->nevents);
+    }
+
+    return ngx_http_ws_heartbeat_zone_counters(shm_zone, zone);
+}
+
+
+/*
+ * The session limits' counters: a limit whose id had one keeps it, with
+ * its sessions (a reload keeps counts exact, whatever the order of the
+ * directives); a new one takes one that no limit of this configuration
+ * has and no session holds.  Only the master writes the ids, and workers
+ * never read them.
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_zone_counters(ngx_shm_zone_t *shm_zone,
+    ngx_http_ws_heartbeat_zone_t *zone)
+{
+    u_char                           taken[NGX_HTTP_WSHB_MAX_LIMITS];
+    ngx_uint_t                       i, k;
+    ngx_http_ws_heartbeat_limit_t  **lp, *l;
+    ngx_http_ws_heartbeat_shctx_t   *sh;
+
+    sh = zone->sh;
+    lp = zone->limits->elts;
+
+    ngx_memzero(taken, sizeof(taken));
+
+    for (i = 0; i < zone->limits->nelts; i++) {
+        l = lp[i];
+        l->index = NGX_HTTP_WSHB_MAX_LIMITS;
+
+        for (k = 0; k < NGX_HTTP_WSHB_MAX_LIMITS; k++) {
+            if (sh->limit_ids[k] == l->id) {
+                l->index = k;
+                taken[k] = 1;
+                break;
+            }
+        }
+    }
+
+    for (i = 0; i < zone->limits->nelts; i++) {
+        l = lp[i];
+
+        if (l->index != NGX_HTTP_WSHB_MAX_LIMITS) {
+            continue;
+        }
+
+        for (k = 0; k < NGX_HTTP_WSHB_MAX_LIMITS; k++) {
+            if (!taken[k] && sh->limits[k] == 0) {
+                break;
+            }
+        }
+
+        if (k == NGX_HTTP_WSHB_MAX_LIMITS) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "ws_heartbeat: zone \"%V\" has no counter free "
+                          "for a new \"ws_heartbeat_max_sessions\": "
+                          "sessions of %d limits are open",
+                          &shm_zone->shm.name, NGX_HTTP_WSHB_MAX_LIMITS);
+            return NGX_ERROR;
+        }
+
+        sh->limit_ids[k] = l->id;
+        sh->pressure[k] = 0;
+        taken[k] = 1;
+        l->index = k;
+    }
 
     return NGX_OK;
 }

@@ -158,7 +158,7 @@ typedef struct {
     uint32_t                      nrecords;
     uint32_t                      used;
     uint32_t                      free;         /* head of the free list */
-    uint32_t                      nlimits;
+    uint32_t                      limit_ids[64]; /* whose counter, or 0 */
     ngx_atomic_t                  limits[64];   /* ws_heartbeat_max_sessions */
     ngx_atomic_t                  pressure[64]; /* bumped when at 90 % */
     ngx_atomic_t                  seq;          /* of the last delta */
@@ -179,6 +179,8 @@ typedef struct {
     ngx_slab_pool_t              *shpool;
     ngx_shm_zone_t               *shm_zone;
     ngx_uint_t                    nevents;      /* ws_heartbeat_stream_ring */
+    ngx_uint_t                    ring_set;     /* by the configuration */
+    ngx_array_t                  *limits;       /* of ..._limit_t * */
 } ngx_http_ws_heartbeat_zone_t;
 
 
