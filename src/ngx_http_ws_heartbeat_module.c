@@ -7,11 +7,13 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <ngx_sha1.h>
 
 #include "ngx_http_ws_heartbeat_module.h"
 
 
 static ngx_int_t ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_ws_heartbeat_accepted(ngx_http_request_t *r);
 static char *ngx_http_ws_heartbeat_positive(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_ws_heartbeat_max_msec(ngx_conf_t *cf, void *post,
@@ -193,7 +195,9 @@ ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    if (!ngx_http_ws_heartbeat_is_websocket(r)) {
+    if (!ngx_http_ws_heartbeat_is_websocket(r)
+        || !ngx_http_ws_heartbeat_accepted(r))
+    {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "ws_heartbeat: upgrade is not to WebSocket, "
                       "passing it through");
@@ -230,6 +234,100 @@ ngx_http_ws_heartbeat_is_websocket(ngx_http_request_t *r)
     return ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
                             (u_char *) "websocket", sizeof("websocket") - 2)
            != NULL;
+}
+
+
+/*
+ * The upstream's 101 is a WebSocket one: its own Upgrade names websocket
+ * and its Sec-WebSocket-Accept answers the client's key (RFC 6455, 4.1)
+ */
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_accepted(ngx_http_request_t *r)
+{
+    u_char            accept[NGX_HTTP_WSHB_ACCEPT_LEN];
+    ngx_list_t       *headers;
+    ngx_table_elt_t  *upgrade, *answer, *key;
+
+    headers = &r->upstream->headers_in.headers;
+
+    upgrade = ngx_http_ws_heartbeat_header(headers, "Upgrade");
+    answer = ngx_http_ws_heartbeat_header(headers, "Sec-WebSocket-Accept");
+    key = ngx_http_ws_heartbeat_request_header(r, "Sec-WebSocket-Key");
+
+    if (upgrade == NULL || answer == NULL || key == NULL
+        || key->value.len != NGX_HTTP_WSHB_KEY_LEN
+        || answer->value.len != NGX_HTTP_WSHB_ACCEPT_LEN
+        || ngx_strlcasestrn(upgrade->value.data,
+                            upgrade->value.data + upgrade->value.len,
+                            (u_char *) "websocket", sizeof("websocket") - 2)
+           == NULL)
+    {
+        return 0;
+    }
+
+    ngx_http_ws_heartbeat_accept(key->value.data, accept);
+
+    return ngx_memcmp(accept, answer->value.data, sizeof(accept)) == 0;
+}
+
+
+/* the Sec-WebSocket-Accept for a Sec-WebSocket-Key, both in base64 */
+
+void
+ngx_http_ws_heartbeat_accept(u_char *key, u_char *accept)
+{
+    u_char      digest[20];
+    ngx_str_t   src, dst;
+    ngx_sha1_t  sha1;
+
+    static u_char  guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, key, NGX_HTTP_WSHB_KEY_LEN);
+    ngx_sha1_update(&sha1, guid, sizeof(guid) - 1);
+    ngx_sha1_final(digest, &sha1);
+
+    src.data = digest;
+    src.len = sizeof(digest);
+    dst.data = accept;
+
+    ngx_encode_base64(&dst, &src);
+}
+
+
+/* the first header of that name in the list, or NULL */
+
+ngx_table_elt_t *
+ngx_http_ws_heartbeat_header(ngx_list_t *headers, char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &headers->part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
 }
 
 

@@ -370,7 +370,7 @@ ngx_http_ws_heartbeat_authorized(ngx_http_request_t *r, ngx_array_t *tokens,
         }
     }
 
-    h = ngx_http_ws_heartbeat_header(r, "Sec-WebSocket-Protocol");
+    h = ngx_http_ws_heartbeat_request_header(r, "Sec-WebSocket-Protocol");
 
     if (h) {
         p = h->value.data;
@@ -435,39 +435,6 @@ ngx_http_ws_heartbeat_token_match(ngx_array_t *tokens, u_char *p, size_t len)
 }
 
 
-ngx_table_elt_t *
-ngx_http_ws_heartbeat_header(ngx_http_request_t *r, char *name)
-{
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(name);
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
-}
-
-
 /* Prometheus asks for "text/plain;version=0.0.4" or OpenMetrics */
 
 static ngx_uint_t
@@ -476,7 +443,7 @@ ngx_http_ws_heartbeat_wants_prometheus(ngx_http_request_t *r)
     u_char           *p, *end;
     ngx_table_elt_t  *h;
 
-    h = ngx_http_ws_heartbeat_header(r, "Accept");
+    h = ngx_http_ws_heartbeat_request_header(r, "Accept");
 
     if (h == NULL) {
         return 0;

@@ -80,8 +80,6 @@ ngx_int_t ngx_http_ws_heartbeat_json_event(ngx_http_ws_heartbeat_out_t *out,
 ngx_int_t ngx_http_ws_heartbeat_json_snapshot(
     ngx_http_ws_heartbeat_out_t *out, uint64_t seq, ngx_uint_t resync);
 u_char *ngx_http_ws_heartbeat_json_time(u_char *p, uint64_t ms);
-ngx_table_elt_t *ngx_http_ws_heartbeat_header(ngx_http_request_t *r,
-    char *name);
 ngx_int_t ngx_http_ws_heartbeat_wants_stream(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q);
 ngx_int_t ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,

@@ -14,7 +14,6 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <ngx_sha1.h>
 
 #include "ngx_http_ws_heartbeat_module.h"
 #include "ngx_http_ws_heartbeat_status.h"
@@ -159,7 +158,7 @@ ngx_http_ws_heartbeat_wants_stream(ngx_http_request_t *r,
      */
 
     if (!q->format_set) {
-        h = ngx_http_ws_heartbeat_header(r, "Accept");
+        h = ngx_http_ws_heartbeat_request_header(r, "Accept");
 
         if (h && ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
                                   (u_char *) "text/event-stream",
@@ -203,7 +202,7 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     } else {
         /* Last-Event-ID resumes like ?since= */
 
-        h = ngx_http_ws_heartbeat_header(r, "Last-Event-ID");
+        h = ngx_http_ws_heartbeat_request_header(r, "Last-Event-ID");
 
         if (h && !q->since_set) {
             if (ngx_http_ws_heartbeat_parse_seq(h->value.data, h->value.len,
@@ -316,16 +315,12 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_ws_heartbeat_handshake(ngx_http_request_t *r, ngx_str_t *protocol)
 {
-    u_char            digest[20];
-    ngx_str_t         src, accept;
-    ngx_sha1_t        sha1;
+    ngx_str_t         accept;
     ngx_table_elt_t  *key, *version, *h;
 
-    static u_char     guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-    key = ngx_http_ws_heartbeat_header(r, "Sec-WebSocket-Key");
-    version = ngx_http_ws_heartbeat_header(r, "Sec-WebSocket-Version");
-    h = ngx_http_ws_heartbeat_header(r, "Connection");
+    key = ngx_http_ws_heartbeat_request_header(r, "Sec-WebSocket-Key");
+    version = ngx_http_ws_heartbeat_request_header(r, "Sec-WebSocket-Version");
+    h = ngx_http_ws_heartbeat_request_header(r, "Connection");
 
     if (r->method != NGX_HTTP_GET
         || r->http_version != NGX_HTTP_VERSION_11
@@ -334,7 +329,7 @@ ngx_http_ws_heartbeat_handshake(ngx_http_request_t *r, ngx_str_t *protocol)
         || ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
                             (u_char *) "upgrade", sizeof("upgrade") - 2)
            == NULL
-        || key == NULL || key->value.len != 24
+        || key == NULL || key->value.len != NGX_HTTP_WSHB_KEY_LEN
         || version == NULL || version->value.len != 2
         || ngx_strncmp(version->value.data, "13", 2) != 0)
     {
@@ -344,20 +339,13 @@ ngx_http_ws_heartbeat_handshake(ngx_http_request_t *r, ngx_str_t *protocol)
         return NGX_DECLINED;
     }
 
-    ngx_sha1_init(&sha1);
-    ngx_sha1_update(&sha1, key->value.data, key->value.len);
-    ngx_sha1_update(&sha1, guid, sizeof(guid) - 1);
-    ngx_sha1_final(digest, &sha1);
-
-    src.data = digest;
-    src.len = sizeof(digest);
-
-    accept.data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(src.len));
+    accept.data = ngx_pnalloc(r->pool, NGX_HTTP_WSHB_ACCEPT_LEN);
     if (accept.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_encode_base64(&accept, &src);
+    ngx_http_ws_heartbeat_accept(key->value.data, accept.data);
+    accept.len = NGX_HTTP_WSHB_ACCEPT_LEN;
 
     r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
     r->headers_out.content_length_n = -1;

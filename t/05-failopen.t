@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 
-# Fail open: an upgrade to something other than WebSocket, and a WebSocket
-# stream that stops parsing, are passed through untouched from then on,
-# with one log line.
+# Fail open: an upgrade to something other than WebSocket (asked for by
+# the client, or answered by the upstream's 101 instead of a WebSocket
+# one), and a WebSocket stream that stops parsing, are passed through
+# untouched from then on, with one log line.
 
 use strict;
 use warnings;
@@ -85,6 +86,38 @@ is($t->read_file('raw.bin'), "\x89\x05hello$bytes",
 ok($t->error_log =~ /upgrade is not to WebSocket, passing it through/,
    'one log line says so');
 close $s;
+
+# --- the client asks for WebSocket, the upstream's 101 is something else ------
+
+
+# the upstream sends frames that parse, so that only its 101 tells: with
+# heartbeats on, pings would be added to them
+
+for my $case (['another protocol', upgrade => 'h2c'],
+              ['a wrong Sec-WebSocket-Accept', accept => 'x' x 28],
+              ['no Sec-WebSocket-Accept', accept => undef])
+{
+    my ($what, %o) = @$case;
+    my $n = () = $t->error_log =~ /upgrade is not to WebSocket/g;
+
+    $pid = serve_once($t->port('app'), %o, run => sub {
+        my ($s) = @_;
+        for my $i (1 .. 25) {
+            syswrite $s, frame(0x81, "frame $i");
+            sleep 0.1;
+        }
+    });
+
+    ($s, $rest) = connect_ws($t->port('http'));
+    $got = $rest . collect($s, 3);
+    waitpid $pid, 0;
+
+    is($got, join('', map { frame(0x81, "frame $_") } 1 .. 25),
+       "a 101 with $what: the stream passes exactly, no ping added");
+    my $m = () = $t->error_log =~ /upgrade is not to WebSocket/g;
+    is($m, $n + 1, 'and one log line says so');
+    close $s;
+}
 
 # --- a stream that stops parsing ---------------------------------------------
 

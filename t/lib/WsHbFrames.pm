@@ -123,7 +123,9 @@ sub connect_ws {
 }
 
 # a backend for one connection, in a child process: answers 101 (with
-# $o{early} bytes in the same write) and then runs $o{run}->($socket, $rest)
+# $o{early} bytes in the same write; $o{upgrade} and $o{accept} for other
+# Upgrade and Sec-WebSocket-Accept values, the latter undef to leave it
+# out) and then runs $o{run}->($socket, $rest)
 
 sub serve_once {
     my ($port, %o) = @_;
@@ -146,10 +148,13 @@ sub serve_once {
         $buf =~ s/^.*?\r\n\r\n//s;
         my $upgrade = $o{upgrade} // 'websocket';
 
+        my $accept = exists $o{accept} ? $o{accept}
+                                        : 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
+
         syswrite $s, "HTTP/1.1 101 Switching Protocols\r\n"
             . "Upgrade: $upgrade\r\nConnection: Upgrade\r\n"
-            . "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
-            . ($o{early} // '');
+            . (defined $accept ? "Sec-WebSocket-Accept: $accept\r\n" : '')
+            . "\r\n" . ($o{early} // '');
 
         $o{run}->($s, $buf);
         POSIX::_exit(0);
