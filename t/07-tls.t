@@ -11,7 +11,7 @@ use Time::HiRes qw(time);
 use lib 't/lib';
 use WsHb;
 
-my $t = WsHb->new;
+my $t = WsHb->new->need('openssl', 'node', 'ws');
 my $p = $t->prefix;
 
 system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost"

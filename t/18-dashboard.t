@@ -18,7 +18,7 @@ use WsHb;
 plan skip_all => 'no /usr/bin/chromium' unless -x ($ENV{CHROMIUM}
                                                    // '/usr/bin/chromium');
 
-my $t = WsHb->new;
+my $t = WsHb->new->need('node', 'playwright-core');
 
 $t->write_conf(<<'EOF2', workers => 2);
     ws_heartbeat_zone ws:1m;

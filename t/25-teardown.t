@@ -18,7 +18,7 @@ use lib 't/lib';
 use WsHb;
 use WsHbFrames qw(frame parse_frames connect_ws);
 
-my $t = WsHb->new;
+my $t = WsHb->new->need('openssl', 'node', 'ws');
 my $p = $t->prefix;
 
 system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost"

@@ -106,6 +106,8 @@ close $s;
 SKIP: {
     skip 'no /usr/bin/chromium', 8
         unless -x ($ENV{CHROMIUM} // '/usr/bin/chromium');
+    skip 'no playwright-core in t/node', 8
+        unless -d "$WsHb::NODE_DIR/node_modules/playwright-core";
 
     my $frozen = $t->ws_server($t->port('frozen'));
     my $b = $t->spawn('node', "$WsHb::NODE_DIR/browser.js",

@@ -11,6 +11,7 @@ use warnings;
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use File::Path qw(make_path);
+use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use JSON::PP ();
@@ -48,20 +49,88 @@ sub new {
 
 sub prefix { $_[0]{prefix} }
 
-# a free TCP port on 127.0.0.1, the same one for the same name
+# a free TCP port on 127.0.0.1, the same one for the same name.  Between
+# this test and nginx binding it, nobody else may take it: ports come from
+# below the kernel's ephemeral range (which outgoing connections use), and
+# a lock file in $PORTS, made with O_EXCL and holding our pid, keeps other
+# test files (prove -j) off it until this one ends.
+
+our $PORTS = ($ENV{TMPDIR} // '/tmp') . '/wshb-ports';
+my @locks;
 
 sub port {
     my ($self, $name) = @_;
 
     return $self->{ports}{$name} //= do {
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                      LocalPort => 0, Listen => 1,
-                                      ReuseAddr => 1)
-            or die "no free port: $!";
-        my $p = $s->sockport;
-        close $s;
-        $p;
+        mkdir $PORTS;
+        my $port;
+
+        for (1 .. 1000) {
+            my $p = 20000 + int rand 12000;
+            lock_port($p) or next;
+
+            my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                          LocalPort => $p, Listen => 1,
+                                          ReuseAddr => 1);
+            if (!$s) {
+                unlink "$PORTS/$p";
+                next;
+            }
+
+            close $s;
+            push @locks, "$PORTS/$p";
+            $port = $p;
+            last;
+        }
+
+        $port // die "no free port";
     };
+}
+
+# takes the lock of a port, or that of a test that is gone
+
+sub lock_port {
+    my ($p) = @_;
+    my $file = "$PORTS/$p";
+
+    for (1 .. 2) {
+        if (sysopen my $fh, $file, O_WRONLY | O_CREAT | O_EXCL) {
+            print $fh $$;
+            close $fh;
+            return 1;
+        }
+
+        open my $fh, '<', $file or next;
+        my $pid = <$fh> // '';
+        close $fh;
+
+        return 0 if $pid =~ /^(\d+)$/ && kill 0, $1;
+        unlink $file;
+    }
+
+    return 0;
+}
+
+# the programs a test needs, or it is skipped (before any test ran)
+
+sub need {
+    my ($self, @programs) = @_;
+
+    for my $p (@programs) {
+        my $have = $p eq 'ws' ? -d "$NODE_DIR/node_modules/ws"
+                 : $p eq 'playwright-core'
+                     ? -d "$NODE_DIR/node_modules/playwright-core"
+                 : $p =~ m{^/} ? -x $p
+                 : $self->which($p);
+        next if $have;
+
+        die "needs $p, which is missing\n"
+            if Test::More->builder->current_test;
+        $_->{skipped} = 1 for @all;
+        plan(skip_all => "needs $p");
+    }
+
+    return $self;
 }
 
 # %%PORT_name%% become ports, %%PREFIX%% the prefix; the template is the
@@ -258,6 +327,7 @@ sub wait_log {
 
 sub spawn {
     my ($self, @cmd) = @_;
+    $self->need($cmd[0] eq 'node' ? ('node', 'ws') : $cmd[0]);
     my $p = WsHb::Proc->spawn(@cmd);
     push @{ $self->{children} }, $p;
     return $p;
@@ -402,12 +472,15 @@ sub finish {
     return if $self->{finished}++;
     $_->kill for @{ $self->{children} };
     $self->stop;
-    $self->check_logs unless $self->{no_log_check};
+
+    # a test skipped before it started nginx has no logs to look at
+    $self->check_logs unless $self->{no_log_check} || $self->{skipped};
 }
 
 END {
     my $status = $?;
     $_->finish for grep { $_->{owner} == $$ } @all;
+    unlink @locks if grep { $_->{owner} == $$ } @all;
     $? = $status;
 }
 
