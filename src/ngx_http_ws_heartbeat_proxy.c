@@ -63,8 +63,8 @@ static ngx_http_ws_heartbeat_noinline size_t
 static ngx_http_ws_heartbeat_noinline ssize_t
     ngx_http_ws_heartbeat_withheld(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
-static ssize_t ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i, ngx_connection_t *c, ssize_t n);
+static ngx_http_ws_heartbeat_noinline ssize_t ngx_http_ws_heartbeat_ended(
+    ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i, ssize_t n);
 static ssize_t ngx_http_ws_heartbeat_discard(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_connection_t *c, u_char *buf, size_t size);
 static void ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -536,9 +536,9 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     n = peer->recv(c, buf, size);
 
-    if (n <= 0) {
+    if (!ngx_http_ws_heartbeat_likely(n > 0)) {
         if (n != NGX_AGAIN) {
-            return ngx_http_ws_heartbeat_ended(ctx, i, c, n);
+            return ngx_http_ws_heartbeat_ended(ctx, i, n);
         }
 
         return n;
@@ -684,10 +684,12 @@ ngx_http_ws_heartbeat_withheld(ngx_http_ws_heartbeat_ctx_t *ctx,
  * events, with which a socket at its end raises no further ones.
  */
 
-static ssize_t
+static ngx_http_ws_heartbeat_noinline ssize_t
 ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
-    ngx_connection_t *c, ssize_t n)
+    ssize_t n)
 {
+    ngx_connection_t  *c;
+
     if (ctx->reason == NGX_HTTP_WSHB_REASON_NONE) {
         ctx->reason = (n == NGX_ERROR) ? NGX_HTTP_WSHB_ERROR
                                        : NGX_HTTP_WSHB_CLIENT_CLOSE + i;
@@ -700,6 +702,8 @@ ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     {
         return n;
     }
+
+    c = ctx->peer[i].connection;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "ws_heartbeat: %s stream ended without a close frame, "
@@ -886,12 +890,12 @@ done:
         /* the stream ends inside a withheld frame: that goes as it is */
 
         ctx->cut = 1;
-        (void) ngx_http_ws_heartbeat_ended(ctx, i, c, n);
+        (void) ngx_http_ws_heartbeat_ended(ctx, i, n);
 
         return k;
     }
 
-    return ngx_http_ws_heartbeat_ended(ctx, i, c, n);
+    return ngx_http_ws_heartbeat_ended(ctx, i, n);
 }
 
 
