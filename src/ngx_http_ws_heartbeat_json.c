@@ -31,10 +31,6 @@ static u_char *ngx_http_ws_heartbeat_json_record(u_char *p,
     uint64_t now);
 
 
-static char  *ngx_http_ws_heartbeat_peer_key[] = { "client", "upstream" };
-static char  *ngx_http_ws_heartbeat_dir_key[] = {
-    "client_to_upstream", "upstream_to_client"
-};
 
 
 ngx_int_t
@@ -100,17 +96,17 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
 
     p = ngx_sprintf(p, ",\"frames\":{\"%s\":%uA,\"%s\":%uA}"
                        ",\"bytes\":{\"%s\":%uA,\"%s\":%uA}},",
-                    ngx_http_ws_heartbeat_dir_key[0], t->frames[0],
-                    ngx_http_ws_heartbeat_dir_key[1], t->frames[1],
-                    ngx_http_ws_heartbeat_dir_key[0], t->bytes[0],
-                    ngx_http_ws_heartbeat_dir_key[1], t->bytes[1]);
+                    ngx_http_ws_heartbeat_directions[0], t->frames[0],
+                    ngx_http_ws_heartbeat_directions[1], t->frames[1],
+                    ngx_http_ws_heartbeat_directions[0], t->bytes[0],
+                    ngx_http_ws_heartbeat_directions[1], t->bytes[1]);
 
     p = ngx_sprintf(p, "\"rtt\":{");
 
     for (i = 0; i < 2; i++) {
         p = ngx_sprintf(p, "%s\"%s\":{\"count\":%uA,\"sum_ms\":%uA,"
                            "\"avg_ms\":%uA,\"buckets_ms\":{",
-                        i ? "," : "", ngx_http_ws_heartbeat_peer_key[i],
+                        i ? "," : "", ngx_http_ws_heartbeat_peers[i],
                         t->rtt_count[i], t->rtt_sum[i],
                         t->rtt_count[i] ? t->rtt_sum[i] / t->rtt_count[i]
                                         : 0);
@@ -220,7 +216,8 @@ ngx_http_ws_heartbeat_json_event(ngx_http_ws_heartbeat_out_t *out,
     rec = (ev->type == NGX_HTTP_WSHB_DELETED) ? &ev->before : &ev->after;
 
     p = ngx_sprintf(p, "{\"seq\":%uL,\"type\":\"%s\","
-                       "\"sessionId\":\"%08xD%06xP%08xD\",\"timestamp\":\"",
+                       "\"sessionId\":\"" NGX_HTTP_WSHB_ID_FMT "\","
+                       "\"timestamp\":\"",
                     ev->seq, types[ev->type < 4 ? ev->type : 0],
                     rec->worker_start, rec->pid, rec->counter);
     p = ngx_http_ws_heartbeat_json_time(p, ev->time);
@@ -294,7 +291,7 @@ ngx_http_ws_heartbeat_json_record(u_char *p,
     ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_text_t *text,
     uint64_t now)
 {
-    p = ngx_sprintf(p, "{\"id\":\"%08xD%06xP%08xD\",\"pid\":%P,"
+    p = ngx_sprintf(p, "{\"id\":\"" NGX_HTTP_WSHB_ID_FMT "\",\"pid\":%P,"
                        "\"client_addr\":\"",
                     rec->worker_start, rec->pid, rec->counter, rec->pid);
     p = ngx_http_ws_heartbeat_addr_text(p, &rec->client);

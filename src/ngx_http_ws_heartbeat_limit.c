@@ -14,7 +14,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_ws_heartbeat_module.h"
+#include "ngx_http_ws_heartbeat_session.h"
 
 
 typedef struct {
@@ -222,7 +222,9 @@ ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r)
         }
     }
 
-    if (ngx_http_ws_heartbeat_under_pressure(wmcf->zone, limit)) {
+    if (ngx_http_ws_heartbeat_under_pressure(wmcf->zone, limit->index,
+                                             limit->max))
+    {
         ngx_http_ws_heartbeat_probe(limit);
     }
 
@@ -239,16 +241,6 @@ ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r)
     cln->handler = ngx_http_ws_heartbeat_limit_cleanup;
 
     return NGX_DECLINED;
-}
-
-
-/* at or above 90 % of the limit */
-
-ngx_uint_t
-ngx_http_ws_heartbeat_under_pressure(ngx_http_ws_heartbeat_zone_t *zone,
-    ngx_http_ws_heartbeat_limit_t *limit)
-{
-    return zone->sh->limits[limit->index] * 10 >= limit->max * 9;
 }
 
 

@@ -9,7 +9,7 @@
 #include <ngx_http.h>
 #include <ngx_sha1.h>
 
-#include "ngx_http_ws_heartbeat_module.h"
+#include "ngx_http_ws_heartbeat_session.h"
 
 
 static ngx_int_t ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r);

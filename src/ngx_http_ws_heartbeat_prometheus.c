@@ -20,10 +20,6 @@
                    "# TYPE nginx_ws_" name " " type "\n")
 
 
-static char  *ngx_http_ws_heartbeat_peers[] = { "client", "upstream" };
-static char  *ngx_http_ws_heartbeat_dirs[] = {
-    "client_to_upstream", "upstream_to_client"
-};
 
 
 ngx_int_t
@@ -130,7 +126,7 @@ ngx_http_ws_heartbeat_prometheus(ngx_http_ws_heartbeat_out_t *out,
 
     for (i = 0; i < 2; i++) {
         p = ngx_sprintf(p, "nginx_ws_frames_total{direction=\"%s\"} %uA\n",
-                        ngx_http_ws_heartbeat_dirs[i], t->frames[i]);
+                        ngx_http_ws_heartbeat_directions[i], t->frames[i]);
     }
 
     p = ngx_http_ws_heartbeat_meta(p, "bytes_total", "counter",
@@ -138,7 +134,7 @@ ngx_http_ws_heartbeat_prometheus(ngx_http_ws_heartbeat_out_t *out,
 
     for (i = 0; i < 2; i++) {
         p = ngx_sprintf(p, "nginx_ws_bytes_total{direction=\"%s\"} %uA\n",
-                        ngx_http_ws_heartbeat_dirs[i], t->bytes[i]);
+                        ngx_http_ws_heartbeat_directions[i], t->bytes[i]);
     }
 
     p = ngx_http_ws_heartbeat_meta(p, "rtt_seconds", "histogram",

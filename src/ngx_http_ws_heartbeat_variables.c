@@ -8,7 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_ws_heartbeat_module.h"
+#include "ngx_http_ws_heartbeat_session.h"
 
 
 #define NGX_HTTP_WSHB_VAR_ID          0

@@ -11,8 +11,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_ws_heartbeat_module.h"
-#include "ngx_http_ws_heartbeat_zone.h"
+#include "ngx_http_ws_heartbeat_session.h"
 
 
 static ngx_int_t ngx_http_ws_heartbeat_zone_reuse(ngx_shm_zone_t *shm_zone,
@@ -36,6 +35,28 @@ static void ngx_http_ws_heartbeat_addr(ngx_http_ws_heartbeat_addr_t *a,
 
 ngx_uint_t  ngx_http_ws_heartbeat_rtt_bounds[] = {
     1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000
+};
+
+
+ngx_str_t  ngx_http_ws_heartbeat_reasons[] = {
+    ngx_null_string,
+    ngx_string("client_close"),
+    ngx_string("upstream_close"),
+    ngx_string("client_timeout"),
+    ngx_string("upstream_timeout"),
+    ngx_string("idle_timeout"),
+    ngx_string("shutdown"),
+    ngx_string("error"),
+    ngx_string("proxy_timeout"),
+    ngx_string("worker_lost")
+};
+
+
+char  *ngx_http_ws_heartbeat_peers[] = { "client", "upstream" };
+
+/* the direction of the frames and bytes read from each peer */
+char  *ngx_http_ws_heartbeat_directions[] = {
+    "client_to_upstream", "upstream_to_client"
 };
 
 
@@ -805,4 +826,132 @@ ngx_http_ws_heartbeat_addr_text(u_char *p,
     default:
         return ngx_cpymem(p, "-", 1);
     }
+}
+
+
+/*
+ * Copies the session's counters to its record and adds what changed to
+ * the zone's totals: from state changes and timers, never per frame.
+ */
+
+void
+ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t state)
+{
+    uint64_t                         frames;
+    ngx_uint_t                       i, emit;
+    ngx_http_ws_heartbeat_msec_t     last;
+    ngx_http_ws_heartbeat_peer_t    *peer;
+    ngx_http_ws_heartbeat_zone_t    *zone;
+    ngx_http_ws_heartbeat_shctx_t   *sh;
+    ngx_http_ws_heartbeat_totals_t  *totals;
+    ngx_http_ws_heartbeat_record_t  *rec, before;
+
+    zone = ngx_http_ws_heartbeat_wzone;
+
+    if (zone == NULL) {
+        return;
+    }
+
+    totals = &zone->sh->totals;
+
+    if (ctx->record == NGX_HTTP_WSHB_NO_RECORD) {
+
+        /* without a record to mark what was added: all of it at the end */
+
+        if (ctx->ending) {
+            for (i = 0; i < 2; i++) {
+                peer = &ctx->peer[i];
+
+                (void) ngx_atomic_fetch_add(&totals->frames[i],
+                                 ngx_http_ws_heartbeat_frames(&peer->parser));
+                (void) ngx_atomic_fetch_add(&totals->bytes[i],
+                                            peer->rx_bytes);
+            }
+        }
+
+        return;
+    }
+
+    rec = &zone->sh->records[ctx->record];
+
+    /* a change of state is a delta for subscribers: keep the old record */
+
+    emit = (state && state != rec->state && !ctx->ending);
+
+    if (emit) {
+        before = *rec;
+    }
+
+    for (i = 0; i < 2; i++) {
+        peer = &ctx->peer[i];
+
+        last = ngx_http_ws_heartbeat_last_rx(peer);
+        rec->last_rx[i] = last ? last - ctx->start : 0;
+        rec->last_pong[i] = peer->last_pong ? peer->last_pong - ctx->start
+                                            : 0;
+        rec->rtt[i] = peer->rtt_set ? peer->rtt : (uint32_t) -1;
+        rec->pings[i] = peer->pings;
+        rec->pongs[i] = peer->parser.pongs;
+
+        /* the record has what the totals got so far */
+
+        frames = ngx_http_ws_heartbeat_frames(&peer->parser);
+
+        if (frames != rec->frames[i]) {
+            (void) ngx_atomic_fetch_add(&totals->frames[i],
+                                        frames - rec->frames[i]);
+            rec->frames[i] = frames;
+        }
+
+        if (peer->rx_bytes != rec->bytes[i]) {
+            (void) ngx_atomic_fetch_add(&totals->bytes[i],
+                                        peer->rx_bytes - rec->bytes[i]);
+            rec->bytes[i] = peer->rx_bytes;
+        }
+    }
+
+    rec->reason = (u_char) ctx->reason;
+
+    if (state) {
+        rec->state = (u_char) state;
+    }
+
+    if (!emit) {
+        return;
+    }
+
+    /*
+     * The routine ping cycle (healthy <-> awaiting_pong) is only recorded
+     * while somebody subscribes: with 20 000 sessions pinged every second
+     * it is 40 000 deltas a second.  When it is not recorded, resumes from
+     * before this point get a snapshot instead.  The record is written
+     * before the subscribers are counted, so a subscriber that arrives
+     * meanwhile has it in its snapshot.
+     */
+
+    if ((state == NGX_HTTP_WSHB_STATE_HEALTHY
+         || state == NGX_HTTP_WSHB_STATE_AWAITING)
+        && (before.state == NGX_HTTP_WSHB_STATE_HEALTHY
+            || before.state == NGX_HTTP_WSHB_STATE_AWAITING))
+    {
+        ngx_memory_barrier();
+
+        if (totals->subscribers[0] + totals->subscribers[1] == 0) {
+            sh = zone->sh;
+
+            /* written only when it moves: the line stays shared */
+
+            if (sh->unrecorded != sh->seq + 1) {
+                sh->unrecorded = sh->seq + 1;
+            }
+
+            return;
+        }
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_http_ws_heartbeat_emit_locked(zone, NGX_HTTP_WSHB_UPDATED,
+                                      &before, rec);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
 }

@@ -13,6 +13,30 @@
 #include <ngx_http.h>
 
 
+/* the two peers of a session, and the tables named after them */
+#define NGX_HTTP_WSHB_CLIENT          0
+#define NGX_HTTP_WSHB_UPSTREAM        1
+
+/* why a session ended: ngx_http_ws_heartbeat_reasons[] */
+#define NGX_HTTP_WSHB_REASON_NONE     0
+#define NGX_HTTP_WSHB_CLIENT_CLOSE    1
+#define NGX_HTTP_WSHB_UPSTREAM_CLOSE  2
+#define NGX_HTTP_WSHB_CLIENT_TIMEOUT  3
+#define NGX_HTTP_WSHB_UPSTREAM_TIMEOUT  4
+#define NGX_HTTP_WSHB_IDLE_TIMEOUT    5
+#define NGX_HTTP_WSHB_SHUTDOWN        6
+#define NGX_HTTP_WSHB_ERROR           7
+#define NGX_HTTP_WSHB_PROXY_TIMEOUT   8
+#define NGX_HTTP_WSHB_WORKER_LOST     9   /* reaped: its worker died */
+#define NGX_HTTP_WSHB_NREASONS        10
+
+/*
+ * A session's id: its worker's start time (8), the worker's pid (6) and
+ * a counter of the worker (8), in hex
+ */
+#define NGX_HTTP_WSHB_ID_LEN          22
+#define NGX_HTTP_WSHB_ID_FMT          "%08xD%06xP%08xD"
+
 #define NGX_HTTP_WSHB_HOST_LEN        32
 #define NGX_HTTP_WSHB_URI_LEN         64
 
@@ -199,8 +223,16 @@ u_char *ngx_http_ws_heartbeat_addr_text(u_char *p,
     ngx_http_ws_heartbeat_addr_t *a);
 
 
+/* ngx_http_ws_heartbeat_under_pressure(): at or above 90 % of a limit */
+#define ngx_http_ws_heartbeat_under_pressure(zone, index, max)                \
+    ((zone)->sh->limits[index] * 10 >= (max) * 9)
+
+
 extern ngx_uint_t  ngx_http_ws_heartbeat_rtt_bounds[];
 extern ngx_str_t   ngx_http_ws_heartbeat_states[];
+extern ngx_str_t   ngx_http_ws_heartbeat_reasons[];
+extern char       *ngx_http_ws_heartbeat_peers[];
+extern char       *ngx_http_ws_heartbeat_directions[];
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_ZONE_H_INCLUDED_ */

@@ -1,0 +1,50 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ *
+ * A binary min-heap of timers keyed by 32-bit times, compared as
+ * differences (wrap-safe while no two keys are 2^31 apart).  Each timer
+ * knows its place in the heap, so that it can be moved or taken out in
+ * O(log n).  Pure C, no nginx dependency: unit tested on its own.
+ */
+
+
+#ifndef _NGX_HTTP_WS_HEARTBEAT_HEAP_H_INCLUDED_
+#define _NGX_HTTP_WS_HEARTBEAT_HEAP_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define NGX_HTTP_WSHB_NO_TIMER  ((uint32_t) -1)
+
+
+typedef struct {
+    uint32_t                         key;     /* when it fires */
+    uint32_t                         index;   /* in the heap, or NO_TIMER */
+} ngx_http_ws_heartbeat_timer_t;
+
+
+typedef struct {
+    ngx_http_ws_heartbeat_timer_t  **nodes;   /* room for cap of them */
+    size_t                           n;
+    size_t                           cap;
+} ngx_http_ws_heartbeat_heap_t;
+
+
+/* with n < cap; a timer in the heap already is moved instead */
+void ngx_http_ws_heartbeat_heap_add(ngx_http_ws_heartbeat_heap_t *h,
+    ngx_http_ws_heartbeat_timer_t *t, uint32_t key);
+void ngx_http_ws_heartbeat_heap_del(ngx_http_ws_heartbeat_heap_t *h,
+    ngx_http_ws_heartbeat_timer_t *t);
+
+
+#define ngx_http_ws_heartbeat_heap_min(h)                                     \
+    ((h)->n ? (h)->nodes[0] : NULL)
+
+#define ngx_http_ws_heartbeat_timer_set(t)                                    \
+    ((t)->index != NGX_HTTP_WSHB_NO_TIMER)
+
+
+#endif /* _NGX_HTTP_WS_HEARTBEAT_HEAP_H_INCLUDED_ */

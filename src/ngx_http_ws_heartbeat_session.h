@@ -1,0 +1,317 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ *
+ * One proxied WebSocket session: its types, the positions in nginx's
+ * upgrade buffers that the files of the session share, and what each of
+ * them offers the others.  The calls go one way: session (the hooks into
+ * nginx and the per-frame path) -> liveness (pings, pongs, judgments) ->
+ * close (every end) -> timer, zone.
+ */
+
+
+#ifndef _NGX_HTTP_WS_HEARTBEAT_SESSION_H_INCLUDED_
+#define _NGX_HTTP_WS_HEARTBEAT_SESSION_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_ws_heartbeat_module.h"
+#include "ngx_http_ws_heartbeat_timer.h"
+
+
+/* our ping: unmasked to the client, masked to the upstream */
+#define ngx_http_ws_heartbeat_ping_len(i)                                     \
+    ((i) == NGX_HTTP_WSHB_CLIENT ? 2 + NGX_HTTP_WSHB_PAYLOAD_LEN             \
+                                 : 6 + NGX_HTTP_WSHB_PAYLOAD_LEN)
+
+
+typedef struct {
+    ngx_connection_t                 *connection;
+    ngx_recv_pt                       recv;        /* the one we wrapped */
+    ngx_http_ws_heartbeat_parser_t    parser;      /* frames from the peer */
+
+    uint64_t                          rx_bytes;    /* read from the peer */
+    uint64_t                          adjust;      /* see ..._queued() */
+    uint64_t                          ping_end;    /* queued, up to our ping */
+    uint64_t                          rx_mark;     /* rx_bytes at the ping */
+
+    ngx_http_ws_heartbeat_msec_t      ping_time;  /* next ping: + interval */
+    ngx_http_ws_heartbeat_msec_t      last_rx;    /* see ..._last_rx() */
+    ngx_http_ws_heartbeat_msec_t      last_data;  /* of data, or start */
+    ngx_http_ws_heartbeat_msec_t      last_pong;
+    ngx_http_ws_heartbeat_msec_t      deadline;
+    ngx_http_ws_heartbeat_msec_t      rtt;
+
+    uint32_t                          pings;      /* our last one's number */
+
+    /*
+     * The last look at the peer's TCP receive window (see
+     * ngx_http_ws_heartbeat_reading() in ..._liveness.c): its right edge
+     * and its size, cut
+     * to 32 bits.  Without the window: the send queue and the bytes sent.
+     */
+    uint32_t                          edge;
+    uint32_t                          wnd;
+
+    unsigned                          gone:1;     /* its stream ended */
+    unsigned                          answer:1;   /* we sent it a close
+                                                     frame: its own may
+                                                     follow */
+    unsigned                          looked:1;   /* edge and wnd are set */
+    unsigned                          waits:2;    /* deadlines moved, no
+                                                     window known */
+    unsigned                          enabled:1;
+    unsigned                          inject:1;   /* ping awaits a boundary */
+    unsigned                          awaiting:1;
+    unsigned                          rtt_set:1;
+    unsigned                          drained:1;  /* pong to the last ping:
+                                                     acknowledged up to
+                                                     ping_end */
+} ngx_http_ws_heartbeat_peer_t;
+
+
+typedef struct {
+    ngx_http_ws_heartbeat_peer_t      peer[2];
+
+    /* the upstream's, chained: the session ends with its connection */
+    void                            (*finalize)(ngx_http_request_t *r,
+                                                ngx_int_t rc);
+
+    ngx_http_ws_heartbeat_timer_t     timer;
+
+    /* the worker's free contexts, while this one is one of them */
+    void                             *next;
+
+    ngx_http_ws_heartbeat_msec_t      start;
+
+    uint32_t                          counter;    /* in the session id */
+    uint32_t                          record;
+
+    unsigned                          reason:4;   /* NGX_HTTP_WSHB_*, < 16 */
+
+    unsigned                          active:1;   /* a live session: both
+                                                     connections ours */
+    unsigned                          passthrough:1;
+    unsigned                          closing:1;
+    unsigned                          close_seen:1;
+    unsigned                          draining:1;
+    unsigned                          ending:1;
+    unsigned                          cut:1;      /* a stream ended mid-
+                                                     frame */
+} ngx_http_ws_heartbeat_ctx_t;
+
+
+/* the client connection's request, as nginx's own handlers find it */
+
+#define ngx_http_ws_heartbeat_request(ctx)                                    \
+    ((ngx_http_request_t *) (ctx)->peer[NGX_HTTP_WSHB_CLIENT].connection->data)
+
+#define ngx_http_ws_heartbeat_loc_conf(ctx)                                   \
+    ngx_http_get_module_loc_conf(ngx_http_ws_heartbeat_request(ctx),          \
+                                 ngx_http_ws_heartbeat_module)
+
+#define ngx_http_ws_heartbeat_log(ctx)                                        \
+    ((ctx)->peer[NGX_HTTP_WSHB_CLIENT].connection->log)
+
+/* the arguments of NGX_HTTP_WSHB_ID_FMT */
+#define NGX_HTTP_WSHB_ID(ctx)                                                 \
+    (uint32_t) ngx_http_ws_heartbeat_worker_start, ngx_pid, (ctx)->counter
+
+
+/*
+ * Bytes put into nginx's buffer for peer i so far: those read from the
+ * other peer, less our pongs removed and the bytes withheld, plus the
+ * frames we injected.  The last three change only off the fast path, so
+ * they are kept as one adjustment and the fast path counts bytes once.
+ */
+
+static ngx_inline uint64_t
+ngx_http_ws_heartbeat_queued(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
+{
+    return ctx->peer[i ^ 1].rx_bytes + ctx->peer[i].adjust;
+}
+
+
+/* the bytes that nginx holds for peer i, not sent yet */
+
+static ngx_inline size_t
+ngx_http_ws_heartbeat_pending_to(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i)
+{
+    ngx_http_request_t   *r;
+    ngx_http_upstream_t  *u;
+
+    r = ngx_http_ws_heartbeat_request(ctx);
+    u = r->upstream;
+
+    if (i == NGX_HTTP_WSHB_CLIENT) {
+        return u->buffer.last - u->buffer.pos;
+    }
+
+    return (u->from_client.last - u->from_client.pos)
+           + (r->header_in->last - r->header_in->pos);
+}
+
+
+/* nginx's buffer that carries bytes to peer i, if we may append to it */
+
+static ngx_inline ngx_buf_t *
+ngx_http_ws_heartbeat_buffer_to(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i)
+{
+    ngx_http_request_t   *r;
+    ngx_http_upstream_t  *u;
+
+    r = ngx_http_ws_heartbeat_request(ctx);
+    u = r->upstream;
+
+    if (i == NGX_HTTP_WSHB_CLIENT) {
+        return u->buffer.start ? &u->buffer : NULL;
+    }
+
+    if (r->header_in->last > r->header_in->pos
+        || u->from_client.start == NULL)
+    {
+        return NULL;
+    }
+
+    return &u->from_client;
+}
+
+
+/*
+ * Appends a frame to the bytes nginx is about to send to peer i, if the
+ * stream to it is at a frame boundary and there is room; nginx's write
+ * handler then sends it as any other byte.
+ */
+
+static ngx_inline ngx_int_t
+ngx_http_ws_heartbeat_append(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
+    u_char *frame, size_t len)
+{
+    ngx_buf_t  *b;
+
+    if (!ngx_http_ws_heartbeat_at_boundary(&ctx->peer[i ^ 1].parser)) {
+        return NGX_DECLINED;
+    }
+
+    b = ngx_http_ws_heartbeat_buffer_to(ctx, i);
+
+    if (b == NULL || (size_t) (b->end - b->last) < len) {
+        return NGX_DECLINED;
+    }
+
+    b->last = ngx_cpymem(b->last, frame, len);
+    ctx->peer[i].adjust += len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The time of the last read from a peer, 0 if none.  A read of whole data
+ * frames (the recv wrappers' fast path) leaves only last_data, the time of
+ * the last data frame (the start until there is one); any other read sets
+ * last_rx.  Times are 32-bit: "later" is judged by the sign of the
+ * difference.
+ */
+
+static ngx_inline ngx_http_ws_heartbeat_msec_t
+ngx_http_ws_heartbeat_last_rx(ngx_http_ws_heartbeat_peer_t *peer)
+{
+    if (peer->parser.data_frames
+        && (peer->last_rx == 0
+            || (int32_t) (peer->last_data - peer->last_rx) > 0))
+    {
+        return peer->last_data;
+    }
+
+    return peer->last_rx;
+}
+
+
+/*
+ * A read that passes nothing on answers NGX_AGAIN; for a socket that is
+ * still ready, that would leave it unread (with edge-triggered events
+ * nobody would call again), so the read event is posted and nginx calls
+ * back.
+ */
+
+static ngx_inline ssize_t
+ngx_http_ws_heartbeat_again(ngx_connection_t *c)
+{
+    if (c->read->ready) {
+        ngx_post_event(c->read, &ngx_posted_events);
+    }
+
+    return NGX_AGAIN;
+}
+
+
+/*
+ * Every read leaves the wrappers' fast path for the general one, and no
+ * ping waits for a boundary: for a session that closes or passes through
+ */
+
+static ngx_inline void
+ngx_http_ws_heartbeat_divert(ngx_http_ws_heartbeat_ctx_t *ctx)
+{
+    ctx->peer[0].inject = 0;
+    ctx->peer[1].inject = 0;
+    ctx->peer[0].parser.divert = 1;
+    ctx->peer[1].parser.divert = 1;
+}
+
+
+/* ngx_http_ws_heartbeat_session.c */
+
+ngx_int_t ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle);
+void ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_loc_conf_t *wlcf);
+void ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit);
+
+/* ngx_http_ws_heartbeat_liveness.c */
+
+void ngx_http_ws_heartbeat_fired(ngx_http_ws_heartbeat_timer_t *timer);
+void ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx);
+void ngx_http_ws_heartbeat_pong(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, uint32_t pongs);
+size_t ngx_http_ws_heartbeat_build(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, u_char *out);
+void ngx_http_ws_heartbeat_ping_queued(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i);
+void ngx_http_ws_heartbeat_probe_session(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_http_ws_heartbeat_limit_t *limit, ngx_http_ws_heartbeat_msec_t now);
+
+/* ngx_http_ws_heartbeat_close.c */
+
+void ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t reason, ngx_uint_t to_client, ngx_uint_t to_upstream);
+void ngx_http_ws_heartbeat_finish(ngx_http_ws_heartbeat_ctx_t *ctx);
+ssize_t ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ssize_t n);
+ssize_t ngx_http_ws_heartbeat_discard(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ngx_connection_t *c, u_char *buf, size_t size);
+void ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i);
+void ngx_http_ws_heartbeat_drain(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_msec_t delay);
+ngx_uint_t ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_ctx_t *ctx);
+
+/* ngx_http_ws_heartbeat_zone.c */
+
+void ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t state);
+
+
+/* the zone of the cycle this worker serves: every session's */
+extern ngx_http_ws_heartbeat_zone_t  *ngx_http_ws_heartbeat_wzone;
+extern time_t                         ngx_http_ws_heartbeat_worker_start;
+
+
+#endif /* _NGX_HTTP_WS_HEARTBEAT_SESSION_H_INCLUDED_ */

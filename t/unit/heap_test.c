@@ -1,0 +1,172 @@
+
+/*
+ * Unit tests of the timer heap (src/ngx_http_ws_heartbeat_heap.c): random
+ * adds, moves and deletes checked against a plain scan, with keys that
+ * wrap around 2^32.  Prints TAP.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ngx_http_ws_heartbeat_heap.h"
+
+
+#define N  1000
+
+
+static int  tests, failed;
+
+
+static void
+ok(int cond, const char *name)
+{
+    tests++;
+
+    if (!cond) {
+        failed++;
+        printf("not ");
+    }
+
+    printf("ok %d - %s\n", tests, name);
+}
+
+
+/* every parent fires no later than its children, and every index is right */
+
+static int
+valid(ngx_http_ws_heartbeat_heap_t *h)
+{
+    size_t  i;
+
+    for (i = 0; i < h->n; i++) {
+        if (h->nodes[i]->index != i) {
+            return 0;
+        }
+
+        if (i && (int32_t) (h->nodes[i]->key - h->nodes[(i - 1) / 2]->key)
+                 < 0)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* the earliest of the timers that are set, by a scan */
+
+static ngx_http_ws_heartbeat_timer_t *
+earliest(ngx_http_ws_heartbeat_timer_t *t, size_t n)
+{
+    size_t                          i;
+    ngx_http_ws_heartbeat_timer_t  *min;
+
+    min = NULL;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_ws_heartbeat_timer_set(&t[i])
+            && (min == NULL || (int32_t) (t[i].key - min->key) < 0))
+        {
+            min = &t[i];
+        }
+    }
+
+    return min;
+}
+
+
+int
+main(void)
+{
+    int                             round, good, order;
+    size_t                          i, set;
+    uint32_t                        now, last;
+    ngx_http_ws_heartbeat_heap_t    h;
+    ngx_http_ws_heartbeat_timer_t   t[N], *min, *nodes[N];
+
+    srand(6455);
+
+    h.nodes = nodes;
+    h.n = 0;
+    h.cap = N;
+
+    for (i = 0; i < N; i++) {
+        t[i].index = NGX_HTTP_WSHB_NO_TIMER;
+    }
+
+    ok(ngx_http_ws_heartbeat_heap_min(&h) == NULL, "an empty heap has no min");
+
+    /* times near the wrap of 32 bits, as ngx_current_msec cut to them */
+
+    now = 0xffffffffu - 50000;
+    good = 1;
+
+    for (round = 0; round < 200000; round++) {
+        i = (size_t) rand() % N;
+        now += (uint32_t) (rand() % 3);
+
+        switch (rand() % 4) {
+        case 0:
+            ngx_http_ws_heartbeat_heap_del(&h, &t[i]);
+            break;
+        default:
+            ngx_http_ws_heartbeat_heap_add(&h, &t[i],
+                                           now + (uint32_t) (rand() % 60000));
+        }
+
+        if (round % 97 == 0) {
+            good &= valid(&h);
+            good &= (ngx_http_ws_heartbeat_heap_min(&h) == NULL
+                     ? earliest(t, N) == NULL
+                     : ngx_http_ws_heartbeat_heap_min(&h)->key
+                       == earliest(t, N)->key);
+        }
+    }
+
+    ok(good, "200000 random adds, moves and deletes keep the heap ordered");
+    ok(now < 0x80000000u, "and the keys wrapped around 2^32");
+
+    set = 0;
+    for (i = 0; i < N; i++) {
+        set += ngx_http_ws_heartbeat_timer_set(&t[i]);
+    }
+
+    ok(set == h.n, "the heap holds exactly the timers that are set");
+
+    /* taken out in order, they come in order */
+
+    order = 1;
+    last = 0;
+
+    for (i = 0; (min = ngx_http_ws_heartbeat_heap_min(&h)); i++) {
+        if (i && (int32_t) (min->key - last) < 0) {
+            order = 0;
+        }
+
+        last = min->key;
+        ngx_http_ws_heartbeat_heap_del(&h, min);
+        order &= valid(&h);
+    }
+
+    ok(order && i == set, "taking the min each time gives them in order");
+    ok(!ngx_http_ws_heartbeat_timer_set(&t[0]), "and none is left set");
+
+    /* deleting a timer that is not set, and moving one to its own key */
+
+    ngx_http_ws_heartbeat_heap_del(&h, &t[0]);
+    ok(h.n == 0, "deleting a timer not set changes nothing");
+
+    ngx_http_ws_heartbeat_heap_add(&h, &t[0], 10);
+    ngx_http_ws_heartbeat_heap_add(&h, &t[1], 20);
+    ngx_http_ws_heartbeat_heap_add(&h, &t[1], 20);
+    ngx_http_ws_heartbeat_heap_add(&h, &t[1], 5);
+    ok(h.n == 2 && ngx_http_ws_heartbeat_heap_min(&h) == &t[1],
+       "a timer moved earlier comes first; one added twice is there once");
+
+    printf("1..%d\n", tests);
+
+    return failed ? 1 : 0;
+}
