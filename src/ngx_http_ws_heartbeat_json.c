@@ -415,36 +415,46 @@ ngx_http_ws_heartbeat_json_ago(u_char *p, uint64_t now, uint64_t start,
 
 
 /*
- * Any bytes become a valid JSON string: quotes, backslashes, controls and
- * everything outside printable ASCII are escaped (bytes as U+0000-U+00FF).
- * Needs 2 + 6 * len bytes.
+ * Any bytes become a valid JSON string in UTF-8: runs of valid UTF-8 are
+ * kept as they are but for nginx's own escapes (ngx_escape_json():
+ * quotes, backslashes, controls), and a byte that starts no valid
+ * sequence (nor one of a surrogate) becomes U+FFFD.  Needs at most
+ * 2 + 6 * len bytes.
  */
 
 static u_char *
 ngx_http_ws_heartbeat_json_str(u_char *p, u_char *s, size_t len)
 {
-    u_char         c;
-    static u_char  hex[] = "0123456789abcdef";
+    u_char    *end, *run, *next;
+    uint32_t   u;
 
     *p++ = '"';
+    end = s + len;
 
-    while (len--) {
-        c = *s++;
+    while (s < end) {
+        run = s;
 
-        if (c == '"' || c == '\\') {
-            *p++ = '\\';
-            *p++ = c;
+        while (s < end) {
+            if (*s < 0x80) {
+                s++;
+                continue;
+            }
 
-        } else if (c < 0x20 || c > 0x7e) {
-            *p++ = '\\';
-            *p++ = 'u';
-            *p++ = '0';
-            *p++ = '0';
-            *p++ = hex[c >> 4];
-            *p++ = hex[c & 0xf];
+            next = s;
+            u = ngx_utf8_decode(&next, end - s);
 
-        } else {
-            *p++ = c;
+            if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
+                break;
+            }
+
+            s = next;
+        }
+
+        p = (u_char *) ngx_escape_json(p, run, s - run);
+
+        if (s < end) {
+            p = ngx_cpymem(p, "\\ufffd", sizeof("\\ufffd") - 1);
+            s++;
         }
     }
 

@@ -14,6 +14,7 @@
 #include "ngx_http_ws_heartbeat_session.h"
 
 
+static size_t ngx_http_ws_heartbeat_cut(u_char *s, size_t len, size_t max);
 static ngx_int_t ngx_http_ws_heartbeat_zone_reuse(ngx_shm_zone_t *shm_zone,
     ngx_http_ws_heartbeat_zone_t *zone);
 static ngx_int_t ngx_http_ws_heartbeat_zone_counters(
@@ -353,6 +354,30 @@ ngx_http_ws_heartbeat_zone_counters(ngx_shm_zone_t *shm_zone,
 
 
 /*
+ * The length of s[0..len) cut to at most max bytes, and not in the middle
+ * of a UTF-8 sequence: a cut that would leave the start of one drops it
+ */
+
+static size_t
+ngx_http_ws_heartbeat_cut(u_char *s, size_t len, size_t max)
+{
+    size_t  n;
+
+    if (len <= max) {
+        return len;
+    }
+
+    /* s[max] is the first byte left out: a continuation byte splits */
+
+    for (n = max; n > 0 && n > max - 4 && (s[n] & 0xc0) == 0x80; n--) {
+        /* void */
+    }
+
+    return (n > max - 4) ? n : max;
+}
+
+
+/*
  * A record for a new session, or NGX_HTTP_WSHB_NO_RECORD if the zone is
  * full.  The record is filled in first, so that the "created" delta
  * carries it whole.
@@ -396,10 +421,12 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     }
 
     host.data = r->headers_in.server.data;
-    host.len = ngx_min(r->headers_in.server.len, NGX_HTTP_WSHB_HOST_LEN);
+    host.len = ngx_http_ws_heartbeat_cut(host.data, r->headers_in.server.len,
+                                         NGX_HTTP_WSHB_HOST_LEN);
 
     uri.data = r->unparsed_uri.data;
-    uri.len = ngx_min(r->unparsed_uri.len, NGX_HTTP_WSHB_URI_LEN);
+    uri.len = ngx_http_ws_heartbeat_cut(uri.data, r->unparsed_uri.len,
+                                        NGX_HTTP_WSHB_URI_LEN);
 
     ngx_crc32_init(hash);
     ngx_crc32_update(&hash, host.data, host.len);
