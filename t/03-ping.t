@@ -22,9 +22,7 @@ $t->write_conf(<<'EOF');
 
         location / {
             proxy_pass http://127.0.0.1:%%PORT_app%%;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
+            %%WS_PROXY%%
 
             ws_heartbeat on;
             ws_heartbeat_interval 1s;
@@ -38,9 +36,7 @@ $t->write_conf(<<'EOF');
 
         location /long-timeout {
             proxy_pass http://127.0.0.1:%%PORT_app%%;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
+            %%WS_PROXY%%
 
             ws_heartbeat on;
             ws_heartbeat_interval 1s;

@@ -22,9 +22,7 @@ $t->write_conf(<<'EOF');
         ws_heartbeat_interval 1s;
         ws_heartbeat_timeout 1s;
 
-        proxy_http_version 1.1;
-        proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header Connection "upgrade";
+        %%WS_PROXY%%
 
         location /stream/ {
             proxy_pass http://127.0.0.1:%%PORT_stream%%;

@@ -26,9 +26,7 @@ $t->write_conf(<<'EOF');
 
         location / {
             proxy_pass https://127.0.0.1:%%PORT_app%%;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
+            %%WS_PROXY%%
             proxy_ssl_verify off;
 
             ws_heartbeat on;

@@ -21,9 +21,7 @@ $t->write_conf(<<'EOF');
     server {
         listen 127.0.0.1:%%PORT_http%%;
 
-        proxy_http_version 1.1;
-        proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header Connection "upgrade";
+        %%WS_PROXY%%
         proxy_read_timeout 2s;
         access_log %%PREFIX%%/logs/ws.log ws;
 

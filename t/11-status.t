@@ -23,9 +23,7 @@ $t->write_conf(<<'EOF', workers => 2);
     server {
         listen 127.0.0.1:%%PORT_http%% reuseport;
 
-        proxy_http_version 1.1;
-        proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header Connection "upgrade";
+        %%WS_PROXY%%
         ws_heartbeat on;
         ws_heartbeat_interval 1s;
         ws_heartbeat_timeout 1s;
@@ -61,13 +59,7 @@ $t->run('http');
 my $port = $t->port('http');
 my $url = "ws://127.0.0.1:$port";
 
-sub status {
-    my ($args) = @_;
-    my $r = $t->get($port, '/status' . ($args // ''));
-    my $doc = eval { decode_json($r->{body}) };
-    ok($doc, 'status is valid JSON') or diag $r->{body};
-    return $doc // {};
-}
+sub status { $t->status('/status' . ($_[0] // '')) }
 
 sub open_count {
     my ($doc) = @_;
@@ -82,6 +74,7 @@ my @c = map { $t->ws_client("$url/ws/$_") } 1 .. 12;
 ok($_->expect('open', 10), 'client open') for @c;
 
 my $doc = status();
+ok(%$doc, 'the status is valid JSON');
 is(open_count($doc), 12, '12 sessions open');
 is($doc->{zone}{used_records}, 12, '12 records used');
 is(scalar @{ $doc->{sessions} }, 12, '12 sessions listed');

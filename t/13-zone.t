@@ -25,9 +25,7 @@ $t->write_conf(<<'EOF');
 
         location /ws/ {
             proxy_pass http://127.0.0.1:%%PORT_app%%;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
+            %%WS_PROXY%%
             ws_heartbeat on;
         }
 
@@ -42,10 +40,7 @@ $t->run('http');
 
 my $port = $t->port('http');
 
-sub status {
-    my $r = $t->get($port, '/status?sessions=0');
-    return eval { decode_json($r->{body}) } // {};
-}
+sub status { $t->status('/status?sessions=0') }
 
 my $max = status()->{zone}{max_records};
 cmp_ok($max, '>', 50, "a 32k zone holds $max records");

@@ -25,9 +25,7 @@ $t->write_conf(<<'EOF', workers => 2);
 
         location /term/ {
             proxy_pass http://127.0.0.1:%%PORT_app%%;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
+            %%WS_PROXY%%
 
             ws_heartbeat on;
             ws_heartbeat_interval 30s;

@@ -30,9 +30,7 @@ $t->write_conf(<<'EOF', workers => 2);
     server {
         listen 127.0.0.1:%%PORT_http%% reuseport;
 
-        proxy_http_version 1.1;
-        proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header Connection "upgrade";
+        %%WS_PROXY%%
         ws_heartbeat on;
 
         # no pings on the proxied sessions: the table changes only when
@@ -80,10 +78,7 @@ sub subscriber {
     return $t->spawn('node', 't/node/subscriber.js', @args);
 }
 
-sub status {
-    my $r = $t->get($port, '/status?sessions=100000');
-    return eval { decode_json($r->{body}) } // {};
-}
+sub status { $t->status('/status?sessions=100000') }
 
 # raw sessions through the proxy, spread over both workers by reuseport
 

@@ -28,9 +28,7 @@ $t->write_conf(<<'EOF2', workers => 2);
 
         location /ws/ {
             proxy_pass http://127.0.0.1:%%PORT_app%%;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
+            %%WS_PROXY%%
             ws_heartbeat on;
             ws_heartbeat_interval 1s;
             ws_heartbeat_timeout 1s;

@@ -29,9 +29,7 @@ for my $n (1, 2) {
         listen 127.0.0.1:%%PORT_http%% reuseport;
         location / {
             proxy_pass http://127.0.0.1:%%PORT_app%%;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
+            %%WS_PROXY%%
             ws_heartbeat on;
         }
         location = /metrics {

@@ -23,9 +23,7 @@ $t->write_conf(<<'EOF', workers => 2);
 
         location /ws/ {
             proxy_pass http://127.0.0.1:%%PORT_app%%;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
+            %%WS_PROXY%%
             ws_heartbeat on;
             ws_heartbeat_interval 1s;
             ws_heartbeat_timeout 1s;
@@ -41,9 +39,7 @@ my $app = $t->ws_server($t->port('app'));
 $t->run('http');
 my $port = $t->port('http');
 
-sub status {
-    return decode_json($t->get($port, '/status?sessions=0')->{body});
-}
+sub status { $t->status('/status?sessions=0') }
 
 # nobody subscribes: the session's pings make no deltas
 

@@ -25,9 +25,7 @@ $t->write_conf(<<'EOF');
         ws_heartbeat_timeout 1s;
         ws_heartbeat_upstream on;
 
-        proxy_http_version 1.1;
-        proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header Connection "upgrade";
+        %%WS_PROXY%%
 
         location /push1k/ {
             proxy_pass http://127.0.0.1:%%PORT_push1k%%;

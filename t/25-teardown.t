@@ -32,14 +32,12 @@ $t->write_conf(<<'EOF');
         listen 127.0.0.1:%%PORT_http%%;
 
         lingering_close always;
-        lingering_time 3s;
-        lingering_timeout 2s;
+        lingering_time 20s;
+        lingering_timeout 5s;
 
         location / {
             proxy_pass https://127.0.0.1:%%PORT_app%%;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
+            %%WS_PROXY%%
             proxy_ssl_verify off;
 
             ws_heartbeat on;
@@ -66,15 +64,14 @@ ok($app->expect('ping', 5), 'the upstream is pinged over TLS');
 
 my $mask = 'abcd';
 my ($buf, $pings, $died, $eof, $st) = ('', 0, 0, 0);
-my $end = time + WsHb::patience(10);
+my $end = time + WsHb::patience(12);
 
-sub status {
-    my $r = $t->get($t->port('http'), '/status');
-    return eval { decode_json($r->{body}) } // {};
-}
+sub status { $t->status }
 
-# nginx shuts down its side at once when it lingers; the client sends on
-# for two seconds and asks for the status in the middle of them
+# nginx shuts down its side at once when it lingers; the client sends on,
+# and the session must leave the table while nginx lingers on it
+
+my $linger = WsHb::patience(3);
 
 while (time < $end) {
     if (!$died && $pings >= 3) {
@@ -82,12 +79,16 @@ while (time < $end) {
         $died = time;
     }
 
-    last if $died && time > $died + 2;
+    last if $died && time > $died + $linger;
 
     if ($died) {
         local $SIG{PIPE} = 'IGNORE';
         syswrite $s, frame(0x82, 'x' x 100, $mask);
-        $st //= status() if time > $died + 1;
+
+        if (!$st && time > $died + 0.5) {
+            my $now = status();
+            $st = $now if defined $now->{sessions} && !@{ $now->{sessions} };
+        }
     }
 
     next if $eof || !IO::Select->new($s)->can_read(0.02);

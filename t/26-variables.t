@@ -29,9 +29,7 @@ http {
 
         location /ws/ {
             proxy_pass http://127.0.0.1:%%PORT_app%%;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
+            %%WS_PROXY%%
 
             ws_heartbeat on;
             ws_heartbeat_interval 200ms;

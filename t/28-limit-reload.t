@@ -79,7 +79,8 @@ while (time < $end) {
 ok($new, 'a new worker serves the reordered configuration');
 
 # the old worker takes connections until it is told to shut down
-ok($t->wait_log(qr/ $old#$old: gracefully shutting down/, 10),
+ok($t->wait_log(qr/ $old#\d+: gracefully shutting down/,
+                WsHb::patience(10)),
    'and the old one takes no more');
 
 is(session('/a/'), 503, '/a/ is still full after the reload');

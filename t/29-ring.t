@@ -55,10 +55,13 @@ conf($r, 'ws_heartbeat_stream_ring 256;', '1m');
 $r->run('http');
 unlike($r->error_log, qr/holds a ring/, 'a ring that fits is not told of');
 
+is($r->get($r->port('http'), '/status?sessions=0')->{status}, 200,
+   'a worker serves');
 my ($old) = $r->worker_pids;
 conf($r, 'ws_heartbeat_stream_ring 512;', '1m');
 $r->reload;
-ok($r->wait_log(qr/ $old#$old: gracefully shutting down/, 10),
+ok($r->wait_log(qr/ $old#\d+: gracefully shutting down/,
+                WsHb::patience(10)),
    'a reload with another ring size goes through');
 like($r->error_log, qr/\[warn\].*"ws_heartbeat_stream_ring 512" waits for a new zone: zone "ws" keeps its ring of 256 deltas until a restart/,
      'and says that the zone keeps its ring');

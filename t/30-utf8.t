@@ -26,25 +26,19 @@ $t->write_conf(<<'EOF');
 
         location /a/ {
             proxy_pass http://127.0.0.1:%%PORT_a%%;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
+            %%WS_PROXY%%
             ws_heartbeat on;
         }
 
         location /b/ {
             proxy_pass http://127.0.0.1:%%PORT_b%%;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
+            %%WS_PROXY%%
             ws_heartbeat on;
         }
 
         location /c/ {
             proxy_pass http://127.0.0.1:%%PORT_c%%;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
+            %%WS_PROXY%%
             ws_heartbeat on;
         }
 

@@ -133,12 +133,19 @@ sub need {
     return $self;
 }
 
-# %%PORT_name%% become ports, %%PREFIX%% the prefix; the template is the
-# http {} block's contents unless it has its own "http {"
+# %%PORT_name%% become ports, %%PREFIX%% the prefix, and a line of its
+# own %%WS_PROXY%% the proxy settings a WebSocket location needs (HTTP/1.1
+# to the upstream, the Upgrade and Connection headers passed on); the
+# template is the http {} block's contents unless it has its own "http {"
 
 sub write_conf {
     my ($self, $body, %o) = @_;
 
+    $body =~ s{^(\s*)%%WS_PROXY%%\n}{
+        "$1proxy_http_version 1.1;\n"
+        . "$1proxy_set_header Upgrade \$http_upgrade;\n"
+        . "$1proxy_set_header Connection \"upgrade\";\n"
+    }gme;
     $body =~ s/%%PORT_(\w+)%%/$self->port($1)/ge;
     $body =~ s/%%PREFIX%%/$self->{prefix}/g;
 
@@ -377,6 +384,15 @@ sub get {
     my ($self, $port, $uri, @headers) = @_;
     return $self->http($port, "GET $uri HTTP/1.0\r\nHost: localhost\r\n"
         . join('', map { "$_\r\n" } @headers) . "\r\n");
+}
+
+# the status location's JSON document (default /status on the port named
+# http), decoded, or {} when the answer is none
+
+sub status {
+    my ($self, $uri, @headers) = @_;
+    my $r = $self->get($self->port('http'), $uri // '/status', @headers);
+    return eval { JSON::PP::decode_json($r->{body}) } // {};
 }
 
 # a program on PATH, or undef
