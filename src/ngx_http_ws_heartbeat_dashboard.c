@@ -14,7 +14,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_module.h"
-#include "ngx_http_ws_heartbeat_status.h"
+#include "ngx_http_ws_heartbeat_dashboard.h"
 #include "ngx_http_ws_heartbeat_page.h"
 
 

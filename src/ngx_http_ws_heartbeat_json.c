@@ -12,7 +12,7 @@
 #include <nginx.h>
 
 #include "ngx_http_ws_heartbeat_module.h"
-#include "ngx_http_ws_heartbeat_status.h"
+#include "ngx_http_ws_heartbeat_json.h"
 
 
 #define NGX_HTTP_WSHB_TIME_LEN  (sizeof("1970-01-01T00:00:00.000Z") - 1)

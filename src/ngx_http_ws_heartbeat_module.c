@@ -10,6 +10,8 @@
 #include <ngx_sha1.h>
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_status.h"
+#include "ngx_http_ws_heartbeat_stream.h"
 
 
 static ngx_int_t ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r);

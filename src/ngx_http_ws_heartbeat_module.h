@@ -67,8 +67,6 @@ typedef struct {
 } ngx_http_ws_heartbeat_main_conf_t;
 
 
-ngx_int_t ngx_http_ws_heartbeat_stream_init_worker(ngx_cycle_t *cycle);
-
 ngx_int_t ngx_http_ws_heartbeat_add_variables(ngx_conf_t *cf);
 ngx_uint_t ngx_http_ws_heartbeat_is_websocket(ngx_http_request_t *r);
 ngx_table_elt_t *ngx_http_ws_heartbeat_header(ngx_list_t *headers,
@@ -88,10 +86,6 @@ void ngx_http_ws_heartbeat_limit_ids(ngx_array_t *limits);
 ngx_int_t ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r);
 
 char *ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_ws_heartbeat_status(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 

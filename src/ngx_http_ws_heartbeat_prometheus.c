@@ -12,7 +12,7 @@
 #include <nginx.h>
 
 #include "ngx_http_ws_heartbeat_module.h"
-#include "ngx_http_ws_heartbeat_status.h"
+#include "ngx_http_ws_heartbeat_prometheus.h"
 
 
 #define ngx_http_ws_heartbeat_meta(p, name, type, help)                       \

@@ -14,9 +14,16 @@
 
 #include "ngx_http_ws_heartbeat_module.h"
 #include "ngx_http_ws_heartbeat_status.h"
+#include "ngx_http_ws_heartbeat_query.h"
+#include "ngx_http_ws_heartbeat_out.h"
+#include "ngx_http_ws_heartbeat_json.h"
+#include "ngx_http_ws_heartbeat_prometheus.h"
+#include "ngx_http_ws_heartbeat_stream.h"
+#include "ngx_http_ws_heartbeat_dashboard.h"
 
 
-#define NGX_HTTP_WSHB_BATCH  64
+#define NGX_HTTP_WSHB_BATCH          64
+#define NGX_HTTP_WSHB_MAX_UPSTREAMS  256
 
 
 static ngx_int_t ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r);
@@ -38,42 +45,6 @@ static ngx_int_t ngx_http_ws_heartbeat_status_error(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *text);
 
 
-/*
- * The status side as a module of its own, in the same object: it has no
- * directives, only its own request context slot, so that a delta-stream
- * subscriber of a status request is never read as a proxied session
- * (ngx_http_ws_heartbeat_module's slot, which the variables read).
- */
-
-static ngx_http_module_t  ngx_http_ws_heartbeat_status_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
-
-    NULL,                                  /* create main configuration */
-    NULL,                                  /* init main configuration */
-
-    NULL,                                  /* create server configuration */
-    NULL,                                  /* merge server configuration */
-
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
-};
-
-
-ngx_module_t  ngx_http_ws_heartbeat_status_module = {
-    NGX_MODULE_V1,
-    &ngx_http_ws_heartbeat_status_module_ctx, /* module context */
-    NULL,                                  /* module directives */
-    NGX_HTTP_MODULE,                       /* module type */
-    NULL,                                  /* init master */
-    NULL,                                  /* init module */
-    NULL,                                  /* init process */
-    NULL,                                  /* init thread */
-    NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
-    NULL,                                  /* exit master */
-    NGX_MODULE_V1_PADDING
-};
 
 
 char *
@@ -652,46 +623,6 @@ ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
 }
 
 
-u_char *
-ngx_http_ws_heartbeat_reserve(ngx_http_ws_heartbeat_out_t *out, size_t n)
-{
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    if (out->buf && (size_t) (out->buf->end - out->buf->last) >= n) {
-        return out->buf->last;
-    }
-
-    if (out->pool == NULL) {
-        /* a fixed buffer, and it is full */
-        return NULL;
-    }
-
-    b = ngx_create_temp_buf(out->pool, ngx_max(n, NGX_HTTP_WSHB_CHUNK));
-    if (b == NULL) {
-        return NULL;
-    }
-
-    cl = ngx_alloc_chain_link(out->pool);
-    if (cl == NULL) {
-        return NULL;
-    }
-
-    cl->buf = b;
-    cl->next = NULL;
-
-    if (out->last) {
-        out->last->next = cl;
-
-    } else {
-        out->first = cl;
-    }
-
-    out->last = cl;
-    out->buf = b;
-
-    return b->last;
-}
 
 
 static ngx_int_t

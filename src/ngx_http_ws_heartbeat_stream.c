@@ -16,7 +16,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_module.h"
-#include "ngx_http_ws_heartbeat_status.h"
+#include "ngx_http_ws_heartbeat_out.h"
+#include "ngx_http_ws_heartbeat_json.h"
+#include "ngx_http_ws_heartbeat_stream.h"
 
 
 #define NGX_HTTP_WSHB_POLL          20      /* ms between looks at the ring */
@@ -94,8 +96,41 @@ static void ngx_http_ws_heartbeat_poll(ngx_event_t *ev);
 static void ngx_http_ws_heartbeat_deliver(ngx_http_ws_heartbeat_zone_t *zone);
 
 
-char  *ngx_http_ws_heartbeat_sub_reasons[] = {
-    "client", "zombie", "slow", "shutdown", "error"
+/*
+ * The status side as a module of its own, in the same object: it has no
+ * directives, only its own request context slot, so that a delta-stream
+ * subscriber of a status request is never read as a proxied session
+ * (ngx_http_ws_heartbeat_module's slot, which the variables read).
+ */
+
+static ngx_http_module_t  ngx_http_ws_heartbeat_status_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_ws_heartbeat_status_module = {
+    NGX_MODULE_V1,
+    &ngx_http_ws_heartbeat_status_module_ctx, /* module context */
+    NULL,                                  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
 };
 
 

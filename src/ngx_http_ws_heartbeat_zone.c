@@ -55,6 +55,12 @@ ngx_str_t  ngx_http_ws_heartbeat_reasons[] = {
 
 char  *ngx_http_ws_heartbeat_peers[] = { "client", "upstream" };
 
+
+/* why a subscriber of the delta stream was closed */
+char  *ngx_http_ws_heartbeat_sub_reasons[] = {
+    "client", "zombie", "slow", "shutdown", "error"
+};
+
 /* the direction of the frames and bytes read from each peer */
 char  *ngx_http_ws_heartbeat_directions[] = {
     "client_to_upstream", "upstream_to_client"

@@ -233,6 +233,7 @@ extern ngx_str_t   ngx_http_ws_heartbeat_states[];
 extern ngx_str_t   ngx_http_ws_heartbeat_reasons[];
 extern char       *ngx_http_ws_heartbeat_peers[];
 extern char       *ngx_http_ws_heartbeat_directions[];
+extern char       *ngx_http_ws_heartbeat_sub_reasons[];
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_ZONE_H_INCLUDED_ */

@@ -1,0 +1,59 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_ws_heartbeat_out.h"
+
+
+/*
+ * Room for n bytes at the end of the document: in the last buffer, or in
+ * a new one of NGX_HTTP_WSHB_CHUNK (or n) bytes.  NULL when there is none;
+ * a document without a pool has one fixed buffer.
+ */
+
+u_char *
+ngx_http_ws_heartbeat_reserve(ngx_http_ws_heartbeat_out_t *out, size_t n)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (out->buf && (size_t) (out->buf->end - out->buf->last) >= n) {
+        return out->buf->last;
+    }
+
+    if (out->pool == NULL) {
+        /* a fixed buffer, and it is full */
+        return NULL;
+    }
+
+    b = ngx_create_temp_buf(out->pool, ngx_max(n, NGX_HTTP_WSHB_CHUNK));
+    if (b == NULL) {
+        return NULL;
+    }
+
+    cl = ngx_alloc_chain_link(out->pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    if (out->last) {
+        out->last->next = cl;
+
+    } else {
+        out->first = cl;
+    }
+
+    out->last = cl;
+    out->buf = b;
+
+    return b->last;
+}

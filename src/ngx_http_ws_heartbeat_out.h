@@ -1,0 +1,66 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ *
+ * The documents of the status side: the counts they are made from, copied
+ * under the zone's mutex, and the chain of buffers they are written into.
+ */
+
+
+#ifndef _NGX_HTTP_WS_HEARTBEAT_OUT_H_INCLUDED_
+#define _NGX_HTTP_WS_HEARTBEAT_OUT_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_ws_heartbeat_zone.h"
+
+
+#define NGX_HTTP_WSHB_CHUNK              16384
+
+
+/* a session count per upstream peer */
+
+typedef struct {
+    ngx_http_ws_heartbeat_addr_t    addr;
+    ngx_uint_t                      sessions;
+} ngx_http_ws_heartbeat_upstream_count_t;
+
+
+/* what the renderers print: copied under the zone mutex */
+
+typedef struct {
+    ngx_http_ws_heartbeat_totals_t  totals;
+    ngx_uint_t                      states[NGX_HTTP_WSHB_NSTATES];
+    ngx_array_t                     upstreams;
+    ngx_uint_t                      used;
+    ngx_uint_t                      nrecords;
+    ngx_uint_t                      nnames;
+    size_t                          names_size;
+    ngx_uint_t                      unnamed;
+    ngx_uint_t                      matching;   /* sessions passing filters */
+    time_t                          created;
+    ngx_str_t                       zone_name;
+    size_t                          zone_size;
+    uint64_t                        seq;        /* of the last delta */
+    ngx_uint_t                      nevents;
+} ngx_http_ws_heartbeat_summary_t;
+
+
+/* a chain of fixed-size buffers the renderers append to */
+
+typedef struct {
+    ngx_pool_t                     *pool;
+    ngx_chain_t                    *first;
+    ngx_chain_t                    *last;
+    ngx_buf_t                      *buf;
+} ngx_http_ws_heartbeat_out_t;
+
+
+u_char *ngx_http_ws_heartbeat_reserve(ngx_http_ws_heartbeat_out_t *out,
+    size_t n);
+
+
+#endif /* _NGX_HTTP_WS_HEARTBEAT_OUT_H_INCLUDED_ */
