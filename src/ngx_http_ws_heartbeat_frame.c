@@ -79,11 +79,11 @@ size_t
 ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
     size_t len, size_t *boundary)
 {
-    size_t     n, need, first;
+    size_t     n, need, first, plen;
     uint8_t   *r, *w, *end, b1;
     uint32_t   seq;
     uint64_t   frames;
-    unsigned   rc;
+    unsigned   rc, op;
 
     first = NGX_HTTP_WSHB_NO_BOUNDARY;
 
@@ -159,19 +159,14 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
 
                 /* the common case: a whole text or binary frame, 7-bit */
 
-                if ((b1 & 0x7f) < 126
-                    && (b1 >> 7) == p->masked
-                    && !p->in_message
-                    && ((r[0] & 0x8f) == (NGX_HTTP_WSHB_FIN
-                                          | NGX_HTTP_WSHB_OP_TEXT)
-                        || (r[0] & 0x8f) == (NGX_HTTP_WSHB_FIN
-                                             | NGX_HTTP_WSHB_OP_BINARY))
+                if (!p->in_message
+                    && ngx_http_ws_heartbeat_simple(r, p->masked, op, plen)
                     && (size_t) (end - r) >= 2 + 4 * (size_t) p->masked)
                 {
                     need = 2 + 4 * (size_t) p->masked;
 
                     p->data_frames++;
-                    p->left = b1 & 0x7f;
+                    p->left = plen;
 
                     if (w != r) {
                         memmove(w, r, need);

@@ -93,6 +93,21 @@ const char *ngx_http_ws_heartbeat_strerror(unsigned error);
 
 
 /*
+ * The frame that is stepped over at once, by the skip below and by the
+ * parser: FIN, no opcode but text (1) or binary (2), the mask bit as the
+ * direction requires (a length that lacks it, or has it wrongly, comes
+ * out above 125), and a 7-bit length, which is left in plen.  op is an
+ * unsigned scratch.  Whether a fragmented message is under way (where
+ * such a frame is an error) is for the caller to know.
+ */
+
+#define ngx_http_ws_heartbeat_simple(h, masked, op, plen)                     \
+    (op = (unsigned) ((h)[0] & 0x8f) - 0x81,                                 \
+     plen = (size_t) (h)[1] - ((masked) ? 0x80 : 0),                         \
+     op <= 1 && plen <= 125)
+
+
+/*
  * Steps over the rest of a payload and then over whole text and binary
  * frames with 7-bit lengths, the bulk of most streams: nothing in them is
  * ever removed, so they need no copying and no boundary bookkeeping.
@@ -144,21 +159,10 @@ ngx_http_ws_heartbeat_skip(ngx_http_ws_heartbeat_parser_t *p,
 
     last = (ptrdiff_t) len - (ptrdiff_t) need;
 
-    /*
-     * FIN, no opcode but text (1) or binary (2), the mask bit as this
-     * direction requires (a length that lacks it or has it wrongly comes
-     * out above 125), a 7-bit length
-     */
-
-#define ngx_http_ws_heartbeat_simple(h)                                       \
-    (op = (unsigned) ((h)[0] & 0x8f) - 0x81,                                 \
-     plen = (size_t) (h)[1] - (masked ? 0x80 : 0),                           \
-     op <= 1 && plen <= 125)
-
     /* a read from a boundary mostly holds one frame: that one unrolled */
 
     if (plain) {
-        if (last < 0 || !ngx_http_ws_heartbeat_simple(buf)) {
+        if (last < 0 || !ngx_http_ws_heartbeat_simple(buf, masked, op, plen)) {
             return 0;
         }
 
@@ -166,12 +170,12 @@ ngx_http_ws_heartbeat_skip(ngx_http_ws_heartbeat_parser_t *p,
         o = need + plen;
     }
 
-    while ((ptrdiff_t) o <= last && ngx_http_ws_heartbeat_simple(buf + o)) {
+    while ((ptrdiff_t) o <= last
+           && ngx_http_ws_heartbeat_simple(buf + o, masked, op, plen))
+    {
         n++;
         o += need + plen;
     }
-
-#undef ngx_http_ws_heartbeat_simple
 
     p->data_frames += n;
     *frames = n;
