@@ -27,6 +27,15 @@
 
 
 static ngx_int_t ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_ws_heartbeat_status_query(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q);
+static ngx_int_t ngx_http_ws_heartbeat_status_auth(ngx_http_request_t *r,
+    ngx_array_t *tokens, ngx_str_t *protocol);
+static ngx_int_t ngx_http_ws_heartbeat_status_subscribe(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q, ngx_uint_t transport,
+    ngx_str_t *protocol);
+static ngx_int_t ngx_http_ws_heartbeat_status_document(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q);
 static ngx_int_t ngx_http_ws_heartbeat_authorized(ngx_http_request_t *r,
     ngx_array_t *tokens, ngx_str_t *protocol);
 static ngx_uint_t ngx_http_ws_heartbeat_token_match(ngx_array_t *tokens,
@@ -96,20 +105,20 @@ ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/*
+ * The status location: the method, the query, the dashboard page (static,
+ * so it needs no token: the stream it opens is authorized like any other
+ * request), the token, then a subscription or a document
+ */
+
 static ngx_int_t
 ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                           rc, transport;
-    ngx_str_t                           error, args, protocol;
-    ngx_uint_t                          i;
-    ngx_chain_t                        *cl;
-    const char                         *reason;
-    ngx_table_elt_t                    *h;
-    ngx_http_ws_heartbeat_out_t         out;
-    ngx_http_ws_heartbeat_query_t       q;
-    ngx_http_ws_heartbeat_summary_t     sum;
-    ngx_http_ws_heartbeat_loc_conf_t   *wlcf;
-    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+    ngx_int_t                          rc, transport;
+    ngx_str_t                          error, protocol;
+    ngx_table_elt_t                   *h;
+    ngx_http_ws_heartbeat_query_t      q;
+    ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         h = ngx_list_push(&r->headers_out.headers);
@@ -132,7 +141,55 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    /* the steps answer NGX_DECLINED to go on, or the request's end */
+
+    rc = ngx_http_ws_heartbeat_status_query(r, &q);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (q.format == NGX_HTTP_WSHB_FORMAT_HTML
+        && !ngx_http_ws_heartbeat_is_websocket(r))
+    {
+        return ngx_http_ws_heartbeat_dashboard(r);
+    }
+
     ngx_str_null(&protocol);
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
+
+    if (wlcf->tokens != NGX_CONF_UNSET_PTR && wlcf->tokens != NULL) {
+        rc = ngx_http_ws_heartbeat_status_auth(r, wlcf->tokens, &protocol);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    transport = ngx_http_ws_heartbeat_wants_stream(r, &q);
+
+    if (transport != NGX_DECLINED) {
+        return ngx_http_ws_heartbeat_status_subscribe(r, &q, transport,
+                                                      &protocol);
+    }
+
+    return ngx_http_ws_heartbeat_status_document(r, &q);
+}
+
+
+/*
+ * The query, parsed from a copy of the arguments: NGX_DECLINED, or 400
+ * with a reason
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_status_query(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q)
+{
+    ngx_str_t    args, error;
+    ngx_uint_t   i;
+    const char  *reason;
 
     /* a copy: values are unescaped in place, $request must stay as is */
 
@@ -146,13 +203,13 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
         ngx_memcpy(args.data, r->args.data, args.len);
     }
 
-    reason = ngx_http_ws_heartbeat_parse_query(args.data, args.len, &q);
+    reason = ngx_http_ws_heartbeat_parse_query(args.data, args.len, q);
 
-    if (reason == NULL && q.state_len) {
+    if (reason == NULL && q->state_len) {
         for (i = 1; i < NGX_HTTP_WSHB_NSTATES; i++) {
-            if (q.state_len == ngx_http_ws_heartbeat_states[i].len
-                && ngx_strncmp(q.state, ngx_http_ws_heartbeat_states[i].data,
-                               q.state_len) == 0)
+            if (q->state_len == ngx_http_ws_heartbeat_states[i].len
+                && ngx_strncmp(q->state, ngx_http_ws_heartbeat_states[i].data,
+                               q->state_len) == 0)
             {
                 break;
             }
@@ -163,95 +220,118 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
                      "or passthrough";
         }
 
-        q.state_index = i;
+        q->state_index = i;
     }
 
-    if (reason) {
-        error.data = (u_char *) reason;
-        error.len = ngx_strlen(reason);
-
-        return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_BAD_REQUEST,
-                                                  &error);
+    if (reason == NULL) {
+        return NGX_DECLINED;
     }
 
-    /*
-     * The dashboard page is static and holds no data; the stream it opens
-     * is authorized like any other request.
-     */
+    error.data = (u_char *) reason;
+    error.len = ngx_strlen(reason);
 
-    if (q.format == NGX_HTTP_WSHB_FORMAT_HTML
-        && !ngx_http_ws_heartbeat_is_websocket(r))
-    {
-        return ngx_http_ws_heartbeat_dashboard(r);
+    return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_BAD_REQUEST,
+                                              &error);
+}
+
+
+/*
+ * A bearer token from the Authorization header or the WebSocket
+ * subprotocol: NGX_DECLINED, or 401 without one or with a wrong one
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_status_auth(ngx_http_request_t *r, ngx_array_t *tokens,
+    ngx_str_t *protocol)
+{
+    ngx_int_t         rc;
+    ngx_str_t         error;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_http_ws_heartbeat_authorized(r, tokens, protocol);
+
+    if (rc == NGX_OK) {
+        return NGX_DECLINED;
     }
 
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
-
-    if (wlcf->tokens != NGX_CONF_UNSET_PTR && wlcf->tokens != NULL) {
-        rc = ngx_http_ws_heartbeat_authorized(r, wlcf->tokens, &protocol);
-
-        if (rc != NGX_OK) {
-            h = ngx_list_push(&r->headers_out.headers);
-            if (h == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            h->hash = 1;
-            ngx_str_set(&h->key, "WWW-Authenticate");
-
-            if (rc == NGX_DECLINED) {
-                ngx_str_set(&h->value, "Bearer realm=\"ws_heartbeat\"");
-                ngx_str_set(&error, "a bearer token is required");
-
-            } else {
-                ngx_str_set(&h->value, "Bearer realm=\"ws_heartbeat\", "
-                                       "error=\"invalid_token\"");
-                ngx_str_set(&error, "invalid token");
-
-                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                              "ws_heartbeat: status request with an "
-                              "invalid token");
-            }
-
-            return ngx_http_ws_heartbeat_status_error(r,
-                                                  NGX_HTTP_UNAUTHORIZED,
-                                                  &error);
-        }
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    transport = ngx_http_ws_heartbeat_wants_stream(r, &q);
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
 
-    if (transport != NGX_DECLINED) {
-        rc = ngx_http_ws_heartbeat_subscribe(r, &q, transport, &protocol);
+    if (rc == NGX_DECLINED) {
+        ngx_str_set(&h->value, "Bearer realm=\"ws_heartbeat\"");
+        ngx_str_set(&error, "a bearer token is required");
 
-        if (rc != NGX_DECLINED) {
-            return rc;
-        }
+    } else {
+        ngx_str_set(&h->value, "Bearer realm=\"ws_heartbeat\", "
+                               "error=\"invalid_token\"");
+        ngx_str_set(&error, "invalid token");
 
-        if (transport == NGX_HTTP_WSHB_WEBSOCKET) {
-            /* the client meant to leave HTTP: do not wait for more */
-            r->keepalive = 0;
-
-            ngx_str_set(&error, "a WebSocket subscription needs a GET over "
-                                "HTTP/1.1 with Connection: upgrade, "
-                                "Sec-WebSocket-Key and version 13");
-
-        } else {
-            ngx_str_set(&error, "Last-Event-ID must be a delta sequence "
-                                "number");
-        }
-
-        return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_BAD_REQUEST,
-                                                  &error);
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "ws_heartbeat: status request with an invalid token");
     }
 
-    if (!q.format_set && ngx_http_ws_heartbeat_wants_prometheus(r)) {
-        q.format = NGX_HTTP_WSHB_FORMAT_PROMETHEUS;
+    return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_UNAUTHORIZED,
+                                              &error);
+}
+
+
+/* a delta-stream subscription, or 400 for a bad one */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_status_subscribe(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q, ngx_uint_t transport,
+    ngx_str_t *protocol)
+{
+    ngx_int_t  rc;
+    ngx_str_t  error;
+
+    rc = ngx_http_ws_heartbeat_subscribe(r, q, transport, protocol);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (transport == NGX_HTTP_WSHB_WEBSOCKET) {
+        /* the client meant to leave HTTP: do not wait for more */
+        r->keepalive = 0;
+
+        ngx_str_set(&error, "a WebSocket subscription needs a GET over "
+                            "HTTP/1.1 with Connection: upgrade, "
+                            "Sec-WebSocket-Key and version 13");
+
+    } else {
+        ngx_str_set(&error, "Last-Event-ID must be a delta sequence number");
+    }
+
+    return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_BAD_REQUEST,
+                                              &error);
+}
+
+
+/* the JSON or Prometheus document, rendered and sent */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_status_document(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q)
+{
+    ngx_int_t                           rc;
+    ngx_chain_t                        *cl;
+    ngx_http_ws_heartbeat_out_t         out;
+    ngx_http_ws_heartbeat_summary_t     sum;
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    if (!q->format_set && ngx_http_ws_heartbeat_wants_prometheus(r)) {
+        q->format = NGX_HTTP_WSHB_FORMAT_PROMETHEUS;
     }
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
 
-    if (ngx_http_ws_heartbeat_summary(r, wmcf->zone, &q, &sum) != NGX_OK) {
+    if (ngx_http_ws_heartbeat_summary(r, wmcf->zone, q, &sum) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -260,7 +340,7 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
     out.last = NULL;
     out.buf = NULL;
 
-    if (q.format == NGX_HTTP_WSHB_FORMAT_PROMETHEUS) {
+    if (q->format == NGX_HTTP_WSHB_FORMAT_PROMETHEUS) {
         ngx_str_set(&r->headers_out.content_type,
                     "text/plain; version=0.0.4; charset=utf-8");
 
@@ -271,8 +351,8 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
 
         rc = ngx_http_ws_heartbeat_json_head(&out, &sum);
 
-        if (rc == NGX_OK && q.sessions) {
-            rc = ngx_http_ws_heartbeat_sessions(r, wmcf->zone, &q, &out);
+        if (rc == NGX_OK && q->sessions) {
+            rc = ngx_http_ws_heartbeat_sessions(r, wmcf->zone, q, &out);
         }
 
         if (rc == NGX_OK) {
