@@ -32,6 +32,9 @@
 
 static void ngx_http_ws_heartbeat_timer_handler(
     ngx_http_ws_heartbeat_ctx_t *ctx);
+static ngx_int_t ngx_http_ws_heartbeat_judge(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ngx_http_ws_heartbeat_msec_t now,
+    ngx_http_ws_heartbeat_loc_conf_t *wlcf);
 static void ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
 static void ngx_http_ws_heartbeat_rtt(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -65,16 +68,19 @@ ngx_http_ws_heartbeat_fired(ngx_http_ws_heartbeat_timer_t *timer)
 }
 
 
+/*
+ * A session's timer: the end of a close or a drain, the judgment of a
+ * peer at its deadline, the pings that are due, the idle timeout
+ */
+
 static void
 ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
 {
-    ngx_uint_t                         i, rc, pinged;
-    ngx_log_t                         *log;
+    ngx_uint_t                         i, pinged;
     ngx_http_ws_heartbeat_msec_t       now;
     ngx_http_ws_heartbeat_peer_t      *peer;
     ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
 
-    log = ctx->peer[NGX_HTTP_WSHB_CLIENT].connection->log;
     now = ngx_http_ws_heartbeat_msec();
     wlcf = ngx_http_ws_heartbeat_loc_conf(ctx);
 
@@ -110,47 +116,7 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
     }
 
     for (i = 0; i < 2; i++) {
-        peer = &ctx->peer[i];
-
-        if (!peer->enabled || !peer->awaiting) {
-            continue;
-        }
-
-        /*
-         * Before the deadline (the timer may wake at the next ping time)
-         * only bytes from the peer count; progress in sending to it is
-         * judged over the whole timeout, at the deadline.
-         */
-
-        if ((int32_t) (now - peer->deadline) < 0) {
-            if (ngx_http_ws_heartbeat_heard(ctx, i)) {
-                peer->awaiting = 0;
-            }
-
-            continue;
-        }
-
-        rc = ngx_http_ws_heartbeat_alive(ctx, i);
-
-        if (rc == NGX_HTTP_WSHB_ALIVE) {
-            peer->awaiting = 0;
-
-        } else if (rc == NGX_HTTP_WSHB_WAIT) {
-            peer->deadline = now + wlcf->timeout;
-
-        } else {
-            ngx_log_error(NGX_LOG_INFO, log, 0,
-                          "ws_heartbeat: %s did not answer ping %uD "
-                          "within %M ms, closing session "
-                          NGX_HTTP_WSHB_ID_FMT,
-                          ngx_http_ws_heartbeat_peers[i],
-                          peer->pings, wlcf->timeout,
-                          NGX_HTTP_WSHB_ID(ctx));
-
-            ngx_http_ws_heartbeat_close(ctx,
-                                        NGX_HTTP_WSHB_CLIENT_TIMEOUT + i,
-                                        i == NGX_HTTP_WSHB_UPSTREAM,
-                                        i == NGX_HTTP_WSHB_CLIENT);
+        if (ngx_http_ws_heartbeat_judge(ctx, i, now, wlcf) != NGX_OK) {
             return;
         }
     }
@@ -180,11 +146,10 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
                       - (uint32_t) wlcf->idle_timeout)
            >= 0)
     {
-        ngx_log_error(NGX_LOG_INFO, log, 0,
+        ngx_log_error(NGX_LOG_INFO, ngx_http_ws_heartbeat_log(ctx), 0,
                       "ws_heartbeat: no data for %M ms, closing session "
                       NGX_HTTP_WSHB_ID_FMT,
-                      wlcf->idle_timeout,
-                      NGX_HTTP_WSHB_ID(ctx));
+                      wlcf->idle_timeout, NGX_HTTP_WSHB_ID(ctx));
 
         ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_IDLE_TIMEOUT, 1, 1);
         return;
@@ -195,6 +160,59 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
     }
 
     ngx_http_ws_heartbeat_schedule(ctx);
+}
+
+
+/*
+ * Peer i, if it owes a pong.  Before the deadline (the timer may wake at
+ * the next ping time) only bytes from it count; its reading is judged
+ * over the whole timeout, at the deadline.  NGX_DONE once it is found
+ * dead and the session closing.
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_judge(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
+    ngx_http_ws_heartbeat_msec_t now, ngx_http_ws_heartbeat_loc_conf_t *wlcf)
+{
+    ngx_uint_t                     rc;
+    ngx_http_ws_heartbeat_peer_t  *peer;
+
+    peer = &ctx->peer[i];
+
+    if (!peer->enabled || !peer->awaiting) {
+        return NGX_OK;
+    }
+
+    if ((int32_t) (now - peer->deadline) < 0) {
+        if (ngx_http_ws_heartbeat_heard(ctx, i)) {
+            peer->awaiting = 0;
+        }
+
+        return NGX_OK;
+    }
+
+    rc = ngx_http_ws_heartbeat_alive(ctx, i);
+
+    if (rc == NGX_HTTP_WSHB_ALIVE) {
+        peer->awaiting = 0;
+        return NGX_OK;
+    }
+
+    if (rc == NGX_HTTP_WSHB_WAIT) {
+        peer->deadline = now + wlcf->timeout;
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ngx_http_ws_heartbeat_log(ctx), 0,
+                  "ws_heartbeat: %s did not answer ping %uD within %M ms, "
+                  "closing session " NGX_HTTP_WSHB_ID_FMT,
+                  ngx_http_ws_heartbeat_peers[i], peer->pings, wlcf->timeout,
+                  NGX_HTTP_WSHB_ID(ctx));
+
+    ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_CLIENT_TIMEOUT + i,
+                                i == NGX_HTTP_WSHB_UPSTREAM,
+                                i == NGX_HTTP_WSHB_CLIENT);
+    return NGX_DONE;
 }
 
 
