@@ -15,6 +15,10 @@
 
 
 static size_t ngx_http_ws_heartbeat_cut(u_char *s, size_t len, size_t max);
+static void ngx_http_ws_heartbeat_publish_peer(
+    ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
+    ngx_http_ws_heartbeat_record_t *rec,
+    ngx_http_ws_heartbeat_totals_t *totals);
 static ngx_int_t ngx_http_ws_heartbeat_zone_reuse(ngx_shm_zone_t *shm_zone,
     ngx_http_ws_heartbeat_zone_t *zone);
 static ngx_int_t ngx_http_ws_heartbeat_zone_counters(
@@ -871,9 +875,7 @@ void
 ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t state)
 {
-    uint64_t                         frames;
     ngx_uint_t                       i, emit;
-    ngx_http_ws_heartbeat_msec_t     last;
     ngx_http_ws_heartbeat_peer_t    *peer;
     ngx_http_ws_heartbeat_zone_t    *zone;
     ngx_http_ws_heartbeat_shctx_t   *sh;
@@ -917,31 +919,7 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     }
 
     for (i = 0; i < 2; i++) {
-        peer = &ctx->peer[i];
-
-        last = ngx_http_ws_heartbeat_last_rx(peer);
-        rec->last_rx[i] = last ? last - ctx->start : 0;
-        rec->last_pong[i] = peer->last_pong ? peer->last_pong - ctx->start
-                                            : 0;
-        rec->rtt[i] = peer->rtt_set ? peer->rtt : (uint32_t) -1;
-        rec->pings[i] = peer->pings;
-        rec->pongs[i] = peer->parser.pongs;
-
-        /* the record has what the totals got so far */
-
-        frames = ngx_http_ws_heartbeat_frames(&peer->parser);
-
-        if (frames != rec->frames[i]) {
-            (void) ngx_atomic_fetch_add(&totals->frames[i],
-                                        frames - rec->frames[i]);
-            rec->frames[i] = frames;
-        }
-
-        if (peer->rx_bytes != rec->bytes[i]) {
-            (void) ngx_atomic_fetch_add(&totals->bytes[i],
-                                        peer->rx_bytes - rec->bytes[i]);
-            rec->bytes[i] = peer->rx_bytes;
-        }
+        ngx_http_ws_heartbeat_publish_peer(ctx, i, rec, totals);
     }
 
     rec->reason = (u_char) ctx->reason;
@@ -987,4 +965,44 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_http_ws_heartbeat_emit_locked(zone, NGX_HTTP_WSHB_UPDATED,
                                       &before, rec);
     ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * Peer i's times and counters into the record, and what its frames and
+ * bytes grew by since into the zone's totals: the record has what the
+ * totals got so far
+ */
+
+static void
+ngx_http_ws_heartbeat_publish_peer(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ngx_http_ws_heartbeat_record_t *rec,
+    ngx_http_ws_heartbeat_totals_t *totals)
+{
+    uint64_t                       frames;
+    ngx_http_ws_heartbeat_msec_t   last;
+    ngx_http_ws_heartbeat_peer_t  *peer;
+
+    peer = &ctx->peer[i];
+
+    last = ngx_http_ws_heartbeat_last_rx(peer);
+    rec->last_rx[i] = last ? last - ctx->start : 0;
+    rec->last_pong[i] = peer->last_pong ? peer->last_pong - ctx->start : 0;
+    rec->rtt[i] = peer->rtt_set ? peer->rtt : (uint32_t) -1;
+    rec->pings[i] = peer->pings;
+    rec->pongs[i] = peer->parser.pongs;
+
+    frames = ngx_http_ws_heartbeat_frames(&peer->parser);
+
+    if (frames != rec->frames[i]) {
+        (void) ngx_atomic_fetch_add(&totals->frames[i],
+                                    frames - rec->frames[i]);
+        rec->frames[i] = frames;
+    }
+
+    if (peer->rx_bytes != rec->bytes[i]) {
+        (void) ngx_atomic_fetch_add(&totals->bytes[i],
+                                    peer->rx_bytes - rec->bytes[i]);
+        rec->bytes[i] = peer->rx_bytes;
+    }
 }
