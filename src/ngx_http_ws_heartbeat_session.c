@@ -36,6 +36,8 @@
 
 static ngx_http_ws_heartbeat_ctx_t *ngx_http_ws_heartbeat_ctx_alloc(
     ngx_log_t *log);
+static void ngx_http_ws_heartbeat_peers_init(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_connection_t *c, ngx_connection_t *uc, ngx_uint_t upstream);
 static void ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_buf_t *b);
 static ssize_t ngx_http_ws_heartbeat_recv_client(ngx_connection_t *c,
@@ -186,10 +188,7 @@ ngx_int_t
 ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t *wlcf)
 {
-    u_char                              cookie[NGX_HTTP_WSHB_COOKIE_LEN];
-    uint32_t                            rnd;
     ngx_msec_t                          delay;
-    ngx_uint_t                          i;
     ngx_connection_t                   *c, *uc;
     ngx_pool_cleanup_t                 *cln;
     ngx_http_upstream_t                *u;
@@ -229,32 +228,7 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
                                ctx->counter);
     }
 
-    /* "WSHB" and a per-session random cookie identify our pings */
-
-    for (i = 0; i < NGX_HTTP_WSHB_COOKIE_LEN; i += 4) {
-        rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
-        ngx_memcpy(&cookie[i], &rnd, 4);
-    }
-
-    ctx->peer[NGX_HTTP_WSHB_CLIENT].connection = c;
-    ctx->peer[NGX_HTTP_WSHB_CLIENT].recv = c->recv;
-    ctx->peer[NGX_HTTP_WSHB_CLIENT].enabled = 1;
-    ngx_http_ws_heartbeat_parser_init(&ctx->peer[NGX_HTTP_WSHB_CLIENT].parser,
-                                      1, cookie);
-
-    ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection = uc;
-    ctx->peer[NGX_HTTP_WSHB_UPSTREAM].recv = uc->recv;
-    ctx->peer[NGX_HTTP_WSHB_UPSTREAM].enabled = wlcf->upstream ? 1 : 0;
-    ngx_http_ws_heartbeat_parser_init(
-                                &ctx->peer[NGX_HTTP_WSHB_UPSTREAM].parser,
-                                0, cookie);
-
-    /* the first pings go an interval after the start; no data yet */
-
-    for (i = 0; i < 2; i++) {
-        ctx->peer[i].ping_time = ctx->start;
-        ctx->peer[i].last_data = ctx->start;
-    }
+    ngx_http_ws_heartbeat_peers_init(ctx, c, uc, wlcf->upstream);
 
     ngx_http_set_ctx(r, ctx, ngx_http_ws_heartbeat_module);
 
@@ -292,6 +266,43 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Both peers: their connections and the recv each had, their parsers,
+ * with "WSHB" and a random cookie of the session to know our pongs by,
+ * and the first pings an interval after the start
+ */
+
+static void
+ngx_http_ws_heartbeat_peers_init(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_connection_t *c, ngx_connection_t *uc, ngx_uint_t upstream)
+{
+    u_char                         cookie[NGX_HTTP_WSHB_COOKIE_LEN];
+    uint32_t                       rnd;
+    ngx_uint_t                     i;
+    ngx_http_ws_heartbeat_peer_t  *peer;
+
+    for (i = 0; i < NGX_HTTP_WSHB_COOKIE_LEN; i += 4) {
+        rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+        ngx_memcpy(&cookie[i], &rnd, 4);
+    }
+
+    for (i = 0; i < 2; i++) {
+        peer = &ctx->peer[i];
+
+        peer->connection = (i == NGX_HTTP_WSHB_CLIENT) ? c : uc;
+        peer->recv = peer->connection->recv;
+        peer->enabled = (i == NGX_HTTP_WSHB_CLIENT || upstream) ? 1 : 0;
+        peer->ping_time = ctx->start;
+        peer->last_data = ctx->start;
+
+        /* frames from the client are masked */
+
+        ngx_http_ws_heartbeat_parser_init(&peer->parser,
+                                          i == NGX_HTTP_WSHB_CLIENT, cookie);
+    }
 }
 
 
