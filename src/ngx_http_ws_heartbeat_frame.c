@@ -11,12 +11,6 @@
 
 #define NGX_HTTP_WSHB_FIN          0x80
 #define NGX_HTTP_WSHB_MASK         0x80
-#define NGX_HTTP_WSHB_OP_CONT      0x0
-#define NGX_HTTP_WSHB_OP_TEXT      0x1
-#define NGX_HTTP_WSHB_OP_BINARY    0x2
-#define NGX_HTTP_WSHB_OP_CLOSE     0x8
-#define NGX_HTTP_WSHB_OP_PING      0x9
-#define NGX_HTTP_WSHB_OP_PONG      0xa
 
 #define NGX_HTTP_WSHB_NO_MATCH     0
 #define NGX_HTTP_WSHB_PARTIAL      1
@@ -432,6 +426,52 @@ ngx_http_ws_heartbeat_match(ngx_http_ws_heartbeat_parser_t *p,
 }
 
 
+/*
+ * The header of a whole frame (FIN set) of that opcode and payload length,
+ * in the shortest length field, with the mask if one is given; returns
+ * its length, at most NGX_HTTP_WSHB_HEADER_MAX.  The payload, masked or
+ * not, is the caller's.
+ */
+
+size_t
+ngx_http_ws_heartbeat_build_header(uint8_t *out, unsigned opcode,
+    uint64_t len, const uint8_t *mask)
+{
+    size_t   off, i;
+    uint8_t  m;
+
+    m = mask ? NGX_HTTP_WSHB_MASK : 0;
+    out[0] = (uint8_t) (NGX_HTTP_WSHB_FIN | opcode);
+
+    if (len < 126) {
+        out[1] = (uint8_t) (m | len);
+        off = 2;
+
+    } else if (len < 65536) {
+        out[1] = m | 126;
+        out[2] = (uint8_t) (len >> 8);
+        out[3] = (uint8_t) len;
+        off = 4;
+
+    } else {
+        out[1] = m | 127;
+
+        for (i = 0; i < 8; i++) {
+            out[2 + i] = (uint8_t) (len >> (56 - 8 * i));
+        }
+
+        off = 10;
+    }
+
+    if (mask) {
+        memcpy(&out[off], mask, 4);
+        off += 4;
+    }
+
+    return off;
+}
+
+
 size_t
 ngx_http_ws_heartbeat_build_ping(uint8_t *out, const uint8_t *cookie,
     uint32_t seq, const uint8_t *mask)
@@ -439,15 +479,8 @@ ngx_http_ws_heartbeat_build_ping(uint8_t *out, const uint8_t *cookie,
     size_t    i, off;
     uint8_t  *payload;
 
-    out[0] = NGX_HTTP_WSHB_FIN | NGX_HTTP_WSHB_OP_PING;
-    out[1] = (mask ? NGX_HTTP_WSHB_MASK : 0) | NGX_HTTP_WSHB_PAYLOAD_LEN;
-    off = 2;
-
-    if (mask) {
-        memcpy(&out[2], mask, 4);
-        off = 6;
-    }
-
+    off = ngx_http_ws_heartbeat_build_header(out, NGX_HTTP_WSHB_OP_PING,
+                                             NGX_HTTP_WSHB_PAYLOAD_LEN, mask);
     payload = &out[off];
 
     memcpy(payload, NGX_HTTP_WSHB_MAGIC, 4);
@@ -478,15 +511,8 @@ ngx_http_ws_heartbeat_build_close(uint8_t *out, unsigned code,
         len = NGX_HTTP_WSHB_REASON_MAX;
     }
 
-    out[0] = NGX_HTTP_WSHB_FIN | NGX_HTTP_WSHB_OP_CLOSE;
-    out[1] = (uint8_t) ((mask ? NGX_HTTP_WSHB_MASK : 0) | (2 + len));
-    off = 2;
-
-    if (mask) {
-        memcpy(&out[2], mask, 4);
-        off = 6;
-    }
-
+    off = ngx_http_ws_heartbeat_build_header(out, NGX_HTTP_WSHB_OP_CLOSE,
+                                             2 + len, mask);
     payload = &out[off];
 
     payload[0] = (uint8_t) (code >> 8);

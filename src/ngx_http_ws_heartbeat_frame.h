@@ -30,6 +30,17 @@
 
 #define NGX_HTTP_WSHB_NO_BOUNDARY    ((size_t) -1)
 
+/* a frame header: 2 bytes, a 64-bit length, a mask */
+#define NGX_HTTP_WSHB_HEADER_MAX     (2 + 8 + 4)
+
+/* opcodes */
+#define NGX_HTTP_WSHB_OP_CONT        0x0
+#define NGX_HTTP_WSHB_OP_TEXT        0x1
+#define NGX_HTTP_WSHB_OP_BINARY      0x2
+#define NGX_HTTP_WSHB_OP_CLOSE       0x8
+#define NGX_HTTP_WSHB_OP_PING        0x9
+#define NGX_HTTP_WSHB_OP_PONG        0xa
+
 #define NGX_HTTP_WSHB_OK             0
 #define NGX_HTTP_WSHB_ERR_OPCODE     1
 #define NGX_HTTP_WSHB_ERR_CONTROL    2
@@ -85,6 +96,8 @@ size_t ngx_http_ws_heartbeat_unstash(ngx_http_ws_heartbeat_parser_t *p,
     uint8_t *buf);
 void ngx_http_ws_heartbeat_restash(ngx_http_ws_heartbeat_parser_t *p,
     const uint8_t *buf, size_t len);
+size_t ngx_http_ws_heartbeat_build_header(uint8_t *out, unsigned opcode,
+    uint64_t len, const uint8_t *mask);
 size_t ngx_http_ws_heartbeat_build_ping(uint8_t *out, const uint8_t *cookie,
     uint32_t seq, const uint8_t *mask);
 size_t ngx_http_ws_heartbeat_build_close(uint8_t *out, unsigned code,

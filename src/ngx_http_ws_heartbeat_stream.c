@@ -714,24 +714,8 @@ ngx_http_ws_heartbeat_message(ngx_http_ws_heartbeat_sub_t *sub,
     p = chunk->buf.last;
 
     if (sub->transport == NGX_HTTP_WSHB_WEBSOCKET) {
-        *p++ = 0x81;
-
-        if (len < 126) {
-            *p++ = (u_char) len;
-
-        } else if (len < 65536) {
-            *p++ = 126;
-            *p++ = (u_char) (len >> 8);
-            *p++ = (u_char) len;
-
-        } else {
-            *p++ = 127;
-            *p++ = 0; *p++ = 0; *p++ = 0; *p++ = 0;
-            *p++ = (u_char) (len >> 24);
-            *p++ = (u_char) (len >> 16);
-            *p++ = (u_char) (len >> 8);
-            *p++ = (u_char) len;
-        }
+        p += ngx_http_ws_heartbeat_build_header(p, NGX_HTTP_WSHB_OP_TEXT, len,
+                                                NULL);
 
     } else {
         p = ngx_sprintf(p, "id: %uL\ndata: ", seq);

@@ -363,7 +363,7 @@ static void
 test_build(void)
 {
     size_t                          n, boundary;
-    uint8_t                         out[NGX_HTTP_WSHB_CLOSE_MAX];
+    uint8_t                         out[NGX_HTTP_WSHB_CLOSE_MAX + 300];
     uint8_t                         mask[4] = { 1, 2, 3, 4 };
     ngx_http_ws_heartbeat_parser_t  p;
 
@@ -382,6 +382,37 @@ test_build(void)
     ok(n == 22 && ngx_http_ws_heartbeat_parse(&p, out, n, &boundary) == n
        && ngx_http_ws_heartbeat_frames(&p) == 1 && boundary == 0
        && ngx_http_ws_heartbeat_at_boundary(&p), "masked ping parses");
+
+    /* headers of every length field: as the parser reads them */
+
+    n = ngx_http_ws_heartbeat_build_header(out, NGX_HTTP_WSHB_OP_TEXT, 125,
+                                           NULL);
+    ok(n == 2 && out[0] == 0x81 && out[1] == 125, "header, 7-bit length");
+
+    n = ngx_http_ws_heartbeat_build_header(out, NGX_HTTP_WSHB_OP_TEXT, 126,
+                                           NULL);
+    ok(n == 4 && out[1] == 126 && out[2] == 0 && out[3] == 126,
+       "header, 16-bit length from 126");
+
+    n = ngx_http_ws_heartbeat_build_header(out, NGX_HTTP_WSHB_OP_BINARY,
+                                           65536, mask);
+    ok(n == 14 && out[0] == 0x82 && out[1] == (0x80 | 127)
+       && memcmp(&out[2], "\0\0\0\0\0\1\0\0", 8) == 0
+       && memcmp(&out[10], mask, 4) == 0,
+       "header, 64-bit length from 65536, masked");
+
+    n = ngx_http_ws_heartbeat_build_header(out, NGX_HTTP_WSHB_OP_TEXT,
+                                           (uint64_t) 1 << 40, NULL);
+    ok(n == 10 && out[2] == 0 && out[4] == 1 && out[9] == 0,
+       "header, a length past 32 bits");
+
+    n = ngx_http_ws_heartbeat_build_header(out, NGX_HTTP_WSHB_OP_TEXT, 300,
+                                           NULL);
+    memset(out + n, 'j', 300);
+    ngx_http_ws_heartbeat_parser_init(&p, 0, prefix);
+    ok(ngx_http_ws_heartbeat_parse(&p, out, n + 300, NULL) == n + 300
+       && p.data_frames == 1 && ngx_http_ws_heartbeat_at_boundary(&p),
+       "a built header parses, its payload stepped over");
 
     /* a boundary at the very end is reported too */
 
