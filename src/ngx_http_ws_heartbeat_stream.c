@@ -2,12 +2,12 @@
 /*
  * Copyright (C) The ngx_http_ws_heartbeat_module authors
  *
- * The delta stream: subscribers of the status location, over WebSocket
- * (the module is the server) or Server-Sent Events, get a snapshot of
- * the session table and then every session delta from the zone's ring,
- * whichever worker produced it.  Each worker with subscribers polls the
- * ring's sequence number; subscribers are pinged, zombies and slow
- * consumers are closed.
+ * The delta stream's fan-out: subscribers of the status location, over
+ * WebSocket (the module is the server) or Server-Sent Events, get a
+ * snapshot of the session table (or a replay from the ring) and then every
+ * session delta from the zone's ring, whichever worker produced it.  Each
+ * worker with subscribers polls the ring's sequence number.  A
+ * subscriber's own connection is ngx_http_ws_heartbeat_subscriber.c's.
  */
 
 
@@ -19,52 +19,14 @@
 #include "ngx_http_ws_heartbeat_out.h"
 #include "ngx_http_ws_heartbeat_json.h"
 #include "ngx_http_ws_heartbeat_stream.h"
+#include "ngx_http_ws_heartbeat_subscriber.h"
 
 
 #define NGX_HTTP_WSHB_POLL          20      /* ms between looks at the ring */
-#define NGX_HTTP_WSHB_LINGER        1000    /* ms to flush a final frame */
 #define NGX_HTTP_WSHB_EVENT_BATCH   32
 #define NGX_HTTP_WSHB_MESSAGE_MAX   (2 * NGX_HTTP_WSHB_RECORD_JSON + 512)
 
 
-
-/* a message or part of one, owned by a subscriber until sent */
-
-typedef struct {
-    ngx_chain_t                     cl;
-    ngx_buf_t                       buf;
-    size_t                          counted;    /* in the backlog */
-} ngx_http_ws_heartbeat_chunk_t;
-
-
-typedef struct {
-    ngx_http_request_t             *request;
-    ngx_http_ws_heartbeat_zone_t   *zone;
-    ngx_queue_t                     queue;
-    ngx_event_t                     timer;
-    uint64_t                        seq;        /* last delta queued */
-    ngx_chain_t                    *pending;    /* not yet given to nginx */
-    ngx_chain_t                   **last;
-    ngx_chain_t                    *busy;       /* given, not yet sent */
-    ngx_chain_t                   **busy_last;
-    size_t                          backlog;
-    size_t                          limit;
-    ngx_msec_t                      interval;
-    ngx_msec_t                      timeout;
-    uint64_t                        rx;         /* bytes from the client */
-    uint64_t                        sent;       /* bytes that went out */
-    uint64_t                        mark;       /* rx or sent at a ping */
-    ngx_uint_t                      reason;
-    ngx_uint_t                      transport;
-    ngx_http_ws_heartbeat_parser_t  parser;
-    unsigned                        awaiting:1;
-    unsigned                        closing:1;
-    unsigned                        last_sent:1;
-} ngx_http_ws_heartbeat_sub_t;
-
-
-static ngx_int_t ngx_http_ws_heartbeat_handshake(ngx_http_request_t *r,
-    ngx_str_t *protocol);
 static void ngx_http_ws_heartbeat_sub_cleanup(void *data);
 static ngx_int_t ngx_http_ws_heartbeat_catch_up(
     ngx_http_ws_heartbeat_sub_t *sub, ngx_http_ws_heartbeat_query_t *q);
@@ -74,24 +36,6 @@ static ngx_int_t ngx_http_ws_heartbeat_replay(
     ngx_http_ws_heartbeat_sub_t *sub, uint64_t from, uint64_t to);
 static ngx_int_t ngx_http_ws_heartbeat_render(
     ngx_http_ws_heartbeat_event_t *ev, ngx_chain_t *cl, ngx_buf_t *b);
-static ngx_int_t ngx_http_ws_heartbeat_message(
-    ngx_http_ws_heartbeat_sub_t *sub, ngx_chain_t *json, uint64_t seq,
-    ngx_uint_t counted);
-static ngx_int_t ngx_http_ws_heartbeat_frame_out(
-    ngx_http_ws_heartbeat_sub_t *sub, u_char *data, size_t len);
-static ngx_http_ws_heartbeat_chunk_t *ngx_http_ws_heartbeat_chunk(
-    ngx_http_ws_heartbeat_sub_t *sub, size_t size, size_t counted);
-static void ngx_http_ws_heartbeat_sub_flush(ngx_http_ws_heartbeat_sub_t *sub);
-static void ngx_http_ws_heartbeat_sub_abort(ngx_http_ws_heartbeat_sub_t *sub,
-    ngx_uint_t reason);
-static void ngx_http_ws_heartbeat_sub_close(ngx_http_ws_heartbeat_sub_t *sub,
-    ngx_uint_t reason, ngx_uint_t code, char *text);
-static void ngx_http_ws_heartbeat_sub_read(ngx_http_request_t *r);
-static void ngx_http_ws_heartbeat_sub_input(ngx_http_ws_heartbeat_sub_t *sub,
-    u_char *buf, size_t n);
-static void ngx_http_ws_heartbeat_sub_write(ngx_http_request_t *r);
-static void ngx_http_ws_heartbeat_sub_timer(ngx_event_t *ev);
-static void ngx_http_ws_heartbeat_sub_tick(ngx_http_ws_heartbeat_sub_t *sub);
 static void ngx_http_ws_heartbeat_poll(ngx_event_t *ev);
 static void ngx_http_ws_heartbeat_deliver(ngx_http_ws_heartbeat_zone_t *zone);
 
@@ -134,9 +78,6 @@ ngx_module_t  ngx_http_ws_heartbeat_status_module = {
 };
 
 
-/* the payload of pings to subscribers: their pongs are only counted */
-static uint8_t  ngx_http_ws_heartbeat_sub_cookie[NGX_HTTP_WSHB_COOKIE_LEN]
-    = "stream00";
 
 static ngx_queue_t   ngx_http_ws_heartbeat_subs;
 static ngx_uint_t    ngx_http_ws_heartbeat_nsubs;
@@ -160,11 +101,6 @@ ngx_http_ws_heartbeat_stream_init_worker(ngx_cycle_t *cycle)
     return NGX_OK;
 }
 
-
-/*
- * NGX_DONE once subscribed, NGX_DECLINED for a bad handshake or a bad
- * Last-Event-ID (the caller answers 400), or an HTTP status.
- */
 
 /*
  * Whether the request asks to subscribe: a WebSocket upgrade, or an
@@ -295,13 +231,6 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     sub->busy_last = &sub->busy;
     sub->reason = NGX_HTTP_WSHB_SUB_CLIENT;
 
-    ngx_http_ws_heartbeat_parser_init(&sub->parser, 1,
-                                      ngx_http_ws_heartbeat_sub_cookie);
-
-    sub->timer.handler = ngx_http_ws_heartbeat_sub_timer;
-    sub->timer.data = sub;
-    sub->timer.log = r->connection->log;
-
     ngx_queue_insert_tail(&ngx_http_ws_heartbeat_subs, &sub->queue);
     ngx_http_ws_heartbeat_nsubs++;
 
@@ -320,10 +249,7 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
 
     r->main->count++;
 
-    r->read_event_handler = ngx_http_ws_heartbeat_sub_read;
-    r->write_event_handler = ngx_http_ws_heartbeat_sub_write;
-
-    ngx_add_timer(&sub->timer, sub->interval);
+    ngx_http_ws_heartbeat_sub_start(sub);
 
     if (!ngx_http_ws_heartbeat_poller.timer_set) {
         ngx_http_ws_heartbeat_cursor = sub->seq;
@@ -344,77 +270,6 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     }
 
     return NGX_DONE;
-}
-
-
-static ngx_int_t
-ngx_http_ws_heartbeat_handshake(ngx_http_request_t *r, ngx_str_t *protocol)
-{
-    ngx_str_t         accept;
-    ngx_table_elt_t  *key, *version, *h;
-
-    key = ngx_http_ws_heartbeat_request_header(r, "Sec-WebSocket-Key");
-    version = ngx_http_ws_heartbeat_request_header(r, "Sec-WebSocket-Version");
-    h = ngx_http_ws_heartbeat_request_header(r, "Connection");
-
-    if (r->method != NGX_HTTP_GET
-        || r->http_version != NGX_HTTP_VERSION_11
-        || !ngx_http_ws_heartbeat_is_websocket(r)
-        || h == NULL
-        || ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
-                            (u_char *) "upgrade", sizeof("upgrade") - 2)
-           == NULL
-        || key == NULL || key->value.len != NGX_HTTP_WSHB_KEY_LEN
-        || version == NULL || version->value.len != 2
-        || ngx_strncmp(version->value.data, "13", 2) != 0)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "ws_heartbeat: bad WebSocket handshake to the "
-                      "status location");
-        return NGX_DECLINED;
-    }
-
-    accept.data = ngx_pnalloc(r->pool, NGX_HTTP_WSHB_ACCEPT_LEN);
-    if (accept.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_ws_heartbeat_accept(key->value.data, accept.data);
-    accept.len = NGX_HTTP_WSHB_ACCEPT_LEN;
-
-    r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
-    r->headers_out.content_length_n = -1;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Upgrade");
-    ngx_str_set(&h->value, "websocket");
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Sec-WebSocket-Accept");
-    h->value = accept;
-
-    if (protocol && protocol->len) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Sec-WebSocket-Protocol");
-        h->value = *protocol;
-    }
-
-    return NGX_OK;
 }
 
 
@@ -670,441 +525,13 @@ ngx_http_ws_heartbeat_render(ngx_http_ws_heartbeat_event_t *ev,
 }
 
 
-/*
- * Queues one message: a WebSocket text frame, or an SSE event whose id
- * is the sequence number.  Our JSON has no raw newlines, so it fits one
- * "data:" line.
- */
-
-static ngx_int_t
-ngx_http_ws_heartbeat_message(ngx_http_ws_heartbeat_sub_t *sub,
-    ngx_chain_t *json, uint64_t seq, ngx_uint_t counted)
-{
-    u_char                         *p;
-    size_t                          len, size;
-    ngx_chain_t                    *cl;
-    ngx_http_ws_heartbeat_chunk_t  *chunk;
-
-    if (sub->closing) {
-        return NGX_OK;
-    }
-
-    len = 0;
-
-    for (cl = json; cl; cl = cl->next) {
-        len += cl->buf->last - cl->buf->pos;
-    }
-
-    size = len + NGX_INT64_LEN + 16;
-
-    if (counted && sub->backlog + size > sub->limit) {
-        ngx_log_error(NGX_LOG_INFO, sub->request->connection->log, 0,
-                      "ws_heartbeat: subscriber backlog over %uz bytes, "
-                      "closing it", sub->limit);
-        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_SLOW, 1008,
-                                        "backlog limit");
-        return NGX_OK;
-    }
-
-    chunk = ngx_http_ws_heartbeat_chunk(sub, size, counted ? size : 0);
-    if (chunk == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = chunk->buf.last;
-
-    if (sub->transport == NGX_HTTP_WSHB_WEBSOCKET) {
-        p += ngx_http_ws_heartbeat_build_header(p, NGX_HTTP_WSHB_OP_TEXT, len,
-                                                NULL);
-
-    } else {
-        p = ngx_sprintf(p, "id: %uL\ndata: ", seq);
-    }
-
-    for (cl = json; cl; cl = cl->next) {
-        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
-    }
-
-    if (sub->transport == NGX_HTTP_WSHB_SSE) {
-        *p++ = LF;
-        *p++ = LF;
-    }
-
-    chunk->buf.last = p;
-
-    return NGX_OK;
-}
-
-
 /* a control frame or an SSE comment, outside the backlog */
-
-static ngx_int_t
-ngx_http_ws_heartbeat_frame_out(ngx_http_ws_heartbeat_sub_t *sub,
-    u_char *data, size_t len)
-{
-    ngx_http_ws_heartbeat_chunk_t  *chunk;
-
-    chunk = ngx_http_ws_heartbeat_chunk(sub, len, 0);
-    if (chunk == NULL) {
-        return NGX_ERROR;
-    }
-
-    chunk->buf.last = ngx_cpymem(chunk->buf.last, data, len);
-
-    return NGX_OK;
-}
-
-
-static ngx_http_ws_heartbeat_chunk_t *
-ngx_http_ws_heartbeat_chunk(ngx_http_ws_heartbeat_sub_t *sub, size_t size,
-    size_t counted)
-{
-    u_char                         *p;
-    ngx_http_ws_heartbeat_chunk_t  *chunk;
-
-    p = ngx_alloc(sizeof(ngx_http_ws_heartbeat_chunk_t) + size,
-                  sub->request->connection->log);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    chunk = (ngx_http_ws_heartbeat_chunk_t *) p;
-    p += sizeof(ngx_http_ws_heartbeat_chunk_t);
-
-    ngx_memzero(&chunk->buf, sizeof(ngx_buf_t));
-
-    chunk->buf.start = p;
-    chunk->buf.pos = p;
-    chunk->buf.last = p;
-    chunk->buf.end = p + size;
-    chunk->buf.memory = 1;
-
-    chunk->cl.buf = &chunk->buf;
-    chunk->cl.next = NULL;
-    chunk->counted = counted;
-
-    /* the chain link is the chunk's first member */
-
-    *sub->last = &chunk->cl;
-    sub->last = &chunk->cl.next;
-
-    sub->backlog += counted;
-
-    return chunk;
-}
 
 
 /* hands queued messages to nginx and frees what has gone out */
 
-static void
-ngx_http_ws_heartbeat_sub_flush(ngx_http_ws_heartbeat_sub_t *sub)
-{
-    ngx_int_t                       rc;
-    ngx_chain_t                    *cl, *in;
-    ngx_connection_t               *c;
-    ngx_http_request_t             *r;
-    ngx_http_ws_heartbeat_chunk_t  *chunk;
-
-    r = sub->request;
-    c = r->connection;
-
-    in = sub->pending;
-
-    if (in) {
-        for (cl = in; cl->next; cl = cl->next) { /* void */ }
-
-        cl->buf->flush = 1;
-
-        *sub->busy_last = in;
-        sub->busy_last = sub->last;
-
-        sub->pending = NULL;
-        sub->last = &sub->pending;
-    }
-
-    if (in || r->out || c->buffered) {
-        rc = ngx_http_output_filter(r, in);
-
-    } else {
-        rc = NGX_OK;
-    }
-
-    if (rc != NGX_ERROR && sub->closing && !sub->last_sent
-        && sub->transport == NGX_HTTP_WSHB_SSE)
-    {
-        /* the end of the event stream, after everything queued */
-        sub->last_sent = 1;
-        rc = ngx_http_send_special(r, NGX_HTTP_LAST);
-    }
-
-    while (sub->busy && ngx_buf_size(sub->busy->buf) == 0) {
-        cl = sub->busy;
-        sub->busy = cl->next;
-
-        chunk = (ngx_http_ws_heartbeat_chunk_t *) cl;
-        sub->backlog -= chunk->counted;
-        sub->sent += chunk->buf.last - chunk->buf.start;
-
-        ngx_free(chunk);
-    }
-
-    if (sub->busy == NULL) {
-        sub->busy_last = &sub->busy;
-    }
-
-    if (rc == NGX_ERROR) {
-        ngx_http_ws_heartbeat_sub_abort(sub, NGX_HTTP_WSHB_SUB_ERROR);
-        return;
-    }
-
-    if (sub->closing && sub->busy == NULL && !c->buffered) {
-        /* the final frame went out */
-        ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
-        return;
-    }
-
-    if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
-        ngx_http_ws_heartbeat_sub_abort(sub, NGX_HTTP_WSHB_SUB_ERROR);
-    }
-}
-
-
-/*
- * Ends a subscriber at once, without a final frame: its connection failed
- * or is gone.  The request is finalized; nginx ends it once the current
- * handler returns (see ngx_http_run_posted_requests()).
- */
-
-static void
-ngx_http_ws_heartbeat_sub_abort(ngx_http_ws_heartbeat_sub_t *sub,
-    ngx_uint_t reason)
-{
-    if (!sub->closing) {
-        sub->reason = reason;
-        sub->closing = 1;
-    }
-
-    ngx_http_finalize_request(sub->request, NGX_HTTP_CLOSE);
-}
-
-
-/*
- * Ends a subscriber: a close frame (code) or the end of the event stream,
- * flushed for at most a second, then the connection is closed.
- */
-
-static void
-ngx_http_ws_heartbeat_sub_close(ngx_http_ws_heartbeat_sub_t *sub,
-    ngx_uint_t reason, ngx_uint_t code, char *text)
-{
-    size_t   len;
-    u_char   frame[NGX_HTTP_WSHB_CLOSE_MAX];
-
-    if (sub->closing) {
-        return;
-    }
-
-    sub->closing = 1;
-    sub->reason = reason;
-
-    if (sub->timer.timer_set) {
-        ngx_del_timer(&sub->timer);
-    }
-
-    if (sub->transport == NGX_HTTP_WSHB_WEBSOCKET) {
-        len = ngx_http_ws_heartbeat_build_close(frame, code, text,
-                                                ngx_strlen(text), NULL);
-        (void) ngx_http_ws_heartbeat_frame_out(sub, frame, len);
-    }
-
-    ngx_add_timer(&sub->timer, NGX_HTTP_WSHB_LINGER);
-
-    ngx_http_ws_heartbeat_sub_flush(sub);
-}
-
-
-static void
-ngx_http_ws_heartbeat_sub_read(ngx_http_request_t *r)
-{
-    u_char                        buf[512];
-    ssize_t                       n;
-    ngx_connection_t             *c;
-    ngx_http_ws_heartbeat_sub_t  *sub;
-
-    c = r->connection;
-    sub = ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_status_module);
-
-    if (sub->transport == NGX_HTTP_WSHB_SSE) {
-        /* nothing to read: only notice the client going away */
-        ngx_http_test_reading(r);
-        return;
-    }
-
-    /* frames the client sent right behind its handshake */
-
-    if (r->header_in && r->header_in->pos < r->header_in->last) {
-        n = r->header_in->last - r->header_in->pos;
-        ngx_http_ws_heartbeat_sub_input(sub, r->header_in->pos, n);
-        r->header_in->pos = r->header_in->last;
-
-        if (sub->closing) {
-            return;
-        }
-    }
-
-    for ( ;; ) {
-        n = c->recv(c, buf, sizeof(buf));
-
-        if (n == NGX_AGAIN) {
-            break;
-        }
-
-        if (n == 0 || n == NGX_ERROR) {
-            ngx_http_ws_heartbeat_sub_abort(sub, NGX_HTTP_WSHB_SUB_CLIENT);
-            return;
-        }
-
-        ngx_http_ws_heartbeat_sub_input(sub, buf, n);
-
-        if (sub->closing) {
-            return;
-        }
-    }
-
-    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-        ngx_http_ws_heartbeat_sub_abort(sub, NGX_HTTP_WSHB_SUB_ERROR);
-    }
-}
-
 
 /* client frames: any bytes show life, a close is answered, the rest ignored */
-
-static void
-ngx_http_ws_heartbeat_sub_input(ngx_http_ws_heartbeat_sub_t *sub,
-    u_char *buf, size_t n)
-{
-    size_t  boundary;
-
-    sub->rx += n;
-
-    if (sub->closing) {
-        return;
-    }
-
-    (void) ngx_http_ws_heartbeat_parse(&sub->parser, buf, n, &boundary);
-
-    if (sub->parser.error) {
-        ngx_log_error(NGX_LOG_INFO, sub->request->connection->log, 0,
-                      "ws_heartbeat: subscriber sent a bad frame (%s)",
-                      ngx_http_ws_heartbeat_strerror(sub->parser.error));
-        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_CLIENT, 1002,
-                                        "protocol error");
-        return;
-    }
-
-    if (sub->parser.closed) {
-        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_CLIENT, 1000,
-                                        "");
-    }
-}
-
-
-static void
-ngx_http_ws_heartbeat_sub_write(ngx_http_request_t *r)
-{
-    ngx_http_ws_heartbeat_sub_flush(
-              ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_status_module));
-}
-
-
-/*
- * Pings: a ping frame to WebSocket subscribers, a comment line to SSE
- * ones.  A WebSocket subscriber that sends nothing within the timeout,
- * or an SSE one whose socket takes none of what is queued, is a zombie.
- */
-
-static void
-ngx_http_ws_heartbeat_sub_timer(ngx_event_t *ev)
-{
-    ngx_connection_t             *c;
-    ngx_http_ws_heartbeat_sub_t  *sub;
-
-    sub = ev->data;
-    c = sub->request->connection;
-
-    ngx_http_ws_heartbeat_sub_tick(sub);
-
-    /* a finalized request is only posted: end it now */
-
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_ws_heartbeat_sub_tick(ngx_http_ws_heartbeat_sub_t *sub)
-{
-    size_t                        len;
-    u_char                        frame[NGX_HTTP_WSHB_PING_MAX];
-    ngx_uint_t                    alive;
-    ngx_event_t                  *ev;
-
-    ev = &sub->timer;
-
-    if (sub->closing) {
-        /* the final frame did not go out in time */
-        ngx_http_finalize_request(sub->request, NGX_HTTP_CLOSE);
-        return;
-    }
-
-    if (sub->awaiting) {
-        if (sub->transport == NGX_HTTP_WSHB_WEBSOCKET) {
-            alive = (sub->rx != sub->mark);
-
-        } else {
-            alive = (sub->busy == NULL && sub->pending == NULL
-                     && !sub->request->connection->buffered)
-                    || sub->sent != sub->mark;
-        }
-
-        if (!alive) {
-            ngx_log_error(NGX_LOG_INFO, sub->request->connection->log, 0,
-                          "ws_heartbeat: subscriber heartbeat timeout, "
-                          "closing it");
-            ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ZOMBIE,
-                                            1001, "heartbeat timeout");
-            return;
-        }
-
-        sub->awaiting = 0;
-
-        ngx_add_timer(ev, sub->interval > sub->timeout
-                          ? sub->interval - sub->timeout : 1);
-        return;
-    }
-
-    if (sub->transport == NGX_HTTP_WSHB_WEBSOCKET) {
-        len = ngx_http_ws_heartbeat_build_ping(frame,
-                                       ngx_http_ws_heartbeat_sub_cookie, 0,
-                                       NULL);
-        sub->mark = sub->rx;
-
-    } else {
-        len = sizeof(": ping\n\n") - 1;
-        ngx_memcpy(frame, ": ping\n\n", len);
-        sub->mark = sub->sent;
-    }
-
-    if (ngx_http_ws_heartbeat_frame_out(sub, frame, len) != NGX_OK) {
-        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR, 1011,
-                                        "out of memory");
-        return;
-    }
-
-    sub->awaiting = 1;
-    ngx_add_timer(ev, sub->timeout);
-
-    ngx_http_ws_heartbeat_sub_flush(sub);
-}
 
 
 /* runs every NGX_HTTP_WSHB_POLL ms while the worker has subscribers */
