@@ -26,6 +26,10 @@ static u_char *ngx_http_ws_heartbeat_json_peer(u_char *p, char *name,
     ngx_http_ws_heartbeat_record_t *rec, ngx_uint_t i, uint64_t now);
 static u_char *ngx_http_ws_heartbeat_json_at(u_char *p, uint64_t start,
     uint32_t at);
+static u_char *ngx_http_ws_heartbeat_json_rtt(u_char *p,
+    ngx_http_ws_heartbeat_totals_t *t);
+static u_char *ngx_http_ws_heartbeat_json_stream(u_char *p,
+    ngx_http_ws_heartbeat_summary_t *sum);
 static u_char *ngx_http_ws_heartbeat_json_record(u_char *p,
     ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_text_t *text,
     uint64_t now);
@@ -38,7 +42,7 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
     ngx_http_ws_heartbeat_summary_t *sum)
 {
     u_char                                  *p;
-    ngx_uint_t                               i, b;
+    ngx_uint_t                               i;
     ngx_time_t                              *tp;
     ngx_http_ws_heartbeat_totals_t          *t;
     ngx_http_ws_heartbeat_upstream_count_t  *uc;
@@ -101,42 +105,10 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
                     ngx_http_ws_heartbeat_directions[0], t->bytes[0],
                     ngx_http_ws_heartbeat_directions[1], t->bytes[1]);
 
-    p = ngx_sprintf(p, "\"rtt\":{");
+    p = ngx_http_ws_heartbeat_json_rtt(p, t);
+    p = ngx_http_ws_heartbeat_json_stream(p, sum);
 
-    for (i = 0; i < 2; i++) {
-        p = ngx_sprintf(p, "%s\"%s\":{\"count\":%uA,\"sum_ms\":%uA,"
-                           "\"avg_ms\":%uA,\"buckets_ms\":{",
-                        i ? "," : "", ngx_http_ws_heartbeat_peers[i],
-                        t->rtt_count[i], t->rtt_sum[i],
-                        t->rtt_count[i] ? t->rtt_sum[i] / t->rtt_count[i]
-                                        : 0);
-
-        for (b = 0; b < NGX_HTTP_WSHB_RTT_BUCKETS; b++) {
-            p = ngx_sprintf(p, "\"%ui\":%uA,",
-                            ngx_http_ws_heartbeat_rtt_bounds[b],
-                            t->rtt_bucket[i][b]);
-        }
-
-        p = ngx_sprintf(p, "\"+Inf\":%uA}}",
-                        t->rtt_bucket[i][NGX_HTTP_WSHB_RTT_BUCKETS]);
-    }
-
-    p = ngx_sprintf(p, "},\"stream\":{\"seq\":%uL,\"ring_size\":%ui,"
-                       "\"oldest_seq\":%uL,\"subscribers\":{"
-                       "\"websocket\":%uA,\"sse\":%uA},"
-                       "\"subscribed\":%uA,\"unsubscribed\":{",
-                    sum->seq, sum->nevents,
-                    sum->seq >= sum->nevents ? sum->seq - sum->nevents + 1
-                                             : (uint64_t) 1,
-                    t->subscribers[0], t->subscribers[1], t->subscribed);
-
-    for (i = 0; i < NGX_HTTP_WSHB_SUB_NREASONS; i++) {
-        p = ngx_sprintf(p, "%s\"%s\":%uA", i ? "," : "",
-                        ngx_http_ws_heartbeat_sub_reasons[i],
-                        t->unsubscribed[i]);
-    }
-
-    p = ngx_sprintf(p, "},\"resyncs\":%uA},\"upstreams\":[", t->resyncs);
+    p = ngx_sprintf(p, ",\"upstreams\":[");
     out->buf->last = p;
 
     uc = sum->upstreams.elts;
@@ -163,6 +135,67 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
     out->buf->last = p;
 
     return NGX_OK;
+}
+
+
+/* "rtt": the RTT histogram of each peer, in milliseconds */
+
+static u_char *
+ngx_http_ws_heartbeat_json_rtt(u_char *p, ngx_http_ws_heartbeat_totals_t *t)
+{
+    ngx_uint_t  i, b;
+
+    p = ngx_sprintf(p, "\"rtt\":{");
+
+    for (i = 0; i < 2; i++) {
+        p = ngx_sprintf(p, "%s\"%s\":{\"count\":%uA,\"sum_ms\":%uA,"
+                           "\"avg_ms\":%uA,\"buckets_ms\":{",
+                        i ? "," : "", ngx_http_ws_heartbeat_peers[i],
+                        t->rtt_count[i], t->rtt_sum[i],
+                        t->rtt_count[i] ? t->rtt_sum[i] / t->rtt_count[i]
+                                        : 0);
+
+        for (b = 0; b < NGX_HTTP_WSHB_RTT_BUCKETS; b++) {
+            p = ngx_sprintf(p, "\"%ui\":%uA,",
+                            ngx_http_ws_heartbeat_rtt_bounds[b],
+                            t->rtt_bucket[i][b]);
+        }
+
+        p = ngx_sprintf(p, "\"+Inf\":%uA}}",
+                        t->rtt_bucket[i][NGX_HTTP_WSHB_RTT_BUCKETS]);
+    }
+
+    return ngx_sprintf(p, "}");
+}
+
+
+/* "stream": the delta ring and its subscribers */
+
+static u_char *
+ngx_http_ws_heartbeat_json_stream(u_char *p,
+    ngx_http_ws_heartbeat_summary_t *sum)
+{
+    ngx_uint_t                       i;
+    ngx_http_ws_heartbeat_totals_t  *t;
+
+    t = &sum->totals;
+
+    p = ngx_sprintf(p, ",\"stream\":{\"seq\":%uL,\"ring_size\":%ui,"
+                       "\"oldest_seq\":%uL,\"subscribers\":{"
+                       "\"websocket\":%uA,\"sse\":%uA},"
+                       "\"subscribed\":%uA,\"unsubscribed\":{",
+                    sum->seq, sum->nevents,
+                    sum->seq >= sum->nevents ? sum->seq - sum->nevents + 1
+                                             : (uint64_t) 1,
+                    t->subscribers[0], t->subscribers[1], t->subscribed);
+
+    for (i = 0; i < NGX_HTTP_WSHB_SUB_NREASONS; i++) {
+        p = ngx_sprintf(p, "%s\"%s\":%uA", i ? "," : "",
+                        ngx_http_ws_heartbeat_sub_reasons[i],
+                        t->unsubscribed[i]);
+    }
+
+    return ngx_sprintf(p, "},\"resyncs\":%uA}", t->resyncs);
 }
 
 

@@ -20,24 +20,72 @@
                    "# TYPE nginx_ws_" name " " type "\n")
 
 
+static u_char *ngx_http_ws_heartbeat_prometheus_sessions(u_char *p,
+    ngx_http_ws_heartbeat_summary_t *sum);
+static u_char *ngx_http_ws_heartbeat_prometheus_traffic(u_char *p,
+    ngx_http_ws_heartbeat_totals_t *t);
+static u_char *ngx_http_ws_heartbeat_prometheus_rtt(u_char *p,
+    ngx_http_ws_heartbeat_totals_t *t);
+static u_char *ngx_http_ws_heartbeat_prometheus_zone(u_char *p,
+    ngx_http_ws_heartbeat_summary_t *sum);
 
+
+/*
+ * The Prometheus text format.  The fixed part, whose lines are all of a
+ * bounded length, fits in one reservation; each upstream gets its own.
+ */
 
 ngx_int_t
 ngx_http_ws_heartbeat_prometheus(ngx_http_ws_heartbeat_out_t *out,
     ngx_http_ws_heartbeat_summary_t *sum)
 {
     u_char                                  *p;
-    ngx_uint_t                               i, b;
-    ngx_atomic_uint_t                        acc;
-    ngx_http_ws_heartbeat_totals_t          *t;
+    ngx_uint_t                               i;
     ngx_http_ws_heartbeat_upstream_count_t  *uc;
-
-    t = &sum->totals;
 
     p = ngx_http_ws_heartbeat_reserve(out, 12288);
     if (p == NULL) {
         return NGX_ERROR;
     }
+
+    p = ngx_http_ws_heartbeat_prometheus_sessions(p, sum);
+    p = ngx_http_ws_heartbeat_prometheus_traffic(p, &sum->totals);
+    p = ngx_http_ws_heartbeat_prometheus_rtt(p, &sum->totals);
+    p = ngx_http_ws_heartbeat_prometheus_zone(p, sum);
+
+    p = ngx_http_ws_heartbeat_meta(p, "upstream_sessions", "gauge",
+            "Tracked sessions by upstream peer.");
+
+    out->buf->last = p;
+
+    uc = sum->upstreams.elts;
+
+    for (i = 0; i < sum->upstreams.nelts; i++) {
+        p = ngx_http_ws_heartbeat_reserve(out, NGX_SOCKADDR_STRLEN + 64);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_sprintf(p, "nginx_ws_upstream_sessions{upstream=\"");
+        p = ngx_http_ws_heartbeat_addr_text(p, &uc[i].addr);
+        p = ngx_sprintf(p, "\"} %ui\n", uc[i].sessions);
+        out->buf->last = p;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the module, the sessions by state and how they ended, the stream */
+
+static u_char *
+ngx_http_ws_heartbeat_prometheus_sessions(u_char *p,
+    ngx_http_ws_heartbeat_summary_t *sum)
+{
+    ngx_uint_t                       i;
+    ngx_http_ws_heartbeat_totals_t  *t;
+
+    t = &sum->totals;
 
     p = ngx_http_ws_heartbeat_meta(p, "build_info", "gauge",
             "Module version and the nginx version it was built for.");
@@ -105,6 +153,18 @@ ngx_http_ws_heartbeat_prometheus(ngx_http_ws_heartbeat_out_t *out,
                         t->unsubscribed[i]);
     }
 
+    return p;
+}
+
+
+/* pings, pongs, frames and bytes, by peer or direction */
+
+static u_char *
+ngx_http_ws_heartbeat_prometheus_traffic(u_char *p,
+    ngx_http_ws_heartbeat_totals_t *t)
+{
+    ngx_uint_t  i;
+
     p = ngx_http_ws_heartbeat_meta(p, "pings_total", "counter",
             "Pings sent by nginx, by peer.");
 
@@ -137,6 +197,19 @@ ngx_http_ws_heartbeat_prometheus(ngx_http_ws_heartbeat_out_t *out,
                         ngx_http_ws_heartbeat_directions[i], t->bytes[i]);
     }
 
+    return p;
+}
+
+
+/* the RTT histogram of each peer */
+
+static u_char *
+ngx_http_ws_heartbeat_prometheus_rtt(u_char *p,
+    ngx_http_ws_heartbeat_totals_t *t)
+{
+    ngx_uint_t         i, b;
+    ngx_atomic_uint_t  acc;
+
     p = ngx_http_ws_heartbeat_meta(p, "rtt_seconds", "histogram",
             "Round-trip time of nginx's pings, by peer.");
 
@@ -165,6 +238,16 @@ ngx_http_ws_heartbeat_prometheus(ngx_http_ws_heartbeat_out_t *out,
                         ngx_http_ws_heartbeat_peers[i], acc);
     }
 
+    return p;
+}
+
+
+/* the zone: its size, records and names */
+
+static u_char *
+ngx_http_ws_heartbeat_prometheus_zone(u_char *p,
+    ngx_http_ws_heartbeat_summary_t *sum)
+{
     p = ngx_http_ws_heartbeat_meta(p, "zone_size_bytes", "gauge",
             "Size of the shared memory zone.");
     p = ngx_sprintf(p, "nginx_ws_zone_size_bytes %uz\n", sum->zone_size);
@@ -184,24 +267,5 @@ ngx_http_ws_heartbeat_prometheus(ngx_http_ws_heartbeat_out_t *out,
     p = ngx_sprintf(p, "nginx_ws_sessions_unnamed_total %ui\n",
                     sum->unnamed);
 
-    p = ngx_http_ws_heartbeat_meta(p, "upstream_sessions", "gauge",
-            "Tracked sessions by upstream peer.");
-
-    out->buf->last = p;
-
-    uc = sum->upstreams.elts;
-
-    for (i = 0; i < sum->upstreams.nelts; i++) {
-        p = ngx_http_ws_heartbeat_reserve(out, NGX_SOCKADDR_STRLEN + 64);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        p = ngx_sprintf(p, "nginx_ws_upstream_sessions{upstream=\"");
-        p = ngx_http_ws_heartbeat_addr_text(p, &uc[i].addr);
-        p = ngx_sprintf(p, "\"} %ui\n", uc[i].sessions);
-        out->buf->last = p;
-    }
-
-    return NGX_OK;
+    return p;
 }
