@@ -26,9 +26,9 @@ static u_char *ngx_http_ws_heartbeat_json_peer(u_char *p, char *name,
     ngx_http_ws_heartbeat_record_t *rec, ngx_uint_t i, uint64_t now);
 static u_char *ngx_http_ws_heartbeat_json_at(u_char *p, uint64_t start,
     uint32_t at);
-static u_char *ngx_http_ws_heartbeat_json_rtt(u_char *p,
+static u_char *ngx_http_ws_heartbeat_json_rtt(u_char *p, u_char *last,
     ngx_http_ws_heartbeat_totals_t *t);
-static u_char *ngx_http_ws_heartbeat_json_stream(u_char *p,
+static u_char *ngx_http_ws_heartbeat_json_stream(u_char *p, u_char *last,
     ngx_http_ws_heartbeat_summary_t *sum);
 static u_char *ngx_http_ws_heartbeat_json_record(u_char *p,
     ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_text_t *text,
@@ -41,7 +41,7 @@ ngx_int_t
 ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
     ngx_http_ws_heartbeat_summary_t *sum)
 {
-    u_char                                  *p;
+    u_char                                  *p, *last;
     ngx_uint_t                               i;
     ngx_time_t                              *tp;
     ngx_http_ws_heartbeat_totals_t          *t;
@@ -50,65 +50,68 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
     t = &sum->totals;
     tp = ngx_timeofday();
 
-    p = ngx_http_ws_heartbeat_reserve(out, 4096);
+    p = ngx_http_ws_heartbeat_reserve(out, NGX_HTTP_WSHB_JSON_HEAD);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(p, "{\"module\":\"ngx_http_ws_heartbeat_module\","
-                       "\"version\":\"" NGX_HTTP_WS_HEARTBEAT_VERSION "\","
-                       "\"nginx_version\":\"" NGINX_VERSION "\","
-                       "\"pid\":%P,\"time\":\"",
-                    ngx_pid);
+    last = p + NGX_HTTP_WSHB_JSON_HEAD;
+
+    p = ngx_slprintf(p, last,
+                     "{\"module\":\"ngx_http_ws_heartbeat_module\","
+                     "\"version\":\"" NGX_HTTP_WS_HEARTBEAT_VERSION "\","
+                     "\"nginx_version\":\"" NGINX_VERSION "\","
+                     "\"pid\":%P,\"time\":\"",
+                     ngx_pid);
     p = ngx_http_ws_heartbeat_json_time(p, (uint64_t) tp->sec * 1000
                                            + tp->msec);
-    p = ngx_sprintf(p, "\",\"uptime\":%T,", tp->sec - sum->created);
+    p = ngx_slprintf(p, last, "\",\"uptime\":%T,", tp->sec - sum->created);
 
-    p = ngx_sprintf(p, "\"zone\":{\"name\":");
+    p = ngx_slprintf(p, last, "\"zone\":{\"name\":");
     p = ngx_http_ws_heartbeat_json_str(p, sum->zone_name.data,
                                        ngx_min(sum->zone_name.len, 256));
-    p = ngx_sprintf(p, ",\"size\":%uz,\"record_size\":%uz,"
-                       "\"max_records\":%ui,\"used_records\":%ui,"
-                       "\"free_records\":%ui,\"names\":%ui,"
-                       "\"names_bytes\":%uz,\"unnamed\":%ui},",
-                    sum->zone_size, sizeof(ngx_http_ws_heartbeat_record_t),
-                    sum->nrecords, sum->used, sum->nrecords - sum->used,
-                    sum->nnames, sum->names_size, sum->unnamed);
+    p = ngx_slprintf(p, last, ",\"size\":%uz,\"record_size\":%uz,"
+                              "\"max_records\":%ui,\"used_records\":%ui,"
+                              "\"free_records\":%ui,\"names\":%ui,"
+                              "\"names_bytes\":%uz,\"unnamed\":%ui},",
+                     sum->zone_size, sizeof(ngx_http_ws_heartbeat_record_t),
+                     sum->nrecords, sum->used, sum->nrecords - sum->used,
+                     sum->nnames, sum->names_size, sum->unnamed);
 
-    p = ngx_sprintf(p, "\"sessions_by_state\":{");
+    p = ngx_slprintf(p, last, "\"sessions_by_state\":{");
 
     for (i = 1; i < NGX_HTTP_WSHB_NSTATES; i++) {
-        p = ngx_sprintf(p, "%s\"%V\":%ui", i > 1 ? "," : "",
-                        &ngx_http_ws_heartbeat_states[i], sum->states[i]);
+        p = ngx_slprintf(p, last, "%s\"%V\":%ui", i > 1 ? "," : "",
+                         &ngx_http_ws_heartbeat_states[i], sum->states[i]);
     }
 
-    p = ngx_sprintf(p, "},\"totals\":{\"opened\":%uA,\"closed\":{",
-                    t->opened);
+    p = ngx_slprintf(p, last, "},\"totals\":{\"opened\":%uA,\"closed\":{",
+                     t->opened);
 
     for (i = 1; i < NGX_HTTP_WSHB_NREASONS; i++) {
-        p = ngx_sprintf(p, "%s\"%V\":%uA", i > 1 ? "," : "",
-                        &ngx_http_ws_heartbeat_reasons[i], t->closed[i]);
+        p = ngx_slprintf(p, last, "%s\"%V\":%uA", i > 1 ? "," : "",
+                         &ngx_http_ws_heartbeat_reasons[i], t->closed[i]);
     }
 
-    p = ngx_sprintf(p, "},\"rejected\":%uA,\"untracked\":%uA,"
-                       "\"reaped\":%uA",
-                    t->rejected, t->untracked, t->reaped);
+    p = ngx_slprintf(p, last, "},\"rejected\":%uA,\"untracked\":%uA,"
+                              "\"reaped\":%uA",
+                     t->rejected, t->untracked, t->reaped);
 
-    p = ngx_sprintf(p, ",\"pings\":{\"client\":%uA,\"upstream\":%uA}"
-                       ",\"pongs\":{\"client\":%uA,\"upstream\":%uA}",
-                    t->pings[0], t->pings[1], t->pongs[0], t->pongs[1]);
+    p = ngx_slprintf(p, last, ",\"pings\":{\"client\":%uA,\"upstream\":%uA}"
+                              ",\"pongs\":{\"client\":%uA,\"upstream\":%uA}",
+                     t->pings[0], t->pings[1], t->pongs[0], t->pongs[1]);
 
-    p = ngx_sprintf(p, ",\"frames\":{\"%s\":%uA,\"%s\":%uA}"
-                       ",\"bytes\":{\"%s\":%uA,\"%s\":%uA}},",
-                    ngx_http_ws_heartbeat_directions[0], t->frames[0],
-                    ngx_http_ws_heartbeat_directions[1], t->frames[1],
-                    ngx_http_ws_heartbeat_directions[0], t->bytes[0],
-                    ngx_http_ws_heartbeat_directions[1], t->bytes[1]);
+    p = ngx_slprintf(p, last, ",\"frames\":{\"%s\":%uA,\"%s\":%uA}"
+                              ",\"bytes\":{\"%s\":%uA,\"%s\":%uA}},",
+                     ngx_http_ws_heartbeat_directions[0], t->frames[0],
+                     ngx_http_ws_heartbeat_directions[1], t->frames[1],
+                     ngx_http_ws_heartbeat_directions[0], t->bytes[0],
+                     ngx_http_ws_heartbeat_directions[1], t->bytes[1]);
 
-    p = ngx_http_ws_heartbeat_json_rtt(p, t);
-    p = ngx_http_ws_heartbeat_json_stream(p, sum);
+    p = ngx_http_ws_heartbeat_json_rtt(p, last, t);
+    p = ngx_http_ws_heartbeat_json_stream(p, last, sum);
 
-    p = ngx_sprintf(p, ",\"upstreams\":[");
+    p = ngx_slprintf(p, last, ",\"upstreams\":[");
     out->buf->last = p;
 
     uc = sum->upstreams.elts;
@@ -141,38 +144,39 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
 /* "rtt": the RTT histogram of each peer, in milliseconds */
 
 static u_char *
-ngx_http_ws_heartbeat_json_rtt(u_char *p, ngx_http_ws_heartbeat_totals_t *t)
+ngx_http_ws_heartbeat_json_rtt(u_char *p, u_char *last,
+    ngx_http_ws_heartbeat_totals_t *t)
 {
     ngx_uint_t  i, b;
 
-    p = ngx_sprintf(p, "\"rtt\":{");
+    p = ngx_slprintf(p, last, "\"rtt\":{");
 
     for (i = 0; i < 2; i++) {
-        p = ngx_sprintf(p, "%s\"%s\":{\"count\":%uA,\"sum_ms\":%uA,"
-                           "\"avg_ms\":%uA,\"buckets_ms\":{",
-                        i ? "," : "", ngx_http_ws_heartbeat_peers[i],
-                        t->rtt_count[i], t->rtt_sum[i],
-                        t->rtt_count[i] ? t->rtt_sum[i] / t->rtt_count[i]
-                                        : 0);
+        p = ngx_slprintf(p, last, "%s\"%s\":{\"count\":%uA,\"sum_ms\":%uA,"
+                                  "\"avg_ms\":%uA,\"buckets_ms\":{",
+                         i ? "," : "", ngx_http_ws_heartbeat_peers[i],
+                         t->rtt_count[i], t->rtt_sum[i],
+                         t->rtt_count[i] ? t->rtt_sum[i] / t->rtt_count[i]
+                         : 0);
 
         for (b = 0; b < NGX_HTTP_WSHB_RTT_BUCKETS; b++) {
-            p = ngx_sprintf(p, "\"%ui\":%uA,",
-                            ngx_http_ws_heartbeat_rtt_bounds[b],
-                            t->rtt_bucket[i][b]);
+            p = ngx_slprintf(p, last, "\"%ui\":%uA,",
+                             ngx_http_ws_heartbeat_rtt_bounds[b],
+                             t->rtt_bucket[i][b]);
         }
 
-        p = ngx_sprintf(p, "\"+Inf\":%uA}}",
-                        t->rtt_bucket[i][NGX_HTTP_WSHB_RTT_BUCKETS]);
+        p = ngx_slprintf(p, last, "\"+Inf\":%uA}}",
+                         t->rtt_bucket[i][NGX_HTTP_WSHB_RTT_BUCKETS]);
     }
 
-    return ngx_sprintf(p, "}");
+    return ngx_slprintf(p, last, "}");
 }
 
 
 /* "stream": the delta ring and its subscribers */
 
 static u_char *
-ngx_http_ws_heartbeat_json_stream(u_char *p,
+ngx_http_ws_heartbeat_json_stream(u_char *p, u_char *last,
     ngx_http_ws_heartbeat_summary_t *sum)
 {
     ngx_uint_t                       i;
@@ -180,22 +184,22 @@ ngx_http_ws_heartbeat_json_stream(u_char *p,
 
     t = &sum->totals;
 
-    p = ngx_sprintf(p, ",\"stream\":{\"seq\":%uL,\"ring_size\":%ui,"
-                       "\"oldest_seq\":%uL,\"subscribers\":{"
-                       "\"websocket\":%uA,\"sse\":%uA},"
-                       "\"subscribed\":%uA,\"unsubscribed\":{",
-                    sum->seq, sum->nevents,
-                    sum->seq >= sum->nevents ? sum->seq - sum->nevents + 1
-                                             : (uint64_t) 1,
-                    t->subscribers[0], t->subscribers[1], t->subscribed);
+    p = ngx_slprintf(p, last, ",\"stream\":{\"seq\":%uL,\"ring_size\":%ui,"
+                              "\"oldest_seq\":%uL,\"subscribers\":{"
+                              "\"websocket\":%uA,\"sse\":%uA},"
+                              "\"subscribed\":%uA,\"unsubscribed\":{",
+                     sum->seq, sum->nevents,
+                     sum->seq >= sum->nevents ? sum->seq - sum->nevents + 1
+                     : (uint64_t) 1,
+                     t->subscribers[0], t->subscribers[1], t->subscribed);
 
     for (i = 0; i < NGX_HTTP_WSHB_SUB_NREASONS; i++) {
-        p = ngx_sprintf(p, "%s\"%s\":%uA", i ? "," : "",
-                        ngx_http_ws_heartbeat_sub_reasons[i],
-                        t->unsubscribed[i]);
+        p = ngx_slprintf(p, last, "%s\"%s\":%uA", i ? "," : "",
+                         ngx_http_ws_heartbeat_sub_reasons[i],
+                         t->unsubscribed[i]);
     }
 
-    return ngx_sprintf(p, "},\"resyncs\":%uA}", t->resyncs);
+    return ngx_slprintf(p, last, "},\"resyncs\":%uA}", t->resyncs);
 }
 
 

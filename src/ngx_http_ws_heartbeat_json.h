@@ -14,6 +14,14 @@
 #include "ngx_http_ws_heartbeat_out.h"
 
 
+/*
+ * The most the document's head takes: its text (about 1 300 bytes), its
+ * numbers (under 100 of them, none longer than NGX_ATOMIC_T_LEN), and the
+ * zone's name (cut at 256 bytes, each escaped in 6 at most)
+ */
+#define NGX_HTTP_WSHB_JSON_HEAD                                              \
+    (2048 + 100 * NGX_ATOMIC_T_LEN + 2 + 6 * 256)
+
 /* the most one session object takes as JSON */
 #define NGX_HTTP_WSHB_RECORD_JSON                                            \
     (1536 + 6 * (NGX_HTTP_WSHB_HOST_LEN + NGX_HTTP_WSHB_URI_LEN))
