@@ -19,6 +19,11 @@ static void ngx_http_ws_heartbeat_publish_peer(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     ngx_http_ws_heartbeat_record_t *rec,
     ngx_http_ws_heartbeat_totals_t *totals);
+static ngx_http_ws_heartbeat_event_t *ngx_http_ws_heartbeat_zone_ring(
+    ngx_shm_zone_t *shm_zone, ngx_http_ws_heartbeat_zone_t *zone,
+    size_t *nev);
+static ngx_http_ws_heartbeat_shctx_t *ngx_http_ws_heartbeat_zone_records(
+    ngx_slab_pool_t *shpool, size_t n);
 static ngx_int_t ngx_http_ws_heartbeat_zone_reuse(ngx_shm_zone_t *shm_zone,
     ngx_http_ws_heartbeat_zone_t *zone);
 static ngx_int_t ngx_http_ws_heartbeat_zone_counters(
@@ -159,7 +164,7 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_ws_heartbeat_zone_t  *ozone = data;
 
-    size_t                          len, n, i, nev, nb;
+    size_t                          len, n, nev, nb;
     uint32_t                       *names;
     ngx_slab_pool_t                *shpool;
     ngx_http_ws_heartbeat_event_t  *events;
@@ -193,24 +198,9 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_sprintf(shpool->log_ctx, " in ws_heartbeat zone \"%V\"%Z",
                 &shm_zone->shm.name);
 
-    /* the delta ring first, at most a quarter of the zone */
-
-    nev = ngx_min(zone->nevents, shm_zone->shm.size / 4
-                                 / sizeof(ngx_http_ws_heartbeat_event_t));
-
-    events = ngx_slab_alloc(shpool,
-                            nev * sizeof(ngx_http_ws_heartbeat_event_t));
+    events = ngx_http_ws_heartbeat_zone_ring(shm_zone, zone, &nev);
     if (events == NULL) {
         return NGX_ERROR;
-    }
-
-    /* the default is what fits; a size the operator asked for is told */
-
-    if (nev < zone->nevents && zone->ring_set) {
-        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
-                      "ws_heartbeat: zone \"%V\" holds a ring of %uz "
-                      "deltas, not %ui", &shm_zone->shm.name, nev,
-                      zone->nevents);
     }
 
     /*
@@ -228,6 +218,71 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
+    sh = ngx_http_ws_heartbeat_zone_records(shpool, n);
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the names may not fit: that is counted and warned of, not logged */
+
+    shpool->log_nomem = 0;
+
+    sh->created = ngx_time();
+    sh->nevents = (uint32_t) nev;
+    sh->events = events;
+    sh->names = names;
+    sh->names_mask = (uint32_t) (nb - 1);
+
+    zone->sh = sh;
+    shpool->data = sh;
+
+    return ngx_http_ws_heartbeat_zone_counters(shm_zone, zone);
+}
+
+
+/*
+ * The delta ring, allocated first: at most a quarter of the zone.  The
+ * default size is what fits; a size the operator asked for and that does
+ * not fit is told.
+ */
+
+static ngx_http_ws_heartbeat_event_t *
+ngx_http_ws_heartbeat_zone_ring(ngx_shm_zone_t *shm_zone,
+    ngx_http_ws_heartbeat_zone_t *zone, size_t *nev)
+{
+    ngx_http_ws_heartbeat_event_t  *events;
+
+    *nev = ngx_min(zone->nevents, shm_zone->shm.size / 4
+                                  / sizeof(ngx_http_ws_heartbeat_event_t));
+
+    events = ngx_slab_alloc(zone->shpool,
+                            *nev * sizeof(ngx_http_ws_heartbeat_event_t));
+    if (events == NULL) {
+        return NULL;
+    }
+
+    if (*nev < zone->nevents && zone->ring_set) {
+        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                      "ws_heartbeat: zone \"%V\" holds a ring of %uz "
+                      "deltas, not %ui", &shm_zone->shm.name, *nev,
+                      zone->nevents);
+    }
+
+    return events;
+}
+
+
+/*
+ * The table with up to n records, fewer if the slab has no room for as
+ * many (other allocations take their share), all of them free
+ */
+
+static ngx_http_ws_heartbeat_shctx_t *
+ngx_http_ws_heartbeat_zone_records(ngx_slab_pool_t *shpool, size_t n)
+{
+    size_t                          i, len;
+    ngx_http_ws_heartbeat_shctx_t  *sh;
+
     shpool->log_nomem = 0;
 
     for ( ;; ) {
@@ -240,20 +295,13 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
 
         if (n < 16) {
-            return NGX_ERROR;
+            return NULL;
         }
 
         n -= n / 32 + 1;
     }
 
-    /* the names may not fit: that is counted and warned of, not logged */
-
     sh->nrecords = (uint32_t) n;
-    sh->created = ngx_time();
-    sh->nevents = (uint32_t) nev;
-    sh->events = events;
-    sh->names = names;
-    sh->names_mask = (uint32_t) (nb - 1);
 
     for (i = 0; i < n; i++) {
         sh->records[i].next = (i + 1 < n) ? (uint32_t) (i + 1)
@@ -262,10 +310,7 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     sh->free = 0;
 
-    zone->sh = sh;
-    shpool->data = sh;
-
-    return ngx_http_ws_heartbeat_zone_counters(shm_zone, zone);
+    return sh;
 }
 
 
