@@ -155,7 +155,6 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     ngx_str_t *protocol)
 {
     ngx_int_t                           rc;
-    ngx_table_elt_t                    *h;
     ngx_pool_cleanup_t                 *cln;
     ngx_http_ws_heartbeat_sub_t        *sub;
     ngx_http_ws_heartbeat_loc_conf_t   *wlcf;
@@ -171,34 +170,10 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
         }
 
     } else {
-        /* Last-Event-ID resumes like ?since= */
-
-        h = ngx_http_ws_heartbeat_request_header(r, "Last-Event-ID");
-
-        if (h && !q->since_set) {
-            if (ngx_http_ws_heartbeat_parse_seq(h->value.data, h->value.len,
-                                                &q->since)
-                != 0)
-            {
-                return NGX_DECLINED;
-            }
-
-            q->since_set = 1;
+        rc = ngx_http_ws_heartbeat_event_stream(r, q);
+        if (rc != NGX_OK) {
+            return rc;
         }
-
-        r->headers_out.status = NGX_HTTP_OK;
-        r->headers_out.content_length_n = -1;
-        ngx_str_set(&r->headers_out.content_type, "text/event-stream");
-        r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Cache-Control");
-        ngx_str_set(&h->value, "no-cache");
     }
 
     if (transport == NGX_HTTP_WSHB_WEBSOCKET) {

@@ -116,6 +116,49 @@ ngx_http_ws_heartbeat_handshake(ngx_http_request_t *r, ngx_str_t *protocol)
 
 
 /*
+ * The answer to an event-stream subscription: 200 text/event-stream, not
+ * to be cached.  Its Last-Event-ID resumes like ?since=; NGX_DECLINED for
+ * a bad one.
+ */
+
+ngx_int_t
+ngx_http_ws_heartbeat_event_stream(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_ws_heartbeat_request_header(r, "Last-Event-ID");
+
+    if (h && !q->since_set) {
+        if (ngx_http_ws_heartbeat_parse_seq(h->value.data, h->value.len,
+                                            &q->since)
+            != 0)
+        {
+            return NGX_DECLINED;
+        }
+
+        q->since_set = 1;
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = -1;
+    ngx_str_set(&r->headers_out.content_type, "text/event-stream");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Cache-Control");
+    ngx_str_set(&h->value, "no-cache");
+
+    return NGX_OK;
+}
+
+
+/*
  * The subscriber's events from now on: its reads (a WebSocket
  * subscriber's frames, or the end of an event stream), its writes, and
  * its heartbeat timer

@@ -57,6 +57,8 @@ typedef struct {
 
 ngx_int_t ngx_http_ws_heartbeat_handshake(ngx_http_request_t *r,
     ngx_str_t *protocol);
+ngx_int_t ngx_http_ws_heartbeat_event_stream(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q);
 void ngx_http_ws_heartbeat_sub_start(ngx_http_ws_heartbeat_sub_t *sub);
 ngx_int_t ngx_http_ws_heartbeat_message(ngx_http_ws_heartbeat_sub_t *sub,
     ngx_chain_t *json, uint64_t seq, ngx_uint_t counted);
