@@ -14,6 +14,9 @@
 #include "ngx_http_ws_heartbeat_session.h"
 
 
+static void ngx_http_ws_heartbeat_record_init(
+    ngx_http_ws_heartbeat_record_t *rec, ngx_http_request_t *r,
+    uint32_t worker_start, uint32_t counter);
 static size_t ngx_http_ws_heartbeat_cut(u_char *s, size_t len, size_t max);
 static void ngx_http_ws_heartbeat_publish_peer(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
@@ -445,8 +448,6 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     uint32_t                         i, hash;
     ngx_str_t                        host, uri;
     ngx_uint_t                       warn;
-    ngx_time_t                      *tp;
-    ngx_http_upstream_t             *u;
     ngx_http_ws_heartbeat_shctx_t   *sh;
     ngx_http_ws_heartbeat_record_t  *rec, tmp;
 
@@ -454,26 +455,9 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
 
     (void) ngx_atomic_fetch_add(&sh->totals.opened, 1);
 
-    ngx_memzero(&tmp, sizeof(ngx_http_ws_heartbeat_record_t));
+    /* the record is filled in outside the mutex, and copied under it */
 
-    tmp.next = NGX_HTTP_WSHB_NO_RECORD;
-    tmp.pid = ngx_pid;
-    tmp.worker_start = worker_start;
-    tmp.counter = counter;
-    tmp.state = NGX_HTTP_WSHB_STATE_HEALTHY;
-    tmp.rtt[0] = (uint32_t) -1;
-    tmp.rtt[1] = (uint32_t) -1;
-
-    tp = ngx_timeofday();
-    tmp.start = (uint64_t) tp->sec * 1000 + tp->msec;
-
-    ngx_http_ws_heartbeat_addr(&tmp.client, r->connection->sockaddr);
-
-    u = r->upstream;
-
-    if (u && u->peer.sockaddr) {
-        ngx_http_ws_heartbeat_addr(&tmp.upstream, u->peer.sockaddr);
-    }
+    ngx_http_ws_heartbeat_record_init(&tmp, r, worker_start, counter);
 
     host.data = r->headers_in.server.data;
     host.len = ngx_http_ws_heartbeat_cut(host.data, r->headers_in.server.len,
@@ -553,6 +537,38 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     }
 
     return i;
+}
+
+
+/* a new session's record, as it starts: healthy, no RTT yet */
+
+static void
+ngx_http_ws_heartbeat_record_init(ngx_http_ws_heartbeat_record_t *rec,
+    ngx_http_request_t *r, uint32_t worker_start, uint32_t counter)
+{
+    ngx_time_t           *tp;
+    ngx_http_upstream_t  *u;
+
+    ngx_memzero(rec, sizeof(ngx_http_ws_heartbeat_record_t));
+
+    rec->next = NGX_HTTP_WSHB_NO_RECORD;
+    rec->pid = ngx_pid;
+    rec->worker_start = worker_start;
+    rec->counter = counter;
+    rec->state = NGX_HTTP_WSHB_STATE_HEALTHY;
+    rec->rtt[0] = (uint32_t) -1;
+    rec->rtt[1] = (uint32_t) -1;
+
+    tp = ngx_timeofday();
+    rec->start = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    ngx_http_ws_heartbeat_addr(&rec->client, r->connection->sockaddr);
+
+    u = r->upstream;
+
+    if (u && u->peer.sockaddr) {
+        ngx_http_ws_heartbeat_addr(&rec->upstream, u->peer.sockaddr);
+    }
 }
 
 
