@@ -38,6 +38,8 @@ static ngx_int_t ngx_http_ws_heartbeat_render(
     ngx_http_ws_heartbeat_event_t *ev, ngx_chain_t *cl, ngx_buf_t *b);
 static void ngx_http_ws_heartbeat_poll(ngx_event_t *ev);
 static void ngx_http_ws_heartbeat_deliver(ngx_http_ws_heartbeat_zone_t *zone);
+static void ngx_http_ws_heartbeat_fan_out(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_event_t *ev);
 
 
 /*
@@ -558,9 +560,7 @@ static void
 ngx_http_ws_heartbeat_deliver(ngx_http_ws_heartbeat_zone_t *zone)
 {
     uint64_t                        seq, oldest, from;
-    ngx_buf_t                       b;
     ngx_uint_t                      k, n;
-    ngx_chain_t                     cl;
     ngx_queue_t                    *q, *next;
     ngx_connection_t               *c;
     ngx_http_ws_heartbeat_sub_t    *sub;
@@ -596,44 +596,7 @@ ngx_http_ws_heartbeat_deliver(ngx_http_ws_heartbeat_zone_t *zone)
         }
 
         for (k = 0; k < n; k++) {
-            if (ngx_http_ws_heartbeat_render(&ev[k], &cl, &b) != NGX_OK) {
-                continue;
-            }
-
-            for (q = ngx_queue_head(&ngx_http_ws_heartbeat_subs);
-                 q != ngx_queue_sentinel(&ngx_http_ws_heartbeat_subs);
-                 q = next)
-            {
-                next = ngx_queue_next(q);
-                sub = ngx_queue_data(q, ngx_http_ws_heartbeat_sub_t, queue);
-
-                if (sub->closing || sub->seq >= ev[k].seq) {
-                    continue;
-                }
-
-                if (sub->seq + 1 != ev[k].seq) {
-                    /* a gap: this subscriber starts over */
-                    (void) ngx_atomic_fetch_add(&sh->totals.resyncs, 1);
-
-                    if (ngx_http_ws_heartbeat_snapshot(sub, 1, 1) != NGX_OK)
-                    {
-                        ngx_http_ws_heartbeat_sub_close(sub,
-                                   NGX_HTTP_WSHB_SUB_ERROR, 1011, "error");
-                    }
-
-                    continue;
-                }
-
-                if (ngx_http_ws_heartbeat_message(sub, &cl, ev[k].seq, 1)
-                    != NGX_OK)
-                {
-                    ngx_http_ws_heartbeat_sub_close(sub,
-                                   NGX_HTTP_WSHB_SUB_ERROR, 1011, "error");
-                    continue;
-                }
-
-                sub->seq = ev[k].seq;
-            }
+            ngx_http_ws_heartbeat_fan_out(zone, &ev[k]);
         }
 
         ngx_http_ws_heartbeat_cursor = from + n;
@@ -654,5 +617,56 @@ ngx_http_ws_heartbeat_deliver(ngx_http_ws_heartbeat_zone_t *zone)
         /* subscribers finalized above are only posted: end them now */
 
         ngx_http_run_posted_requests(c);
+    }
+}
+
+
+/*
+ * One delta, rendered once, to every subscriber that has the one before
+ * it; a subscriber that missed one starts over with a snapshot
+ */
+
+static void
+ngx_http_ws_heartbeat_fan_out(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_event_t *ev)
+{
+    ngx_buf_t                     b;
+    ngx_chain_t                   cl;
+    ngx_queue_t                  *q, *next;
+    ngx_http_ws_heartbeat_sub_t  *sub;
+
+    if (ngx_http_ws_heartbeat_render(ev, &cl, &b) != NGX_OK) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&ngx_http_ws_heartbeat_subs);
+         q != ngx_queue_sentinel(&ngx_http_ws_heartbeat_subs);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        sub = ngx_queue_data(q, ngx_http_ws_heartbeat_sub_t, queue);
+
+        if (sub->closing || sub->seq >= ev->seq) {
+            continue;
+        }
+
+        if (sub->seq + 1 != ev->seq) {
+            (void) ngx_atomic_fetch_add(&zone->sh->totals.resyncs, 1);
+
+            if (ngx_http_ws_heartbeat_snapshot(sub, 1, 1) != NGX_OK) {
+                ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR,
+                                                1011, "error");
+            }
+
+            continue;
+        }
+
+        if (ngx_http_ws_heartbeat_message(sub, &cl, ev->seq, 1) != NGX_OK) {
+            ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR,
+                                            1011, "error");
+            continue;
+        }
+
+        sub->seq = ev->seq;
     }
 }
