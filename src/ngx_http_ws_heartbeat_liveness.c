@@ -20,6 +20,8 @@
 #endif
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_liveness.h"
+#include "ngx_http_ws_heartbeat_close.h"
 
 
 #define NGX_HTTP_WSHB_MAX_WAITS       3

@@ -16,6 +16,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_liveness.h"
+#include "ngx_http_ws_heartbeat_close.h"
 
 
 /*

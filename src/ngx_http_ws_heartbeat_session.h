@@ -3,10 +3,11 @@
  * Copyright (C) The ngx_http_ws_heartbeat_module authors
  *
  * One proxied WebSocket session: its types, the positions in nginx's
- * upgrade buffers that the files of the session share, and what each of
- * them offers the others.  The calls go one way: session (the hooks into
- * nginx and the per-frame path) -> liveness (pings, pongs, judgments) ->
- * close (every end) -> timer, zone.
+ * upgrade buffers that the files of the session share, and what
+ * ngx_http_ws_heartbeat_session.c offers.  The calls go one way: session
+ * (the hooks into nginx and the per-frame path) -> liveness (pings,
+ * pongs, judgments; ..._liveness.h) -> close (every end; ..._close.h) ->
+ * timer, zone.
  */
 
 
@@ -273,35 +274,6 @@ void ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t *wlcf);
 void ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit);
-
-/* ngx_http_ws_heartbeat_liveness.c */
-
-void ngx_http_ws_heartbeat_fired(ngx_http_ws_heartbeat_timer_t *timer);
-void ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx);
-void ngx_http_ws_heartbeat_pong(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i, uint32_t pongs);
-size_t ngx_http_ws_heartbeat_build(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i, u_char *out);
-void ngx_http_ws_heartbeat_ping_queued(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i);
-void ngx_http_ws_heartbeat_probe_session(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_http_ws_heartbeat_limit_t *limit, ngx_http_ws_heartbeat_msec_t now);
-
-/* ngx_http_ws_heartbeat_close.c */
-
-void ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t reason, ngx_uint_t to_client, ngx_uint_t to_upstream);
-void ngx_http_ws_heartbeat_finish(ngx_http_ws_heartbeat_ctx_t *ctx);
-ssize_t ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i, ssize_t n);
-ssize_t ngx_http_ws_heartbeat_discard(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i, ngx_connection_t *c, u_char *buf, size_t size);
-void ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i);
-void ngx_http_ws_heartbeat_drain(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_msec_t delay);
-ngx_uint_t ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
-    ngx_http_ws_heartbeat_ctx_t *ctx);
 
 /* ngx_http_ws_heartbeat_zone.c */
 

@@ -1,0 +1,35 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ *
+ * What ngx_http_ws_heartbeat_close.c offers: every end of a session.
+ */
+
+
+#ifndef _NGX_HTTP_WS_HEARTBEAT_CLOSE_H_INCLUDED_
+#define _NGX_HTTP_WS_HEARTBEAT_CLOSE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_ws_heartbeat_session.h"
+
+
+void ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t reason, ngx_uint_t to_client, ngx_uint_t to_upstream);
+void ngx_http_ws_heartbeat_finish(ngx_http_ws_heartbeat_ctx_t *ctx);
+ssize_t ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ssize_t n);
+ssize_t ngx_http_ws_heartbeat_discard(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ngx_connection_t *c, u_char *buf, size_t size);
+void ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i);
+void ngx_http_ws_heartbeat_drain(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_msec_t delay);
+ngx_uint_t ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_ctx_t *ctx);
+
+
+#endif /* _NGX_HTTP_WS_HEARTBEAT_CLOSE_H_INCLUDED_ */
