@@ -315,8 +315,9 @@ ngx_http_ws_heartbeat_drain(ngx_http_ws_heartbeat_ctx_t *ctx,
 
 /*
  * Why the session ended, when none of our own reasons applies: nginx's
- * timeouts of the upgraded connections (ngx_http_ws_heartbeat_finalize()
- * sees them in rc, but the request may also be finalized otherwise).
+ * timeouts of the upgraded connections, whose flags nginx set before it
+ * finalized the request (the session ends before the upstream connection
+ * is closed, so its flags are still its own).
  */
 
 ngx_uint_t

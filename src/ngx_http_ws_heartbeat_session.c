@@ -60,9 +60,6 @@ static ngx_http_ws_heartbeat_noinline size_t
 static ngx_http_ws_heartbeat_noinline ssize_t
     ngx_http_ws_heartbeat_withheld(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
-static ngx_http_ws_heartbeat_noinline ssize_t
-    ngx_http_ws_heartbeat_end_of_stream(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i, ssize_t n);
 static void ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, uint32_t pongs);
 static void ngx_http_ws_heartbeat_finalize(ngx_http_request_t *r,
@@ -388,7 +385,7 @@ ngx_http_ws_heartbeat_recv_fast(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     if (!ngx_http_ws_heartbeat_likely(n > 0)) {
         if (n != NGX_AGAIN) {
-            return ngx_http_ws_heartbeat_end_of_stream(ctx, i, n);
+            return ngx_http_ws_heartbeat_ended(ctx, i, n);
         }
 
         return n;
@@ -516,20 +513,6 @@ ngx_http_ws_heartbeat_withheld(ngx_http_ws_heartbeat_ctx_t *ctx,
 
 
 /*
- * The end of peer i's stream (n is 0 or NGX_ERROR): what to answer nginx
- * is for ngx_http_ws_heartbeat_ended() to say.  Out of line, so that the
- * fast path keeps nothing but the session across its recv call.
- */
-
-static ngx_http_ws_heartbeat_noinline ssize_t
-ngx_http_ws_heartbeat_end_of_stream(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i, ssize_t n)
-{
-    return ngx_http_ws_heartbeat_ended(ctx, i, n);
-}
-
-
-/*
  * Bytes from peer i, on their way to peer i ^ 1.  A call that removed
  * or withheld all it read answers NGX_AGAIN, never 0, and posts the read
  * event if the socket is still ready (ngx_http_ws_heartbeat_withheld()).
@@ -628,12 +611,12 @@ done:
         /* the stream ends inside a withheld frame: that goes as it is */
 
         ctx->cut = 1;
-        (void) ngx_http_ws_heartbeat_end_of_stream(ctx, i, n);
+        (void) ngx_http_ws_heartbeat_ended(ctx, i, n);
 
         return k;
     }
 
-    return ngx_http_ws_heartbeat_end_of_stream(ctx, i, n);
+    return ngx_http_ws_heartbeat_ended(ctx, i, n);
 }
 
 
@@ -685,13 +668,6 @@ ngx_http_ws_heartbeat_finalize(ngx_http_request_t *r, ngx_int_t rc)
     ctx = ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module);
 
     if (ctx->active) {
-        if (ctx->reason == NGX_HTTP_WSHB_REASON_NONE
-            && (rc == NGX_HTTP_REQUEST_TIME_OUT
-                || rc == NGX_HTTP_GATEWAY_TIME_OUT))
-        {
-            ctx->reason = NGX_HTTP_WSHB_PROXY_TIMEOUT;
-        }
-
         ngx_http_ws_heartbeat_end(ctx);
     }
 
