@@ -22,7 +22,7 @@
 
 
 static void ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i, ngx_uint_t reason);
+    ngx_uint_t i, ngx_uint_t code, u_char *text, size_t len);
 static void ngx_http_ws_heartbeat_pass(ngx_http_ws_heartbeat_ctx_t *ctx);
 
 
@@ -38,7 +38,8 @@ static char  *ngx_http_ws_heartbeat_close_text[] = {
     "server shutting down",
     "",
     "",
-    ""
+    "",
+    "closed by operator"
 };
 
 
@@ -52,6 +53,23 @@ static char  *ngx_http_ws_heartbeat_close_text[] = {
 void
 ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t to_client, ngx_uint_t to_upstream)
+{
+    char  *text;
+
+    text = ngx_http_ws_heartbeat_close_text[reason];
+
+    ngx_http_ws_heartbeat_close_coded(ctx, reason, 1001, (u_char *) text,
+                                      ngx_strlen(text), to_client,
+                                      to_upstream);
+}
+
+
+/* the same, with the close frames' code and reason given */
+
+void
+ngx_http_ws_heartbeat_close_coded(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t reason, ngx_uint_t code, u_char *text, size_t len,
+    ngx_uint_t to_client, ngx_uint_t to_upstream)
 {
     if (ctx->closing) {
         return;
@@ -68,11 +86,13 @@ ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_CLOSING);
 
     if (to_client) {
-        ngx_http_ws_heartbeat_send_close(ctx, NGX_HTTP_WSHB_CLIENT, reason);
+        ngx_http_ws_heartbeat_send_close(ctx, NGX_HTTP_WSHB_CLIENT, code,
+                                         text, len);
     }
 
     if (to_upstream) {
-        ngx_http_ws_heartbeat_send_close(ctx, NGX_HTTP_WSHB_UPSTREAM, reason);
+        ngx_http_ws_heartbeat_send_close(ctx, NGX_HTTP_WSHB_UPSTREAM, code,
+                                         text, len);
     }
 
     ngx_http_ws_heartbeat_divert(ctx);
@@ -111,24 +131,19 @@ ngx_http_ws_heartbeat_finish(ngx_http_ws_heartbeat_ctx_t *ctx)
 
 static void
 ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i, ngx_uint_t reason)
+    ngx_uint_t i, ngx_uint_t code, u_char *text, size_t len)
 {
-    char      *text;
-    size_t     len;
     uint32_t   rnd;
     u_char     frame[NGX_HTTP_WSHB_CLOSE_MAX];
 
-    text = ngx_http_ws_heartbeat_close_text[reason];
-
     if (i == NGX_HTTP_WSHB_CLIENT) {
-        len = ngx_http_ws_heartbeat_build_close(frame, 1001, text,
-                                                ngx_strlen(text), NULL);
+        len = ngx_http_ws_heartbeat_build_close(frame, code, (char *) text,
+                                                len, NULL);
 
     } else {
         rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
-        len = ngx_http_ws_heartbeat_build_close(frame, 1001, text,
-                                                ngx_strlen(text),
-                                                (u_char *) &rnd);
+        len = ngx_http_ws_heartbeat_build_close(frame, code, (char *) text,
+                                                len, (u_char *) &rnd);
     }
 
     if (ngx_http_ws_heartbeat_append(ctx, i, frame, len) != NGX_OK) {

@@ -19,6 +19,9 @@
 
 void ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t to_client, ngx_uint_t to_upstream);
+void ngx_http_ws_heartbeat_close_coded(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t reason, ngx_uint_t code, u_char *text, size_t len,
+    ngx_uint_t to_client, ngx_uint_t to_upstream);
 void ngx_http_ws_heartbeat_finish(ngx_http_ws_heartbeat_ctx_t *ctx);
 ssize_t ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ssize_t n);

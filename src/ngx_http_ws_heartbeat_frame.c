@@ -581,3 +581,64 @@ ngx_http_ws_heartbeat_match_whole(ngx_http_ws_heartbeat_parser_t *p,
 
     return NGX_HTTP_WSHB_MATCH;
 }
+
+
+/*
+ * The length of the UTF-8 sequence at p[0..n), 1 to 4, or 0 if none
+ * starts there (RFC 3629: no overlong forms, no surrogates, nothing past
+ * U+10FFFF, and every continuation byte 10xxxxxx)
+ */
+
+size_t
+ngx_http_ws_heartbeat_utf8_len(const uint8_t *p, size_t n)
+{
+    size_t    len, i;
+    uint32_t  u, min;
+
+    if (n == 0) {
+        return 0;
+    }
+
+    u = p[0];
+
+    if (u < 0x80) {
+        return 1;
+    }
+
+    if (u >= 0xc2 && u <= 0xdf) {
+        len = 2;
+        u &= 0x1f;
+        min = 0x80;
+
+    } else if (u >= 0xe0 && u <= 0xef) {
+        len = 3;
+        u &= 0x0f;
+        min = 0x800;
+
+    } else if (u >= 0xf0 && u <= 0xf4) {
+        len = 4;
+        u &= 0x07;
+        min = 0x10000;
+
+    } else {
+        return 0;
+    }
+
+    if (n < len) {
+        return 0;
+    }
+
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        u = (u << 6) | (p[i] & 0x3f);
+    }
+
+    if (u < min || u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
+        return 0;
+    }
+
+    return len;
+}

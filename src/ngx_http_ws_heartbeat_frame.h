@@ -24,8 +24,8 @@
 #define NGX_HTTP_WSHB_PAYLOAD_LEN    16
 #define NGX_HTTP_WSHB_PING_MAX       (2 + 4 + NGX_HTTP_WSHB_PAYLOAD_LEN)
 
-/* close frame: code (2) and a short reason */
-#define NGX_HTTP_WSHB_REASON_MAX     64
+/* close frame: code (2) and a reason; control payloads are <= 125 */
+#define NGX_HTTP_WSHB_REASON_MAX     123
 #define NGX_HTTP_WSHB_CLOSE_MAX      (2 + 4 + 2 + NGX_HTTP_WSHB_REASON_MAX)
 
 #define NGX_HTTP_WSHB_NO_BOUNDARY    ((size_t) -1)
@@ -103,6 +103,7 @@ size_t ngx_http_ws_heartbeat_build_ping(uint8_t *out, const uint8_t *cookie,
 size_t ngx_http_ws_heartbeat_build_close(uint8_t *out, unsigned code,
     const char *reason, size_t len, const uint8_t *mask);
 const char *ngx_http_ws_heartbeat_strerror(unsigned error);
+size_t ngx_http_ws_heartbeat_utf8_len(const uint8_t *p, size_t n);
 
 
 /*

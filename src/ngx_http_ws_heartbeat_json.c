@@ -15,9 +15,6 @@
 #include "ngx_http_ws_heartbeat_json.h"
 
 
-#define NGX_HTTP_WSHB_TIME_LEN  (sizeof("1970-01-01T00:00:00.000Z") - 1)
-
-
 static u_char *ngx_http_ws_heartbeat_json_str(u_char *p, u_char *s,
     size_t len);
 static u_char *ngx_http_ws_heartbeat_json_ago(u_char *p, uint64_t now,
@@ -33,6 +30,8 @@ static u_char *ngx_http_ws_heartbeat_json_stream(u_char *p, u_char *last,
 static u_char *ngx_http_ws_heartbeat_json_record(u_char *p,
     ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_text_t *text,
     uint64_t now);
+static u_char *ngx_http_ws_heartbeat_json_tags(u_char *p,
+    ngx_http_ws_heartbeat_text_t *text);
 
 
 
@@ -123,7 +122,7 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
         }
 
         p = ngx_sprintf(p, "%s{\"peer\":\"", i ? "," : "");
-        p = ngx_http_ws_heartbeat_addr_text(p, &uc[i].addr);
+        p = ngx_http_ws_heartbeat_addr_text(p, &uc[i].addr, 1);
         p = ngx_sprintf(p, "\",\"sessions\":%ui}", uc[i].sessions);
         out->buf->last = p;
     }
@@ -331,15 +330,16 @@ ngx_http_ws_heartbeat_json_record(u_char *p,
     p = ngx_sprintf(p, "{\"id\":\"" NGX_HTTP_WSHB_ID_FMT "\",\"pid\":%P,"
                        "\"client_addr\":\"",
                     rec->worker_start, rec->pid, rec->counter, rec->pid);
-    p = ngx_http_ws_heartbeat_addr_text(p, &rec->client);
+    p = ngx_http_ws_heartbeat_addr_text(p, &rec->client, 1);
     p = ngx_sprintf(p, "\",\"upstream_addr\":\"");
-    p = ngx_http_ws_heartbeat_addr_text(p, &rec->upstream);
+    p = ngx_http_ws_heartbeat_addr_text(p, &rec->upstream, 1);
     p = ngx_sprintf(p, "\",\"host\":");
     p = ngx_http_ws_heartbeat_json_str(p, text->host,
-                                ngx_min(rec->host_len, NGX_HTTP_WSHB_HOST_LEN));
+                               ngx_min(text->host_len, NGX_HTTP_WSHB_HOST_LEN));
     p = ngx_sprintf(p, ",\"uri\":");
     p = ngx_http_ws_heartbeat_json_str(p, text->uri,
-                                ngx_min(rec->uri_len, NGX_HTTP_WSHB_URI_LEN));
+                                ngx_min(text->uri_len, NGX_HTTP_WSHB_URI_LEN));
+    p = ngx_http_ws_heartbeat_json_tags(p, text);
     p = ngx_sprintf(p, ",\"started\":\"");
     p = ngx_http_ws_heartbeat_json_time(p, rec->start);
     *p++ = '"';
@@ -363,6 +363,44 @@ ngx_http_ws_heartbeat_json_record(u_char *p,
 
     p = ngx_http_ws_heartbeat_json_peer(p, "client", rec, 0, now);
     p = ngx_http_ws_heartbeat_json_peer(p, "upstream", rec, 1, now);
+
+    *p++ = '}';
+
+    return p;
+}
+
+
+/* ,"tags":{"user":"alice"}: see NGX_HTTP_WSHB_TAGS_JSON */
+
+static u_char *
+ngx_http_ws_heartbeat_json_tags(u_char *p, ngx_http_ws_heartbeat_text_t *text)
+{
+    u_char                             *t, *end;
+    ngx_uint_t                          n;
+    ngx_http_ws_heartbeat_tag_value_t   tag;
+
+    p = ngx_cpymem(p, ",\"tags\":{", sizeof(",\"tags\":{") - 1);
+
+    t = text->tags;
+    end = t + ngx_min(text->tags_len, NGX_HTTP_WSHB_TAGS_LEN);
+
+    for (n = 0; n < NGX_HTTP_WSHB_MAX_TAGS; n++) {
+        t = ngx_http_ws_heartbeat_tag_next(t, end, &tag);
+
+        if (t == NULL) {
+            break;
+        }
+
+        if (n) {
+            *p++ = ',';
+        }
+
+        p = ngx_http_ws_heartbeat_json_str(p, tag.name.data,
+                                           ngx_min(tag.name.len,
+                                                   NGX_HTTP_WSHB_TAG_NAME_LEN));
+        *p++ = ':';
+        p = ngx_http_ws_heartbeat_json_str(p, tag.value.data, tag.value.len);
+    }
 
     *p++ = '}';
 
@@ -462,8 +500,8 @@ ngx_http_ws_heartbeat_json_ago(u_char *p, uint64_t now, uint64_t start,
 static u_char *
 ngx_http_ws_heartbeat_json_str(u_char *p, u_char *s, size_t len)
 {
-    u_char    *end, *run, *next;
-    uint32_t   u;
+    u_char  *end, *run;
+    size_t   n;
 
     *p++ = '"';
     end = s + len;
@@ -472,19 +510,13 @@ ngx_http_ws_heartbeat_json_str(u_char *p, u_char *s, size_t len)
         run = s;
 
         while (s < end) {
-            if (*s < 0x80) {
-                s++;
-                continue;
-            }
+            n = ngx_http_ws_heartbeat_utf8_len(s, end - s);
 
-            next = s;
-            u = ngx_utf8_decode(&next, end - s);
-
-            if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
+            if (n == 0) {
                 break;
             }
 
-            s = next;
+            s += n;
         }
 
         p = (u_char *) ngx_escape_json(p, run, s - run);

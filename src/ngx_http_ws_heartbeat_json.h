@@ -22,9 +22,26 @@
 #define NGX_HTTP_WSHB_JSON_HEAD                                              \
     (2048 + 100 * NGX_ATOMIC_T_LEN + 2 + 6 * 256)
 
-/* the most one session object takes as JSON */
+/* an ISO 8601 time with milliseconds: "2026-12-01T12:00:00.000Z" */
+#define NGX_HTTP_WSHB_TIME_LEN       (sizeof("1970-01-01T00:00:00.000Z") - 1)
+
+/* the most the tags of a session take: names need no escapes */
+#define NGX_HTTP_WSHB_TAGS_JSON                                              \
+    (sizeof(",\"tags\":{}") - 1                                              \
+     + NGX_HTTP_WSHB_MAX_TAGS * (NGX_HTTP_WSHB_TAG_NAME_LEN + 4             \
+                                 + 2 + 6 * NGX_HTTP_WSHB_TAG_VALUE_LEN))
+
+/*
+ * The most one session object takes as JSON: its names and punctuation
+ * (under 400 bytes, state and reason names included), 16 numbers, 5
+ * times, 2 addresses, and the host, URI and tags, each byte escaped in 6
+ * at most
+ */
 #define NGX_HTTP_WSHB_RECORD_JSON                                            \
-    (1536 + 6 * (NGX_HTTP_WSHB_HOST_LEN + NGX_HTTP_WSHB_URI_LEN))
+    (512 + 16 * NGX_INT64_LEN + 5 * NGX_HTTP_WSHB_TIME_LEN                   \
+     + 2 * NGX_SOCKADDR_STRLEN                                               \
+     + 2 + 6 * NGX_HTTP_WSHB_HOST_LEN + 2 + 6 * NGX_HTTP_WSHB_URI_LEN        \
+     + NGX_HTTP_WSHB_TAGS_JSON)
 
 
 ngx_int_t ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,

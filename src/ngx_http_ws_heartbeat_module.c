@@ -12,6 +12,7 @@
 #include "ngx_http_ws_heartbeat_session.h"
 #include "ngx_http_ws_heartbeat_status.h"
 #include "ngx_http_ws_heartbeat_stream.h"
+#include "ngx_http_ws_heartbeat_wake.h"
 
 
 static ngx_int_t ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r);
@@ -24,10 +25,13 @@ static char *ngx_http_ws_heartbeat_bounds(ngx_conf_t *cf, void *post,
     void *data);
 static void *ngx_http_ws_heartbeat_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_ws_heartbeat_init_main_conf(ngx_conf_t *cf, void *conf);
+static char *ngx_http_ws_heartbeat_tag(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void *ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_http_ws_heartbeat_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_ws_heartbeat_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_ws_heartbeat_init_process(ngx_cycle_t *cycle);
 static void ngx_http_ws_heartbeat_exit_process(ngx_cycle_t *cycle);
 
@@ -119,6 +123,13 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
       0,
       NULL },
 
+    { ngx_string("ws_heartbeat_tag"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_ws_heartbeat_tag,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("ws_heartbeat_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_ws_heartbeat_status,
@@ -127,7 +138,7 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
       NULL },
 
     { ngx_string("ws_heartbeat_status_token"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
       ngx_http_ws_heartbeat_status_token,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -158,7 +169,7 @@ ngx_module_t  ngx_http_ws_heartbeat_module = {
     ngx_http_ws_heartbeat_commands,        /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_ws_heartbeat_init_module,     /* init module */
     ngx_http_ws_heartbeat_init_process,    /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -333,6 +344,92 @@ ngx_http_ws_heartbeat_header(ngx_list_t *headers, char *name)
 }
 
 
+/*
+ * ws_heartbeat_tag name value [metrics]: up to NGX_HTTP_WSHB_MAX_TAGS per
+ * level; a level without any inherits those of the one above
+ */
+
+static char *
+ngx_http_ws_heartbeat_tag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_ws_heartbeat_loc_conf_t *wlcf = conf;
+
+    ngx_str_t                          *value;
+    ngx_uint_t                          i;
+    ngx_http_ws_heartbeat_tag_t        *tag;
+    ngx_http_compile_complex_value_t    ccv;
+
+    value = cf->args->elts;
+
+    if (!ngx_http_ws_heartbeat_tag_name_valid(value[1].data, value[1].len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid tag name \"%V\" in \"%V\" directive, "
+                           "it must be [a-z][a-z0-9_]*, at most %d bytes",
+                           &value[1], &cmd->name,
+                           NGX_HTTP_WSHB_TAG_NAME_LEN);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 4
+        && ngx_strcmp(value[3].data, "metrics") != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in \"%V\" directive",
+                           &value[3], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (wlcf->tags == NGX_CONF_UNSET_PTR) {
+        wlcf->tags = ngx_array_create(cf->pool, NGX_HTTP_WSHB_MAX_TAGS,
+                                      sizeof(ngx_http_ws_heartbeat_tag_t));
+        if (wlcf->tags == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    tag = wlcf->tags->elts;
+
+    for (i = 0; i < wlcf->tags->nelts; i++) {
+        if (tag[i].name.len == value[1].len
+            && ngx_strncmp(tag[i].name.data, value[1].data, value[1].len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate tag \"%V\" in \"%V\" directive",
+                               &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (wlcf->tags->nelts == NGX_HTTP_WSHB_MAX_TAGS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "too many \"%V\" directives, at most %d",
+                           &cmd->name, NGX_HTTP_WSHB_MAX_TAGS);
+        return NGX_CONF_ERROR;
+    }
+
+    tag = ngx_array_push(wlcf->tags);
+    if (tag == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    tag->name = value[1];
+    tag->metrics = (cf->args->nelts == 4);
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[2];
+    ccv.complex_value = &tag->value;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_ws_heartbeat_positive(ngx_conf_t *cf, void *post, void *data)
 {
@@ -450,6 +547,7 @@ ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf)
     wlcf->upstream = NGX_CONF_UNSET;
     wlcf->idle_timeout = NGX_CONF_UNSET_MSEC;
     wlcf->tokens = NGX_CONF_UNSET_PTR;
+    wlcf->tags = NGX_CONF_UNSET_PTR;
     wlcf->limit = NGX_CONF_UNSET_PTR;
     wlcf->backlog = NGX_CONF_UNSET_SIZE;
 
@@ -470,6 +568,7 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_value(conf->upstream, prev->upstream, 0);
     ngx_conf_merge_msec_value(conf->idle_timeout, prev->idle_timeout, 0);
     ngx_conf_merge_ptr_value(conf->tokens, prev->tokens, NULL);
+    ngx_conf_merge_ptr_value(conf->tags, prev->tags, NULL);
     ngx_conf_merge_ptr_value(conf->limit, prev->limit, NULL);
     ngx_conf_merge_size_value(conf->backlog, prev->backlog, 1024 * 1024);
 
@@ -516,6 +615,24 @@ ngx_http_ws_heartbeat_init(ngx_conf_t *cf)
     ngx_http_top_header_filter = ngx_http_ws_heartbeat_header_filter;
 
     return NGX_OK;
+}
+
+
+/* a zone's sessions may be closed from any worker: they wake each other */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_ws_heartbeat_module);
+
+    if (wmcf == NULL || wmcf->zone == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_ws_heartbeat_wake_init(cycle);
 }
 
 

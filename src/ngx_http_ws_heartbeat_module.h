@@ -46,13 +46,32 @@ typedef struct {
 } ngx_http_ws_heartbeat_limit_t;
 
 
+/* a ws_heartbeat_tag: evaluated once per session, as it starts */
+
+typedef struct {
+    ngx_str_t                         name;
+    ngx_http_complex_value_t          value;
+    ngx_uint_t                        metrics;    /* counted in Prometheus */
+} ngx_http_ws_heartbeat_tag_t;
+
+
+/* a ws_heartbeat_status_token */
+
+typedef struct {
+    ngx_str_t                         token;
+    ngx_str_t                         name;       /* in the audit log */
+    ngx_uint_t                        admin;      /* may close sessions */
+} ngx_http_ws_heartbeat_token_t;
+
+
 typedef struct {
     ngx_flag_t                        enable;
     ngx_msec_t                        interval;
     ngx_msec_t                        timeout;
     ngx_flag_t                        upstream;
     ngx_msec_t                        idle_timeout;
-    ngx_array_t                      *tokens;     /* of ngx_str_t */
+    ngx_array_t                      *tokens;     /* of ..._token_t */
+    ngx_array_t                      *tags;       /* of ..._tag_t */
     ngx_http_ws_heartbeat_limit_t    *limit;
     size_t                            backlog;    /* per subscriber */
 } ngx_http_ws_heartbeat_loc_conf_t;

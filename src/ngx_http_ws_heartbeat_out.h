@@ -29,12 +29,24 @@ typedef struct {
 } ngx_http_ws_heartbeat_upstream_count_t;
 
 
+/* sessions by the value of a tag declared with "metrics" */
+
+typedef struct {
+    u_char                          name[NGX_HTTP_WSHB_TAG_NAME_LEN];
+    u_char                          value[NGX_HTTP_WSHB_TAG_VALUE_LEN];
+    u_char                          name_len;
+    u_char                          value_len;
+    ngx_uint_t                      sessions;
+} ngx_http_ws_heartbeat_tag_count_t;
+
+
 /* what the renderers print: copied under the zone mutex */
 
 typedef struct {
     ngx_http_ws_heartbeat_totals_t  totals;
     ngx_uint_t                      states[NGX_HTTP_WSHB_NSTATES];
     ngx_array_t                     upstreams;
+    ngx_array_t                     tags;       /* of ..._tag_count_t */
     ngx_uint_t                      used;
     ngx_uint_t                      nrecords;
     ngx_uint_t                      nnames;

@@ -25,6 +25,9 @@
  */
 #define NGX_HTTP_WSHB_PROMETHEUS  (8192 + 100 * NGX_ATOMIC_T_LEN)
 
+/* values of a tag shown as series of their own */
+#define NGX_HTTP_WSHB_TAG_SERIES  1000
+
 
 static u_char *ngx_http_ws_heartbeat_prometheus_sessions(u_char *p,
     u_char *last, ngx_http_ws_heartbeat_summary_t *sum);
@@ -34,6 +37,17 @@ static u_char *ngx_http_ws_heartbeat_prometheus_rtt(u_char *p,
     u_char *last, ngx_http_ws_heartbeat_totals_t *t);
 static u_char *ngx_http_ws_heartbeat_prometheus_zone(u_char *p,
     u_char *last, ngx_http_ws_heartbeat_summary_t *sum);
+static ngx_int_t ngx_http_ws_heartbeat_prometheus_tags(
+    ngx_http_ws_heartbeat_out_t *out, ngx_http_ws_heartbeat_summary_t *sum);
+static ngx_uint_t ngx_http_ws_heartbeat_tag_merge(ngx_array_t *tags);
+static ngx_int_t ngx_http_ws_heartbeat_tag_line(
+    ngx_http_ws_heartbeat_out_t *out, ngx_http_ws_heartbeat_tag_count_t *tc,
+    ngx_uint_t other);
+static ngx_int_t ngx_http_ws_heartbeat_tag_cmp(const void *one,
+    const void *two);
+static ngx_int_t ngx_http_ws_heartbeat_tag_cmp_sessions(const void *one,
+    const void *two);
+static u_char *ngx_http_ws_heartbeat_label(u_char *p, u_char *s, size_t len);
 
 
 /*
@@ -76,12 +90,232 @@ ngx_http_ws_heartbeat_prometheus(ngx_http_ws_heartbeat_out_t *out,
         }
 
         p = ngx_sprintf(p, "nginx_ws_upstream_sessions{upstream=\"");
-        p = ngx_http_ws_heartbeat_addr_text(p, &uc[i].addr);
+        p = ngx_http_ws_heartbeat_addr_text(p, &uc[i].addr, 1);
         p = ngx_sprintf(p, "\"} %ui\n", uc[i].sessions);
         out->buf->last = p;
     }
 
+    return ngx_http_ws_heartbeat_prometheus_tags(out, sum);
+}
+
+
+/*
+ * nginx_ws_tag_sessions{tag,value} for the tags declared with "metrics":
+ * at most NGX_HTTP_WSHB_TAG_SERIES values of a tag, those with the most
+ * sessions; the rest are summed as value="other", and how many values
+ * that holds is nginx_ws_tag_values_other{tag}
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_prometheus_tags(ngx_http_ws_heartbeat_out_t *out,
+    ngx_http_ws_heartbeat_summary_t *sum)
+{
+    u_char                             *p, *last;
+    ngx_uint_t                          i, j, k, n;
+    ngx_http_ws_heartbeat_tag_count_t  *tc, other;
+
+    p = ngx_http_ws_heartbeat_reserve(out, 512);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = p + 512;
+
+    p = ngx_http_ws_heartbeat_meta(p, "tag_sessions", "gauge",
+            "Tracked sessions by the value of a tag declared with metrics; "
+            "past 1000 values of a tag, the rest are value=\"other\".");
+    p = ngx_http_ws_heartbeat_meta(p, "tag_values_other", "gauge",
+            "Distinct values of a tag counted under value=\"other\".");
+
+    out->buf->last = p;
+
+    n = ngx_http_ws_heartbeat_tag_merge(&sum->tags);
+    tc = sum->tags.elts;
+
+    for (i = 0; i < n; i = j) {
+
+        /* tc[i .. j) are the values of one tag */
+
+        for (j = i + 1; j < n; j++) {
+            if (tc[j].name_len != tc[i].name_len
+                || ngx_memcmp(tc[j].name, tc[i].name, tc[i].name_len) != 0)
+            {
+                break;
+            }
+        }
+
+        if (j - i > NGX_HTTP_WSHB_TAG_SERIES) {
+            ngx_sort(&tc[i], j - i, sizeof(ngx_http_ws_heartbeat_tag_count_t),
+                     ngx_http_ws_heartbeat_tag_cmp_sessions);
+        }
+
+        other = tc[i];
+        other.value_len = 0;
+        other.sessions = 0;
+
+        for (k = i; k < j; k++) {
+            if (k - i < NGX_HTTP_WSHB_TAG_SERIES) {
+                if (ngx_http_ws_heartbeat_tag_line(out, &tc[k], 0) != NGX_OK) {
+                    return NGX_ERROR;
+                }
+
+            } else {
+                other.sessions += tc[k].sessions;
+            }
+        }
+
+        if (j - i > NGX_HTTP_WSHB_TAG_SERIES) {
+            if (ngx_http_ws_heartbeat_tag_line(out, &other, 1) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+
+        other.sessions = (j - i > NGX_HTTP_WSHB_TAG_SERIES)
+                         ? j - i - NGX_HTTP_WSHB_TAG_SERIES : 0;
+
+        if (ngx_http_ws_heartbeat_tag_line(out, &other, 2) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
     return NGX_OK;
+}
+
+
+/* sorted by tag and value, one entry per value: the number left */
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_tag_merge(ngx_array_t *tags)
+{
+    ngx_uint_t                          i, n;
+    ngx_http_ws_heartbeat_tag_count_t  *tc;
+
+    tc = tags->elts;
+
+    if (tags->nelts == 0) {
+        return 0;
+    }
+
+    ngx_sort(tc, tags->nelts, sizeof(ngx_http_ws_heartbeat_tag_count_t),
+             ngx_http_ws_heartbeat_tag_cmp);
+
+    n = 0;
+
+    for (i = 1; i < tags->nelts; i++) {
+        if (ngx_http_ws_heartbeat_tag_cmp(&tc[n], &tc[i]) == 0) {
+            tc[n].sessions += tc[i].sessions;
+
+        } else {
+            tc[++n] = tc[i];
+        }
+    }
+
+    return n + 1;
+}
+
+
+/* kind 0: a value's line; 1: value="other"; 2: tag_values_other */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_tag_line(ngx_http_ws_heartbeat_out_t *out,
+    ngx_http_ws_heartbeat_tag_count_t *tc, ngx_uint_t kind)
+{
+    u_char  *p;
+
+    p = ngx_http_ws_heartbeat_reserve(out, 128 + NGX_HTTP_WSHB_TAG_NAME_LEN
+                                      + 3 * NGX_HTTP_WSHB_TAG_VALUE_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(p, "nginx_ws_%s{tag=\"%*s\"",
+                    kind == 2 ? "tag_values_other" : "tag_sessions",
+                    (size_t) tc->name_len, tc->name);
+
+    if (kind == 0) {
+        p = ngx_cpymem(p, ",value=\"", sizeof(",value=\"") - 1);
+        p = ngx_http_ws_heartbeat_label(p, tc->value, tc->value_len);
+        *p++ = '"';
+
+    } else if (kind == 1) {
+        p = ngx_cpymem(p, ",value=\"other\"", sizeof(",value=\"other\"") - 1);
+    }
+
+    out->buf->last = ngx_sprintf(p, "} %ui\n", tc->sessions);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_ws_heartbeat_tag_cmp(const void *one, const void *two)
+{
+    const ngx_http_ws_heartbeat_tag_count_t  *a = one, *b = two;
+
+    ngx_int_t  rc;
+
+    rc = ngx_memn2cmp((u_char *) a->name, (u_char *) b->name, a->name_len,
+                      b->name_len);
+    if (rc) {
+        return rc;
+    }
+
+    return ngx_memn2cmp((u_char *) a->value, (u_char *) b->value,
+                        a->value_len, b->value_len);
+}
+
+
+/* most sessions first; the same number by value, so that it is stable */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_tag_cmp_sessions(const void *one, const void *two)
+{
+    const ngx_http_ws_heartbeat_tag_count_t  *a = one, *b = two;
+
+    if (a->sessions != b->sessions) {
+        return (a->sessions > b->sessions) ? -1 : 1;
+    }
+
+    return ngx_http_ws_heartbeat_tag_cmp(one, two);
+}
+
+
+/*
+ * A label value: backslash, double quote and line feed escaped, and any
+ * byte that starts no valid UTF-8 sequence replaced by U+FFFD.  Needs at
+ * most 3 * len bytes.
+ */
+
+static u_char *
+ngx_http_ws_heartbeat_label(u_char *p, u_char *s, size_t len)
+{
+    u_char  *end;
+    size_t   n;
+
+    end = s + len;
+
+    while (s < end) {
+
+        if (*s == '\\' || *s == '"' || *s == '\n') {
+            *p++ = '\\';
+            *p++ = (*s == '\n') ? 'n' : *s;
+            s++;
+            continue;
+        }
+
+        n = ngx_http_ws_heartbeat_utf8_len(s, end - s);
+
+        if (n == 0) {
+            p = ngx_cpymem(p, "\xef\xbf\xbd", 3);
+            s++;
+            continue;
+        }
+
+        p = ngx_cpymem(p, s, n);
+        s += n;
+    }
+
+    return p;
 }
 
 
@@ -275,12 +509,13 @@ ngx_http_ws_heartbeat_prometheus_zone(u_char *p, u_char *last,
                      sum->used, sum->nrecords - sum->used);
 
     p = ngx_http_ws_heartbeat_meta(p, "zone_names_bytes", "gauge",
-            "Bytes of the zone that hold the hosts and URIs of sessions.");
+            "Bytes of the zone that hold the hosts, URIs and tags of "
+            "sessions.");
     p = ngx_slprintf(p, last, "nginx_ws_zone_names_bytes %uz\n",
                      sum->names_size);
 
     p = ngx_http_ws_heartbeat_meta(p, "sessions_unnamed_total", "counter",
-            "Sessions tracked without their host and URI: no room left.");
+            "Sessions tracked without their host, URI and tags: no room left.");
     p = ngx_slprintf(p, last, "nginx_ws_sessions_unnamed_total %ui\n",
                      sum->unnamed);
 

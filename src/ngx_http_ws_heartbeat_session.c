@@ -18,6 +18,7 @@
 #include "ngx_http_ws_heartbeat_session.h"
 #include "ngx_http_ws_heartbeat_liveness.h"
 #include "ngx_http_ws_heartbeat_close.h"
+#include "ngx_http_ws_heartbeat_wake.h"
 
 
 /*
@@ -67,6 +68,8 @@ static void ngx_http_ws_heartbeat_finalize(ngx_http_request_t *r,
 static void ngx_http_ws_heartbeat_end(ngx_http_ws_heartbeat_ctx_t *ctx);
 static void ngx_http_ws_heartbeat_cleanup(void *data);
 static ngx_uint_t ngx_http_ws_heartbeat_watch(ngx_log_t *log);
+static void ngx_http_ws_heartbeat_woken(ngx_event_t *ev);
+static void ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx);
 
 
 /*
@@ -89,6 +92,7 @@ static ngx_http_ws_heartbeat_ctx_t    *ngx_http_ws_heartbeat_free;
 static ngx_uint_t                      ngx_http_ws_heartbeat_nctx;
 static ngx_uint_t                      ngx_http_ws_heartbeat_nsessions;
 static ngx_uint_t                      ngx_http_ws_heartbeat_counter;
+static ngx_atomic_uint_t               ngx_http_ws_heartbeat_commanded;
 
 time_t                                 ngx_http_ws_heartbeat_worker_start;
 ngx_http_ws_heartbeat_zone_t          *ngx_http_ws_heartbeat_wzone;
@@ -110,7 +114,15 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
     ngx_http_ws_heartbeat_timers_init(cycle, ngx_http_ws_heartbeat_fired,
                                       ngx_http_ws_heartbeat_watch);
 
-    return NGX_OK;
+    if (ngx_http_ws_heartbeat_wzone == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_ws_heartbeat_commanded = ngx_http_ws_heartbeat_wzone->sh
+                                                             ->commanded;
+
+    return ngx_http_ws_heartbeat_wake_listen(cycle,
+                                             ngx_http_ws_heartbeat_woken);
 }
 
 
@@ -134,6 +146,7 @@ ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle)
     ngx_http_ws_heartbeat_nctx = 0;
 
     ngx_http_ws_heartbeat_timers_done();
+    ngx_http_ws_heartbeat_wake_done();
 }
 
 
@@ -222,7 +235,7 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 
     if (ngx_http_ws_heartbeat_wzone) {
         ctx->record = ngx_http_ws_heartbeat_record_alloc(
-                               ngx_http_ws_heartbeat_wzone, r,
+                               ngx_http_ws_heartbeat_wzone, r, wlcf->tags,
                                (uint32_t) ngx_http_ws_heartbeat_worker_start,
                                ctx->counter);
     }
@@ -774,6 +787,10 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
         return 0;
     }
 
+    /* a DELETE in a worker that could not wake this one: a reload's */
+
+    ngx_http_ws_heartbeat_close_marked();
+
     if (!ngx_exiting) {
         ngx_http_ws_heartbeat_probe(NULL);
         return 1;
@@ -815,6 +832,103 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
  * every second from the watch, and at once by the limit handler (with
  * the limit that is under pressure).
  */
+
+/*
+ * Sessions of this worker that a DELETE at the status endpoint marked
+ * are closed with the close frame it asked for
+ */
+
+void
+ngx_http_ws_heartbeat_close_marked(void)
+{
+    ngx_atomic_uint_t  n;
+
+    if (ngx_http_ws_heartbeat_wzone == NULL) {
+        return;
+    }
+
+    n = ngx_http_ws_heartbeat_wzone->sh->commanded;
+
+    if (n == ngx_http_ws_heartbeat_commanded) {
+        return;
+    }
+
+    ngx_http_ws_heartbeat_commanded = n;
+
+    ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_command);
+}
+
+
+/* another worker's DELETE: see ngx_http_ws_heartbeat_wake.c */
+
+static void
+ngx_http_ws_heartbeat_woken(ngx_event_t *ev)
+{
+    ngx_http_ws_heartbeat_close_marked();
+}
+
+
+static void
+ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx)
+{
+    ngx_uint_t                        k;
+    ngx_http_ws_heartbeat_zone_t     *zone;
+    ngx_http_ws_heartbeat_command_t   cmd;
+
+    zone = ngx_http_ws_heartbeat_wzone;
+
+    if (ctx->closing || ctx->record == NGX_HTTP_WSHB_NO_RECORD) {
+        return;
+    }
+
+    k = zone->sh->records[ctx->record].command;
+
+    if (k == 0) {
+        return;
+    }
+
+    /* the slot is the mutex's: a later DELETE may take it */
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    cmd = zone->sh->commands[(k - 1) % NGX_HTTP_WSHB_COMMANDS];
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_log_error(NGX_LOG_INFO, ngx_http_ws_heartbeat_log(ctx), 0,
+                  "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT
+                  " closed by operator, code %ud",
+                  NGX_HTTP_WSHB_ID(ctx), (ngx_uint_t) cmd.code);
+
+    if (ctx->passthrough) {
+        /* no frame boundaries are known: it ends as it is */
+        ctx->reason = NGX_HTTP_WSHB_ADMIN;
+        ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_CLOSING);
+        ngx_http_ws_heartbeat_finish(ctx);
+        return;
+    }
+
+    ngx_http_ws_heartbeat_publish(ctx, 0);
+    ngx_http_ws_heartbeat_close_coded(ctx, NGX_HTTP_WSHB_ADMIN, cmd.code,
+                                      cmd.text, cmd.len, 1, 1);
+}
+
+
+/* calls handler for every live session of the worker */
+
+void
+ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_each_pt handler)
+{
+    ngx_uint_t                      j;
+    ngx_http_ws_heartbeat_block_t  *block;
+
+    for (block = ngx_http_ws_heartbeat_blocks; block; block = block->next) {
+        for (j = 0; j < NGX_HTTP_WSHB_CTX_CHUNK; j++) {
+            if (block->ctx[j].active) {
+                handler(&block->ctx[j]);
+            }
+        }
+    }
+}
+
 
 void
 ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit)

@@ -269,11 +269,16 @@ ngx_http_ws_heartbeat_divert(ngx_http_ws_heartbeat_ctx_t *ctx)
 
 /* ngx_http_ws_heartbeat_session.c */
 
+typedef void (*ngx_http_ws_heartbeat_each_pt)(
+    ngx_http_ws_heartbeat_ctx_t *ctx);
+
 ngx_int_t ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle);
 void ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t *wlcf);
 void ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit);
+void ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_each_pt handler);
+void ngx_http_ws_heartbeat_close_marked(void);
 
 /* ngx_http_ws_heartbeat_zone.c */
 

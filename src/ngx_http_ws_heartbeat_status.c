@@ -20,6 +20,8 @@
 #include "ngx_http_ws_heartbeat_prometheus.h"
 #include "ngx_http_ws_heartbeat_stream.h"
 #include "ngx_http_ws_heartbeat_dashboard.h"
+#include "ngx_http_ws_heartbeat_filter.h"
+#include "ngx_http_ws_heartbeat_admin.h"
 
 
 #define NGX_HTTP_WSHB_BATCH          64
@@ -29,30 +31,30 @@
 static ngx_int_t ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_ws_heartbeat_status_query(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q);
+static ngx_int_t ngx_http_ws_heartbeat_status_method(ngx_http_request_t *r);
 static ngx_int_t ngx_http_ws_heartbeat_status_auth(ngx_http_request_t *r,
-    ngx_array_t *tokens, ngx_str_t *protocol);
+    ngx_array_t *tokens, ngx_str_t *protocol,
+    ngx_http_ws_heartbeat_token_t **token);
 static ngx_int_t ngx_http_ws_heartbeat_status_subscribe(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q, ngx_uint_t transport,
     ngx_str_t *protocol);
 static ngx_int_t ngx_http_ws_heartbeat_status_document(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q);
 static ngx_int_t ngx_http_ws_heartbeat_authorized(ngx_http_request_t *r,
-    ngx_array_t *tokens, ngx_str_t *protocol);
-static ngx_uint_t ngx_http_ws_heartbeat_token_match(ngx_array_t *tokens,
-    u_char *p, size_t len);
+    ngx_array_t *tokens, ngx_str_t *protocol,
+    ngx_http_ws_heartbeat_token_t **token);
+static ngx_http_ws_heartbeat_token_t *ngx_http_ws_heartbeat_token_match(
+    ngx_array_t *tokens, u_char *p, size_t len);
 static ngx_uint_t ngx_http_ws_heartbeat_wants_prometheus(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q,
     ngx_http_ws_heartbeat_summary_t *sum);
-static ngx_uint_t ngx_http_ws_heartbeat_match(
-    ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_query_t *q);
+static void ngx_http_ws_heartbeat_tag_counts_locked(
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_summary_t *sum);
 static ngx_int_t ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q,
     ngx_http_ws_heartbeat_out_t *out);
-static ngx_int_t ngx_http_ws_heartbeat_status_error(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *text);
-
 
 
 
@@ -73,13 +75,17 @@ ngx_http_ws_heartbeat_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* ws_heartbeat_status_token token [name=name] [admin] */
+
 char *
 ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_ws_heartbeat_loc_conf_t *wlcf = conf;
 
-    ngx_str_t  *value, *token;
+    ngx_str_t                      *value;
+    ngx_uint_t                      i;
+    ngx_http_ws_heartbeat_token_t  *token;
 
     value = cf->args->elts;
 
@@ -88,7 +94,8 @@ ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     if (wlcf->tokens == NGX_CONF_UNSET_PTR) {
-        wlcf->tokens = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        wlcf->tokens = ngx_array_create(cf->pool, 2,
+                                        sizeof(ngx_http_ws_heartbeat_token_t));
         if (wlcf->tokens == NULL) {
             return NGX_CONF_ERROR;
         }
@@ -99,7 +106,41 @@ ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    *token = value[1];
+    token->token = value[1];
+    token->admin = 0;
+
+    /* by default, its place: "token1", "token2" */
+
+    token->name.data = ngx_pnalloc(cf->pool, sizeof("token") + NGX_INT_T_LEN);
+    if (token->name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    token->name.len = ngx_sprintf(token->name.data, "token%ui",
+                                  wlcf->tokens->nelts)
+                      - token->name.data;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "admin") == 0) {
+            token->admin = 1;
+            continue;
+        }
+
+        if (value[i].len > 5 && value[i].len <= 5 + 64
+            && ngx_strncmp(value[i].data, "name=", 5) == 0)
+        {
+            token->name.data = value[i].data + 5;
+            token->name.len = value[i].len - 5;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in \"%V\" directive, "
+                           "it must be \"name=\" (1 to 64 bytes) or "
+                           "\"admin\"", &value[i], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -108,40 +149,26 @@ ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
 /*
  * The status location: the method, the query, the dashboard page (static,
  * so it needs no token: the stream it opens is authorized like any other
- * request), the token, then a subscription or a document
+ * request), the token, then a DELETE, a subscription or a document
  */
 
 static ngx_int_t
 ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
 {
     ngx_int_t                          rc, transport;
-    ngx_str_t                          error, protocol;
-    ngx_table_elt_t                   *h;
+    ngx_str_t                          protocol;
+    ngx_array_t                       *tokens;
     ngx_http_ws_heartbeat_query_t      q;
+    ngx_http_ws_heartbeat_token_t     *token;
     ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    /* the steps answer NGX_DECLINED to go on, or the request's end */
 
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "GET, HEAD");
+    rc = ngx_http_ws_heartbeat_status_method(r);
 
-        ngx_str_set(&error, "only GET and HEAD are allowed");
-        return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_NOT_ALLOWED,
-                                                  &error);
-    }
-
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
-
-    /* the steps answer NGX_DECLINED to go on, or the request's end */
 
     rc = ngx_http_ws_heartbeat_status_query(r, &q);
 
@@ -150,21 +177,28 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
     }
 
     if (q.format == NGX_HTTP_WSHB_FORMAT_HTML
+        && r->method != NGX_HTTP_DELETE
         && !ngx_http_ws_heartbeat_is_websocket(r))
     {
         return ngx_http_ws_heartbeat_dashboard(r);
     }
 
     ngx_str_null(&protocol);
+    token = NULL;
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
+    tokens = (wlcf->tokens != NGX_CONF_UNSET_PTR) ? wlcf->tokens : NULL;
 
-    if (wlcf->tokens != NGX_CONF_UNSET_PTR && wlcf->tokens != NULL) {
-        rc = ngx_http_ws_heartbeat_status_auth(r, wlcf->tokens, &protocol);
+    if (tokens) {
+        rc = ngx_http_ws_heartbeat_status_auth(r, tokens, &protocol, &token);
 
         if (rc != NGX_DECLINED) {
             return rc;
         }
+    }
+
+    if (r->method == NGX_HTTP_DELETE) {
+        return ngx_http_ws_heartbeat_delete(r, &q, token);
     }
 
     transport = ngx_http_ws_heartbeat_wants_stream(r, &q);
@@ -178,6 +212,40 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
 }
 
 
+/* GET, HEAD and DELETE; no body is read */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_status_method(ngx_http_request_t *r)
+{
+    ngx_int_t         rc;
+    ngx_str_t         error;
+    ngx_table_elt_t  *h;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_DELETE))) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "GET, HEAD, DELETE");
+
+        ngx_str_set(&error, "only GET, HEAD and DELETE are allowed");
+        return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_NOT_ALLOWED,
+                                                  &error);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return NGX_DECLINED;
+}
+
+
 /*
  * The query, parsed from a copy of the arguments: NGX_DECLINED, or 400
  * with a reason
@@ -188,7 +256,6 @@ ngx_http_ws_heartbeat_status_query(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q)
 {
     ngx_str_t    args, error;
-    ngx_uint_t   i;
     const char  *reason;
 
     /* a copy: values are unescaped in place, $request must stay as is */
@@ -205,22 +272,8 @@ ngx_http_ws_heartbeat_status_query(ngx_http_request_t *r,
 
     reason = ngx_http_ws_heartbeat_parse_query(args.data, args.len, q);
 
-    if (reason == NULL && q->state_len) {
-        for (i = 1; i < NGX_HTTP_WSHB_NSTATES; i++) {
-            if (q->state_len == ngx_http_ws_heartbeat_states[i].len
-                && ngx_strncmp(q->state, ngx_http_ws_heartbeat_states[i].data,
-                               q->state_len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (i == NGX_HTTP_WSHB_NSTATES) {
-            reason = "state must be healthy, awaiting_pong, closing "
-                     "or passthrough";
-        }
-
-        q->state_index = i;
+    if (reason == NULL) {
+        reason = ngx_http_ws_heartbeat_filter_check(q);
     }
 
     if (reason == NULL) {
@@ -242,13 +295,13 @@ ngx_http_ws_heartbeat_status_query(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_ws_heartbeat_status_auth(ngx_http_request_t *r, ngx_array_t *tokens,
-    ngx_str_t *protocol)
+    ngx_str_t *protocol, ngx_http_ws_heartbeat_token_t **token)
 {
     ngx_int_t         rc;
     ngx_str_t         error;
     ngx_table_elt_t  *h;
 
-    rc = ngx_http_ws_heartbeat_authorized(r, tokens, protocol);
+    rc = ngx_http_ws_heartbeat_authorized(r, tokens, protocol, token);
 
     if (rc == NGX_OK) {
         return NGX_DECLINED;
@@ -393,7 +446,7 @@ ngx_http_ws_heartbeat_status_document(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_ws_heartbeat_authorized(ngx_http_request_t *r, ngx_array_t *tokens,
-    ngx_str_t *protocol)
+    ngx_str_t *protocol, ngx_http_ws_heartbeat_token_t **token)
 {
     u_char           *p, *end, *start;
     ngx_uint_t        presented;
@@ -416,7 +469,9 @@ ngx_http_ws_heartbeat_authorized(ngx_http_request_t *r, ngx_array_t *tokens,
             p++;
         }
 
-        if (ngx_http_ws_heartbeat_token_match(tokens, p, end - p)) {
+        *token = ngx_http_ws_heartbeat_token_match(tokens, p, end - p);
+
+        if (*token) {
             return NGX_OK;
         }
     }
@@ -443,9 +498,9 @@ ngx_http_ws_heartbeat_authorized(ngx_http_request_t *r, ngx_array_t *tokens,
             {
                 presented = 1;
 
-                if (ngx_http_ws_heartbeat_token_match(tokens, start + 7,
-                                                      p - start - 7))
-                {
+                *token = ngx_http_ws_heartbeat_token_match(tokens, start + 7,
+                                                           p - start - 7);
+                if (*token) {
                     /* echoed in the 101 response */
                     protocol->data = start;
                     protocol->len = p - start;
@@ -459,27 +514,32 @@ ngx_http_ws_heartbeat_authorized(ngx_http_request_t *r, ngx_array_t *tokens,
 }
 
 
-/* compares with every token, in time that does not depend on the bytes */
+/*
+ * The token presented, or NULL: compared with every one, in time that
+ * does not depend on the bytes
+ */
 
-static ngx_uint_t
+static ngx_http_ws_heartbeat_token_t *
 ngx_http_ws_heartbeat_token_match(ngx_array_t *tokens, u_char *p, size_t len)
 {
-    size_t       i;
-    ngx_str_t   *t;
-    ngx_uint_t   k, match;
-    u_char       diff;
+    size_t                          i;
+    u_char                          diff;
+    ngx_uint_t                      k;
+    ngx_http_ws_heartbeat_token_t  *t, *match;
 
     t = tokens->elts;
-    match = 0;
+    match = NULL;
 
     for (k = 0; k < tokens->nelts; k++) {
-        diff = (t[k].len != len);
+        diff = (t[k].token.len != len);
 
-        for (i = 0; i < t[k].len; i++) {
-            diff |= t[k].data[i] ^ (i < len ? p[i] : 0);
+        for (i = 0; i < t[k].token.len; i++) {
+            diff |= t[k].token.data[i] ^ (i < len ? p[i] : 0);
         }
 
-        match |= (diff == 0);
+        if (diff == 0) {
+            match = &t[k];
+        }
     }
 
     return match;
@@ -518,7 +578,9 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q,
     ngx_http_ws_heartbeat_summary_t *sum)
 {
+    uint64_t                                 now;
     ngx_uint_t                               i, k, n;
+    ngx_time_t                              *tp;
     ngx_atomic_t                            *src, *dst;
     ngx_http_ws_heartbeat_shctx_t           *sh;
     ngx_http_ws_heartbeat_record_t          *rec;
@@ -528,7 +590,10 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
 
     if (ngx_array_init(&sum->upstreams, r->pool, 8,
                        sizeof(ngx_http_ws_heartbeat_upstream_count_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&sum->tags, r->pool, 8,
+                          sizeof(ngx_http_ws_heartbeat_tag_count_t))
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -538,6 +603,9 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
     sum->zone_name = zone->shm_zone->shm.name;
     sum->zone_size = zone->shm_zone->shm.size;
     sum->created = sh->created;
+
+    tp = ngx_timeofday();
+    now = (uint64_t) tp->sec * 1000 + tp->msec;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -563,7 +631,7 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
         n++;
         sum->states[rec->state < NGX_HTTP_WSHB_NSTATES ? rec->state : 0]++;
 
-        if (ngx_http_ws_heartbeat_match(rec, q)) {
+        if (ngx_http_ws_heartbeat_match_locked(zone, rec, q, now)) {
             sum->matching++;
         }
 
@@ -597,6 +665,10 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
         uc[k].sessions++;
     }
 
+    if (q->format == NGX_HTTP_WSHB_FORMAT_PROMETHEUS) {
+        ngx_http_ws_heartbeat_tag_counts_locked(zone, sum);
+    }
+
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     /* counters are atomics: read each once, no lock needed */
@@ -614,27 +686,53 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
 }
 
 
-static ngx_uint_t
-ngx_http_ws_heartbeat_match(ngx_http_ws_heartbeat_record_t *rec,
-    ngx_http_ws_heartbeat_query_t *q)
+/*
+ * The sessions of each names entry, by the value of each tag in it
+ * declared with "metrics": an entry per names entry and tag, merged by
+ * the renderer.  An array that cannot grow leaves the rest out.
+ */
+
+static void
+ngx_http_ws_heartbeat_tag_counts_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_summary_t *sum)
 {
-    u_char  *p, text[NGX_SOCKADDR_STRLEN + 8];
+    u_char                             *p, *end;
+    uint32_t                            b, off;
+    ngx_http_ws_heartbeat_shctx_t      *sh;
+    ngx_http_ws_heartbeat_names_t      *nm;
+    ngx_http_ws_heartbeat_tag_count_t  *tc;
+    ngx_http_ws_heartbeat_tag_value_t   tag;
 
-    if (q->state_index && rec->state != q->state_index) {
-        return 0;
-    }
+    sh = zone->sh;
 
-    if (q->upstream_len) {
-        p = ngx_http_ws_heartbeat_addr_text(text, &rec->upstream);
+    for (b = 0; b <= sh->names_mask; b++) {
+        for (off = sh->names[b]; off; off = nm->next) {
+            nm = (ngx_http_ws_heartbeat_names_t *) ((u_char *) zone->shpool
+                                                    + off);
 
-        if ((size_t) (p - text) != q->upstream_len
-            || ngx_memcmp(text, q->upstream, q->upstream_len) != 0)
-        {
-            return 0;
+            p = nm->data + nm->host_len + nm->uri_len;
+            end = p + nm->tags_len;
+
+            while ((p = ngx_http_ws_heartbeat_tag_next(p, end, &tag))) {
+                if (!tag.metrics) {
+                    continue;
+                }
+
+                tc = ngx_array_push(&sum->tags);
+                if (tc == NULL) {
+                    return;
+                }
+
+                tc->name_len = (u_char) ngx_min(tag.name.len,
+                                                NGX_HTTP_WSHB_TAG_NAME_LEN);
+                tc->value_len = (u_char) ngx_min(tag.value.len,
+                                                 NGX_HTTP_WSHB_TAG_VALUE_LEN);
+                ngx_memcpy(tc->name, tag.name.data, tc->name_len);
+                ngx_memcpy(tc->value, tag.value.data, tc->value_len);
+                tc->sessions = nm->refs;
+            }
         }
     }
-
-    return 1;
 }
 
 
@@ -649,7 +747,9 @@ ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_out_t *out)
 {
     uint32_t                         i;
+    uint64_t                         now;
     ngx_uint_t                       k, n, sent;
+    ngx_time_t                      *tp;
     ngx_http_ws_heartbeat_shctx_t   *sh;
     ngx_http_ws_heartbeat_view_t    *batch;
 
@@ -663,6 +763,9 @@ ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
     i = 0;
     sent = 0;
 
+    tp = ngx_timeofday();
+    now = (uint64_t) tp->sec * 1000 + tp->msec;
+
     while (sent < q->sessions) {
 
         n = 0;
@@ -673,7 +776,8 @@ ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
                && sent + n < q->sessions)
         {
             if (sh->records[i].state != NGX_HTTP_WSHB_STATE_FREE
-                && ngx_http_ws_heartbeat_match(&sh->records[i], q))
+                && ngx_http_ws_heartbeat_match_locked(zone, &sh->records[i],
+                                                      q, now))
             {
                 ngx_http_ws_heartbeat_view_locked(zone, &sh->records[i],
                                                   &batch[n++]);
@@ -703,15 +807,13 @@ ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
 }
 
 
+/* a short text answer: an error, with its reason */
 
-
-static ngx_int_t
+ngx_int_t
 ngx_http_ws_heartbeat_status_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *text)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_buf_t  *b;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
@@ -724,12 +826,27 @@ ngx_http_ws_heartbeat_status_error(ngx_http_request_t *r, ngx_uint_t status,
 
     b->last = ngx_cpymem(b->last, text->data, text->len);
     *b->last++ = LF;
+
+    return ngx_http_ws_heartbeat_status_send(r, status, "text/plain", b);
+}
+
+
+/* an answer in one buffer */
+
+ngx_int_t
+ngx_http_ws_heartbeat_status_send(ngx_http_request_t *r, ngx_uint_t status,
+    char *type, ngx_buf_t *b)
+{
+    ngx_int_t     rc;
+    ngx_chain_t   out;
+
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "text/plain");
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type.len = ngx_strlen(type);
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
     rc = ngx_http_send_header(r);

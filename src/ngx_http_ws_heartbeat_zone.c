@@ -33,11 +33,16 @@ static ngx_int_t ngx_http_ws_heartbeat_zone_counters(
     ngx_shm_zone_t *shm_zone, ngx_http_ws_heartbeat_zone_t *zone);
 static ngx_int_t ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static size_t ngx_http_ws_heartbeat_tags(ngx_http_request_t *r,
+    ngx_array_t *tags, u_char *out);
 static uint32_t ngx_http_ws_heartbeat_names_ref_locked(
     ngx_http_ws_heartbeat_zone_t *zone, uint32_t hash, ngx_str_t *host,
-    ngx_str_t *uri);
+    ngx_str_t *uri, ngx_str_t *tags);
 static void ngx_http_ws_heartbeat_names_unref_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_record_t *rec);
+static uint32_t ngx_http_ws_heartbeat_names_hash(u_char *host,
+    size_t host_len, u_char *uri, size_t uri_len, u_char *tags,
+    size_t tags_len);
 static size_t ngx_http_ws_heartbeat_chunk(size_t size);
 static void ngx_http_ws_heartbeat_text_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_record_t *rec,
@@ -61,7 +66,8 @@ ngx_str_t  ngx_http_ws_heartbeat_reasons[] = {
     ngx_string("shutdown"),
     ngx_string("error"),
     ngx_string("proxy_timeout"),
-    ngx_string("worker_lost")
+    ngx_string("worker_lost"),
+    ngx_string("admin")
 };
 
 
@@ -208,11 +214,15 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /*
      * As many records as the rest holds with 64 bytes each left for
-     * hosts and URIs: sessions to the same host and URI share them, so
-     * that is room for a distinct one of up to 50 bytes per session.
+     * hosts, URIs and tags: sessions with the same ones share them, so
+     * that is room for distinct ones of up to 48 bytes per session.
      */
 
-    n = shm_zone->shm.size / (sizeof(ngx_http_ws_heartbeat_record_t) + 64);
+    len = nev * sizeof(ngx_http_ws_heartbeat_event_t)
+          + offsetof(ngx_http_ws_heartbeat_shctx_t, records);
+
+    n = (shm_zone->shm.size > len ? shm_zone->shm.size - len : 0)
+        / (sizeof(ngx_http_ws_heartbeat_record_t) + 64);
 
     for (nb = 16; nb < n / 4; nb <<= 1) { /* void */ }
 
@@ -443,10 +453,12 @@ ngx_http_ws_heartbeat_cut(u_char *s, size_t len, size_t max)
 
 uint32_t
 ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
-    ngx_http_request_t *r, uint32_t worker_start, uint32_t counter)
+    ngx_http_request_t *r, ngx_array_t *tags, uint32_t worker_start,
+    uint32_t counter)
 {
+    u_char                           buf[NGX_HTTP_WSHB_TAGS_LEN];
     uint32_t                         i, hash;
-    ngx_str_t                        host, uri;
+    ngx_str_t                        host, uri, tag;
     ngx_uint_t                       warn;
     ngx_http_ws_heartbeat_shctx_t   *sh;
     ngx_http_ws_heartbeat_record_t  *rec, tmp;
@@ -467,11 +479,11 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     uri.len = ngx_http_ws_heartbeat_cut(uri.data, r->unparsed_uri.len,
                                         NGX_HTTP_WSHB_URI_LEN);
 
-    ngx_crc32_init(hash);
-    ngx_crc32_update(&hash, host.data, host.len);
-    ngx_crc32_update(&hash, (u_char *) "/", 1);
-    ngx_crc32_update(&hash, uri.data, uri.len);
-    ngx_crc32_final(hash);
+    tag.data = buf;
+    tag.len = tags ? ngx_http_ws_heartbeat_tags(r, tags, buf) : 0;
+
+    hash = ngx_http_ws_heartbeat_names_hash(host.data, host.len, uri.data,
+                                            uri.len, tag.data, tag.len);
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -504,14 +516,10 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     sh->used++;
 
     tmp.names = ngx_http_ws_heartbeat_names_ref_locked(zone, hash, &host,
-                                                       &uri);
+                                                       &uri, &tag);
     warn = 0;
 
-    if (tmp.names) {
-        tmp.host_len = (u_char) host.len;
-        tmp.uri_len = (u_char) uri.len;
-
-    } else {
+    if (tmp.names == 0) {
         sh->unnamed++;
 
         if (sh->names_warned == 0
@@ -531,8 +539,8 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
 
     if (warn) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "ws_heartbeat: zone \"%V\" has no room for the host "
-                      "and URI of a session, shown empty",
+                      "ws_heartbeat: zone \"%V\" has no room for the host, "
+                      "URI and tags of a session, shown empty",
                       &zone->shm_zone->shm.name);
     }
 
@@ -569,6 +577,84 @@ ngx_http_ws_heartbeat_record_init(ngx_http_ws_heartbeat_record_t *rec,
     if (u && u->peer.sockaddr) {
         ngx_http_ws_heartbeat_addr(&rec->upstream, u->peer.sockaddr);
     }
+}
+
+
+/*
+ * The session's tags (ws_heartbeat_tag), evaluated once, as it starts,
+ * into out: see NGX_HTTP_WSHB_TAGS_LEN.  An empty value leaves its tag
+ * out; a longer one is cut at NGX_HTTP_WSHB_TAG_VALUE_LEN bytes.
+ */
+
+static size_t
+ngx_http_ws_heartbeat_tags(ngx_http_request_t *r, ngx_array_t *tags,
+    u_char *out)
+{
+    u_char                       *p;
+    size_t                        len;
+    ngx_str_t                     value;
+    ngx_uint_t                    i;
+    ngx_http_ws_heartbeat_tag_t  *tag;
+
+    p = out;
+    tag = tags->elts;
+
+    for (i = 0; i < tags->nelts; i++) {
+        if (ngx_http_complex_value(r, &tag[i].value, &value) != NGX_OK) {
+            continue;
+        }
+
+        len = ngx_http_ws_heartbeat_cut(value.data, value.len,
+                                        NGX_HTTP_WSHB_TAG_VALUE_LEN);
+        if (len == 0) {
+            continue;
+        }
+
+        *p++ = (u_char) (tag[i].name.len
+                         | (tag[i].metrics ? NGX_HTTP_WSHB_TAG_METRICS : 0));
+        p = ngx_cpymem(p, tag[i].name.data, tag[i].name.len);
+        *p++ = (u_char) len;
+        p = ngx_cpymem(p, value.data, len);
+    }
+
+    return p - out;
+}
+
+
+/* the tag at p, and the next one's start; NULL at the end */
+
+u_char *
+ngx_http_ws_heartbeat_tag_next(u_char *p, u_char *end,
+    ngx_http_ws_heartbeat_tag_value_t *tag)
+{
+    size_t  len;
+
+    if (end - p < 2) {
+        return NULL;
+    }
+
+    len = *p & ~NGX_HTTP_WSHB_TAG_METRICS;
+    tag->metrics = (*p & NGX_HTTP_WSHB_TAG_METRICS) != 0;
+    p++;
+
+    if ((size_t) (end - p) < len + 1) {
+        return NULL;
+    }
+
+    tag->name.data = p;
+    tag->name.len = len;
+    p += len;
+
+    len = *p++;
+
+    if ((size_t) (end - p) < len) {
+        return NULL;
+    }
+
+    tag->value.data = p;
+    tag->value.len = len;
+
+    return p + len;
 }
 
 
@@ -656,7 +742,7 @@ ngx_http_ws_heartbeat_emit_locked(ngx_http_ws_heartbeat_zone_t *zone,
 
 static uint32_t
 ngx_http_ws_heartbeat_names_ref_locked(ngx_http_ws_heartbeat_zone_t *zone,
-    uint32_t hash, ngx_str_t *host, ngx_str_t *uri)
+    uint32_t hash, ngx_str_t *host, ngx_str_t *uri, ngx_str_t *tags)
 {
     size_t                          size;
     u_char                         *base;
@@ -671,11 +757,14 @@ ngx_http_ws_heartbeat_names_ref_locked(ngx_http_ws_heartbeat_zone_t *zone,
     for (off = *bucket; off; off = nm->next) {
         nm = (ngx_http_ws_heartbeat_names_t *) (base + off);
 
-        if (nm->hash == hash
-            && nm->host_len == host->len
+        if (nm->host_len == host->len
             && nm->uri_len == uri->len
+            && nm->tags_len == tags->len
             && ngx_memcmp(nm->data, host->data, host->len) == 0
-            && ngx_memcmp(nm->data + host->len, uri->data, uri->len) == 0)
+            && ngx_memcmp(nm->data + host->len, uri->data, uri->len) == 0
+            && ngx_memcmp(nm->data + host->len + uri->len, tags->data,
+                          tags->len)
+               == 0)
         {
             nm->refs++;
             return off;
@@ -683,7 +772,7 @@ ngx_http_ws_heartbeat_names_ref_locked(ngx_http_ws_heartbeat_zone_t *zone,
     }
 
     size = offsetof(ngx_http_ws_heartbeat_names_t, data)
-           + host->len + uri->len;
+           + host->len + uri->len + tags->len;
 
     nm = ngx_slab_alloc_locked(zone->shpool, size);
     if (nm == NULL) {
@@ -692,11 +781,12 @@ ngx_http_ws_heartbeat_names_ref_locked(ngx_http_ws_heartbeat_zone_t *zone,
 
     nm->next = *bucket;
     nm->refs = 1;
-    nm->hash = hash;
     nm->host_len = (u_char) host->len;
     nm->uri_len = (u_char) uri->len;
+    nm->tags_len = (uint16_t) tags->len;
     ngx_memcpy(nm->data, host->data, host->len);
     ngx_memcpy(nm->data + host->len, uri->data, uri->len);
+    ngx_memcpy(nm->data + host->len + uri->len, tags->data, tags->len);
 
     off = (uint32_t) ((u_char *) nm - base);
     *bucket = off;
@@ -713,7 +803,7 @@ ngx_http_ws_heartbeat_names_unref_locked(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_ws_heartbeat_record_t *rec)
 {
     u_char                         *base;
-    uint32_t                       *link;
+    uint32_t                        hash, *link;
     ngx_http_ws_heartbeat_names_t  *nm, *prev;
     ngx_http_ws_heartbeat_shctx_t  *sh;
 
@@ -731,7 +821,13 @@ ngx_http_ws_heartbeat_names_unref_locked(ngx_http_ws_heartbeat_zone_t *zone,
         return;
     }
 
-    link = &sh->names[nm->hash & sh->names_mask];
+    hash = ngx_http_ws_heartbeat_names_hash(nm->data, nm->host_len,
+                                            nm->data + nm->host_len,
+                                            nm->uri_len,
+                                            nm->data + nm->host_len
+                                            + nm->uri_len,
+                                            nm->tags_len);
+    link = &sh->names[hash & sh->names_mask];
 
     while (*link != (uint32_t) ((u_char *) nm - base)) {
         prev = (ngx_http_ws_heartbeat_names_t *) (base + *link);
@@ -743,9 +839,27 @@ ngx_http_ws_heartbeat_names_unref_locked(ngx_http_ws_heartbeat_zone_t *zone,
     sh->nnames--;
     sh->names_size -= ngx_http_ws_heartbeat_chunk(
                           offsetof(ngx_http_ws_heartbeat_names_t, data)
-                          + nm->host_len + nm->uri_len);
+                          + nm->host_len + nm->uri_len + nm->tags_len);
 
     ngx_slab_free_locked(zone->shpool, nm);
+}
+
+
+/* a names entry's hash: its host, URI and tags, one after the other */
+
+static uint32_t
+ngx_http_ws_heartbeat_names_hash(u_char *host, size_t host_len, u_char *uri,
+    size_t uri_len, u_char *tags, size_t tags_len)
+{
+    uint32_t  hash;
+
+    ngx_crc32_init(hash);
+    ngx_crc32_update(&hash, host, host_len);
+    ngx_crc32_update(&hash, uri, uri_len);
+    ngx_crc32_update(&hash, tags, tags_len);
+    ngx_crc32_final(hash);
+
+    return hash;
 }
 
 
@@ -773,23 +887,49 @@ ngx_http_ws_heartbeat_view_locked(ngx_http_ws_heartbeat_zone_t *zone,
 }
 
 
-/* the host and URI of a record, for a copy made under the mutex */
+/* the names entry of a record, NULL if it has none */
+
+ngx_http_ws_heartbeat_names_t *
+ngx_http_ws_heartbeat_names_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_record_t *rec)
+{
+    if (rec->names == 0) {
+        return NULL;
+    }
+
+    return (ngx_http_ws_heartbeat_names_t *) ((u_char *) zone->shpool
+                                              + rec->names);
+}
+
+
+/* the host, URI and tags of a record, for a copy made under the mutex */
 
 static void
 ngx_http_ws_heartbeat_text_locked(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_text_t *text)
 {
+    u_char                         *p;
     ngx_http_ws_heartbeat_names_t  *nm;
 
-    if (rec->names == 0) {
+    nm = ngx_http_ws_heartbeat_names_locked(zone, rec);
+
+    if (nm == NULL) {
+        text->host_len = 0;
+        text->uri_len = 0;
+        text->tags_len = 0;
         return;
     }
 
-    nm = (ngx_http_ws_heartbeat_names_t *) ((u_char *) zone->shpool
-                                            + rec->names);
+    text->host_len = nm->host_len;
+    text->uri_len = nm->uri_len;
+    text->tags_len = nm->tags_len;
 
-    ngx_memcpy(text->host, nm->data, nm->host_len);
-    ngx_memcpy(text->uri, nm->data + nm->host_len, nm->uri_len);
+    p = nm->data;
+    ngx_memcpy(text->host, p, nm->host_len);
+    p += nm->host_len;
+    ngx_memcpy(text->uri, p, nm->uri_len);
+    p += nm->uri_len;
+    ngx_memcpy(text->tags, p, nm->tags_len);
 }
 
 
@@ -899,20 +1039,28 @@ ngx_http_ws_heartbeat_addr(ngx_http_ws_heartbeat_addr_t *a,
 }
 
 
-/* "127.0.0.1:8080", "[::1]:8080", "unix:" */
+/*
+ * "127.0.0.1:8080", "[::1]:8080", "unix:"; without the port, "127.0.0.1"
+ * and "::1".  Needs NGX_SOCKADDR_STRLEN bytes.
+ */
 
 u_char *
-ngx_http_ws_heartbeat_addr_text(u_char *p,
-    ngx_http_ws_heartbeat_addr_t *a)
+ngx_http_ws_heartbeat_addr_text(u_char *p, ngx_http_ws_heartbeat_addr_t *a,
+    ngx_uint_t port)
 {
     switch (a->family) {
 
     case AF_INET:
-        return ngx_sprintf(p, "%ud.%ud.%ud.%ud:%ud", a->addr[0], a->addr[1],
-                           a->addr[2], a->addr[3], (ngx_uint_t) a->port);
+        p = ngx_sprintf(p, "%ud.%ud.%ud.%ud", a->addr[0], a->addr[1],
+                        a->addr[2], a->addr[3]);
+        return port ? ngx_sprintf(p, ":%ud", (ngx_uint_t) a->port) : p;
 
 #if (NGX_HAVE_INET6)
     case AF_INET6:
+        if (!port) {
+            return p + ngx_inet6_ntop(a->addr, p, NGX_INET6_ADDRSTRLEN);
+        }
+
         *p++ = '[';
         p += ngx_inet6_ntop(a->addr, p, NGX_INET6_ADDRSTRLEN);
         return ngx_sprintf(p, "]:%ud", (ngx_uint_t) a->port);

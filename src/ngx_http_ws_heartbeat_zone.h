@@ -12,6 +12,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_ws_heartbeat_frame.h"
+#include "ngx_http_ws_heartbeat_query.h"
+
 
 /* the two peers of a session, and the tables named after them */
 #define NGX_HTTP_WSHB_CLIENT          0
@@ -28,17 +31,30 @@
 #define NGX_HTTP_WSHB_ERROR           7
 #define NGX_HTTP_WSHB_PROXY_TIMEOUT   8
 #define NGX_HTTP_WSHB_WORKER_LOST     9   /* reaped: its worker died */
-#define NGX_HTTP_WSHB_NREASONS        10
+#define NGX_HTTP_WSHB_ADMIN           10  /* a DELETE at the status */
+#define NGX_HTTP_WSHB_NREASONS        11
 
 /*
  * A session's id: its worker's start time (8), the worker's pid (6) and
  * a counter of the worker (8), in hex
  */
-#define NGX_HTTP_WSHB_ID_LEN          22
 #define NGX_HTTP_WSHB_ID_FMT          "%08xD%06xP%08xD"
 
 #define NGX_HTTP_WSHB_HOST_LEN        32
 #define NGX_HTTP_WSHB_URI_LEN         64
+
+/*
+ * A session's tags, one after the other: a byte with the name's length
+ * (NGX_HTTP_WSHB_TAG_METRICS added for a tag counted in Prometheus), the
+ * name, a byte with the value's length, the value
+ */
+#define NGX_HTTP_WSHB_TAG_METRICS     0x80
+#define NGX_HTTP_WSHB_TAGS_LEN                                               \
+    (NGX_HTTP_WSHB_MAX_TAGS                                                   \
+     * (2 + NGX_HTTP_WSHB_TAG_NAME_LEN + NGX_HTTP_WSHB_TAG_VALUE_LEN))
+
+/* close frames asked for by DELETEs, kept in the zone for the owners */
+#define NGX_HTTP_WSHB_COMMANDS        8
 
 #define NGX_HTTP_WSHB_STATE_FREE      0
 #define NGX_HTTP_WSHB_STATE_HEALTHY   1
@@ -76,8 +92,10 @@ typedef struct {
 /*
  * One live session, 144 bytes.  Allocated and freed under the zone mutex;
  * afterwards only the owning worker writes it, without the mutex, from
- * state changes and timers; readers copy it under the mutex.  Its host
- * and URI are in a names entry that sessions with the same ones share.
+ * state changes and timers; readers copy it under the mutex.  Its host,
+ * URI and tags are in a names entry that sessions with the same ones
+ * share.  A DELETE sets "command" under the mutex, and the owner reads
+ * it: the close frame it is to send.
  */
 
 typedef struct {
@@ -93,8 +111,7 @@ typedef struct {
 
     u_char                        state;
     u_char                        reason;
-    u_char                        host_len;
-    u_char                        uri_len;
+    u_char                        command;      /* 1 + its slot; 0: none */
 
     uint32_t                      names;        /* offset in the zone; 0 */
 
@@ -111,24 +128,45 @@ typedef struct {
 
 
 /*
- * A host and URI that live sessions share, in a slab chunk of 16 to 128
- * bytes, found through a hash table.  Changed under the zone mutex only.
+ * A host, URI and tags that live sessions share, in a slab chunk of 16 to
+ * 512 bytes, found through a hash table.  Changed under the zone mutex
+ * only.
  */
 
 typedef struct {
     uint32_t                      next;         /* hash chain; 0: end */
     uint32_t                      refs;         /* records that use it */
-    uint32_t                      hash;
     u_char                        host_len;
     u_char                        uri_len;
-    u_char                        data[2];      /* the host, then the URI */
+    uint16_t                      tags_len;
+    u_char                        data[4];      /* host, URI, tags */
 } ngx_http_ws_heartbeat_names_t;
 
 
 typedef struct {
+    u_char                        host_len;
+    u_char                        uri_len;
+    uint16_t                      tags_len;
     u_char                        host[NGX_HTTP_WSHB_HOST_LEN];
     u_char                        uri[NGX_HTTP_WSHB_URI_LEN];
+    u_char                        tags[NGX_HTTP_WSHB_TAGS_LEN];
 } ngx_http_ws_heartbeat_text_t;
+
+
+/* one tag of a session, as ngx_http_ws_heartbeat_tag_next() finds it */
+
+typedef struct {
+    ngx_str_t                     name;
+    ngx_str_t                     value;
+    ngx_uint_t                    metrics;
+} ngx_http_ws_heartbeat_tag_value_t;
+
+
+typedef struct {
+    uint16_t                      code;
+    u_char                        len;
+    u_char                        text[NGX_HTTP_WSHB_REASON_MAX];
+} ngx_http_ws_heartbeat_command_t;
 
 
 /* a record with its host and URI, as readers copy it */
@@ -160,8 +198,8 @@ typedef struct {
 
 
 /*
- * One session delta: a record before and after the change, and the host
- * and URI they share, 408 bytes.
+ * One session delta: a record before and after the change, and the host,
+ * URI and tags they share, 744 bytes.
  */
 
 typedef struct {
@@ -194,6 +232,9 @@ typedef struct {
     uint32_t                      nnames;       /* entries */
     size_t                        names_size;   /* their slab chunks */
     ngx_atomic_t                  unnamed;      /* no room for the names */
+    ngx_atomic_t                  commanded;    /* DELETEs that matched */
+    uint32_t                      next_command;
+    ngx_http_ws_heartbeat_command_t  commands[NGX_HTTP_WSHB_COMMANDS];
     ngx_http_ws_heartbeat_record_t  records[1];
 } ngx_http_ws_heartbeat_shctx_t;
 
@@ -212,7 +253,8 @@ void ngx_http_ws_heartbeat_emit_locked(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_uint_t type, ngx_http_ws_heartbeat_record_t *before,
     ngx_http_ws_heartbeat_record_t *after);
 uint32_t ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
-    ngx_http_request_t *r, uint32_t worker_start, uint32_t counter);
+    ngx_http_request_t *r, ngx_array_t *tags, uint32_t worker_start,
+    uint32_t counter);
 void ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
     uint32_t i);
 ngx_uint_t ngx_http_ws_heartbeat_zone_reap_locked(
@@ -220,7 +262,11 @@ ngx_uint_t ngx_http_ws_heartbeat_zone_reap_locked(
 void ngx_http_ws_heartbeat_view_locked(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_view_t *view);
 u_char *ngx_http_ws_heartbeat_addr_text(u_char *p,
-    ngx_http_ws_heartbeat_addr_t *a);
+    ngx_http_ws_heartbeat_addr_t *a, ngx_uint_t port);
+ngx_http_ws_heartbeat_names_t *ngx_http_ws_heartbeat_names_locked(
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_record_t *rec);
+u_char *ngx_http_ws_heartbeat_tag_next(u_char *p, u_char *end,
+    ngx_http_ws_heartbeat_tag_value_t *tag);
 
 
 /* ngx_http_ws_heartbeat_under_pressure(): at or above 90 % of a limit */

@@ -32,6 +32,13 @@ my ($rc, $out) = conf_test(<<'EOF');
             ws_heartbeat_timeout 10s;
             ws_heartbeat_upstream on;
             ws_heartbeat_idle_timeout 30m;
+            ws_heartbeat_tag user $http_x_user;
+            ws_heartbeat_tag tenant $cookie_tenant metrics;
+        }
+        location /status {
+            ws_heartbeat_status;
+            ws_heartbeat_status_token reader;
+            ws_heartbeat_status_token s3cret name=oncall admin;
         }
         location /off/ {
             ws_heartbeat off;
@@ -69,6 +76,23 @@ my @bad = (
       qr/zone "ws:1k" is too small in "ws_heartbeat_zone" directive/ ],
     [ "ws_heartbeat_zone a:1m;\n    ws_heartbeat_zone b:1m;",
       qr/"ws_heartbeat_zone" directive is duplicate/ ],
+    [ 'ws_heartbeat_tag User $remote_user;',
+      qr/invalid tag name "User" in "ws_heartbeat_tag" directive/ ],
+    [ 'ws_heartbeat_tag a_name_of_17bytes $remote_user;',
+      qr/invalid tag name "a_name_of_17bytes" in "ws_heartbeat_tag"/ ],
+    [ 'ws_heartbeat_tag user $remote_user counted;',
+      qr/invalid parameter "counted" in "ws_heartbeat_tag" directive/ ],
+    [ "ws_heartbeat_tag user \$remote_user;\n"
+      . "    ws_heartbeat_tag user \$http_x_user;",
+      qr/duplicate tag "user" in "ws_heartbeat_tag" directive/ ],
+    [ join("\n    ", map { "ws_heartbeat_tag t$_ x;" } 1 .. 5),
+      qr/too many "ws_heartbeat_tag" directives, at most 4/ ],
+    [ 'ws_heartbeat_tag user;',
+      qr/invalid number of arguments in "ws_heartbeat_tag" directive/ ],
+    [ 'ws_heartbeat_status_token secret admin name=;',
+      qr/invalid parameter "name=" in "ws_heartbeat_status_token"/ ],
+    [ 'ws_heartbeat_status_token secret root;',
+      qr/invalid parameter "root" in "ws_heartbeat_status_token"/ ],
 );
 
 for my $case (@bad) {

@@ -220,7 +220,7 @@ for my $q ('?format=xml', '?sessions=-1', '?sessions=abc',
 my $r = $t->http($port, "POST /status HTTP/1.0\r\nHost: x\r\n"
                  . "Content-Length: 3\r\n\r\nabc");
 is($r->{status}, 405, 'POST: 405');
-is($r->{headers}{allow}, 'GET, HEAD', 'Allow header');
+is($r->{headers}{allow}, 'GET, HEAD, DELETE', 'Allow header');
 
 $r = $t->http($port, "HEAD /status HTTP/1.0\r\nHost: x\r\n\r\n");
 is($r->{status}, 200, 'HEAD: 200');

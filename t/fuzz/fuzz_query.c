@@ -18,9 +18,21 @@
 #define check(e)  do { if (!(e)) { abort(); } } while (0)
 
 
+/* a value given points into the buffer; one not given is empty */
+
+static int
+in(const uint8_t *buf, size_t size, ngx_http_ws_heartbeat_span_t *v)
+{
+    return v->len == 0
+           || (v->data >= buf && v->data + v->len <= buf + size
+               && v->len <= NGX_HTTP_WSHB_FILTER_MAX + 64);
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    size_t                          i;
     uint8_t                        *buf;
     const char                     *reason;
     ngx_http_ws_heartbeat_query_t   q;
@@ -46,14 +58,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(q.sessions <= NGX_HTTP_WSHB_SESSIONS_MAX);
     check(q.since_set || q.since == 0);
 
-    if (q.state_len) {
-        check(q.state >= buf && q.state + q.state_len <= buf + size);
-        check(q.state_len <= NGX_HTTP_WSHB_FILTER_MAX);
-    }
+    check(in(buf, size, &q.state) && in(buf, size, &q.upstream)
+          && in(buf, size, &q.client) && in(buf, size, &q.uri)
+          && in(buf, size, &q.reason));
+    check(q.id.len == 0 || q.id.len == NGX_HTTP_WSHB_ID_LEN);
+    check(q.ntags <= NGX_HTTP_WSHB_MAX_TAGS);
+    check(q.reason.len <= 123);
+    check(q.code == 0 || ngx_http_ws_heartbeat_close_code_valid(q.code));
 
-    if (q.upstream_len) {
-        check(q.upstream >= buf && q.upstream + q.upstream_len <= buf + size);
-        check(q.upstream_len <= NGX_HTTP_WSHB_FILTER_MAX);
+    for (i = 0; i < q.ntags; i++) {
+        check(ngx_http_ws_heartbeat_tag_name_valid(q.tag_name[i].data,
+                                                   q.tag_name[i].len));
+        check(q.tag_value[i].len <= NGX_HTTP_WSHB_TAG_VALUE_LEN);
+        check(q.tag_value[i].len == 0 || in(buf, size, &q.tag_value[i]));
     }
 
     /* without '%' and '+' unescaping changes nothing: parsing again agrees */
@@ -64,8 +81,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(buf, data, size);
         check(ngx_http_ws_heartbeat_parse_query(buf, size, &q2) == NULL);
         check(q2.format == q.format && q2.sessions == q.sessions
-              && q2.since == q.since && q2.state_len == q.state_len
-              && q2.upstream_len == q.upstream_len);
+              && q2.since == q.since && q2.state.len == q.state.len
+              && q2.upstream.len == q.upstream.len
+              && q2.filters == q.filters && q2.ntags == q.ntags);
     }
 
     free(buf);

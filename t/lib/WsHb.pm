@@ -395,6 +395,22 @@ sub status {
     return eval { JSON::PP::decode_json($r->{body}) } // {};
 }
 
+# the status location's Prometheus text as { series => value }, and the
+# text itself
+
+sub metrics {
+    my ($self, $uri) = @_;
+    my $r = $self->get($self->port('http'), $uri);
+    my %m;
+
+    for (split /\n/, $r->{body}) {
+        next if /^#/;
+        $m{$1} = $2 if /^(\S+) (\S+)$/;
+    }
+
+    return wantarray ? (\%m, $r->{body}) : \%m;
+}
+
 # a program on PATH, or undef
 
 sub which {

@@ -7,6 +7,7 @@
 //   push <bytes> <ms>  send a binary message of that size every ms ms
 //
 //   node client.js --url ws://... [--ca file] [--no-pong] [--slow]
+//                  [--local address] [--header 'Name: value']...
 
 'use strict';
 
@@ -34,6 +35,16 @@ if (flag('insecure')) {
 if (opt('local', null)) {
   options.localAddress = opt('local');
 }
+args.forEach((a, i) => {
+  if (a === '--header') {
+    const h = args[i + 1];
+    const colon = h.indexOf(':');
+    options.headers = options.headers || {};
+    // the bytes of UTF-8, as Node sends header values: one per character
+    options.headers[h.slice(0, colon)] =
+      Buffer.from(h.slice(colon + 1).trim(), 'utf8').toString('latin1');
+  }
+});
 
 const ws = new WebSocket(opt('url'), options);
 let received = 0;

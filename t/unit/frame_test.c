@@ -503,6 +503,40 @@ test_random(void)
 }
 
 
+static void
+test_utf8(void)
+{
+    static const struct {
+        const char  *bytes;
+        size_t       n;
+        size_t       len;
+    } cases[] = {
+        { "a", 1, 1 },
+        { "\xc3\xa9", 2, 2 },
+        { "\xe2\x82\xac", 3, 3 },
+        { "\xf0\x9f\x98\x80", 4, 4 },
+        { "\xc3", 1, 0 },                  /* cut short */
+        { "\xe9\xe9\xe9", 3, 0 },          /* Latin-1, not UTF-8 */
+        { "\xc0\xaf", 2, 0 },              /* overlong */
+        { "\xe0\x80\xaf", 3, 0 },          /* overlong */
+        { "\xed\xa0\x80", 3, 0 },          /* a surrogate */
+        { "\xf4\x90\x80\x80", 4, 0 },      /* past U+10FFFF */
+        { "\x80", 1, 0 },                  /* a continuation byte */
+        { "\xff", 1, 0 }
+    };
+
+    size_t  i;
+    char    name[64];
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(name, sizeof(name), "utf8 case %zu: %zu", i, cases[i].len);
+        ok(ngx_http_ws_heartbeat_utf8_len((const uint8_t *) cases[i].bytes,
+                                          cases[i].n)
+           == cases[i].len, name);
+    }
+}
+
+
 int
 main(void)
 {
@@ -513,6 +547,7 @@ main(void)
     test_errors();
     test_build();
     test_random();
+    test_utf8();
 
     printf("1..%d\n", tests);
 

@@ -1,0 +1,215 @@
+
+/*
+ * Copyright (C) The ngx_http_ws_heartbeat_module authors
+ *
+ * A DELETE marks the sessions its filters match, in the zone, with the
+ * close frame to send; the worker of each one sends it (see
+ * ngx_http_ws_heartbeat_close_marked()), woken through its pipe.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_ws_heartbeat_admin.h"
+#include "ngx_http_ws_heartbeat_filter.h"
+#include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_status.h"
+#include "ngx_http_ws_heartbeat_wake.h"
+
+
+#define NGX_HTTP_WSHB_DEFAULT_REASON  "closed by operator"
+
+
+static ngx_int_t ngx_http_ws_heartbeat_delete_allowed(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q, ngx_http_ws_heartbeat_token_t *token);
+static ngx_uint_t ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_query_t *q, u_char *ids);
+static ngx_int_t ngx_http_ws_heartbeat_delete_answer(ngx_http_request_t *r,
+    ngx_uint_t n, u_char *ids);
+
+
+ngx_int_t
+ngx_http_ws_heartbeat_delete(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q, ngx_http_ws_heartbeat_token_t *token)
+{
+    u_char                             *ids;
+    ngx_int_t                           rc;
+    ngx_uint_t                          n;
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    rc = ngx_http_ws_heartbeat_delete_allowed(r, q, token);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    ids = ngx_pnalloc(r->pool,
+                      NGX_HTTP_WSHB_DELETE_IDS * NGX_HTTP_WSHB_ID_LEN);
+    if (ids == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+
+    n = ngx_http_ws_heartbeat_mark(wmcf->zone, q, ids);
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "ws_heartbeat: client %V, token \"%V\": DELETE \"%V\" "
+                  "closes %ui sessions",
+                  &r->connection->addr_text, &token->name, &r->args, n);
+
+    if (n) {
+        ngx_http_ws_heartbeat_wake_others();
+        ngx_http_ws_heartbeat_close_marked();
+    }
+
+    return ngx_http_ws_heartbeat_delete_answer(r, n, ids);
+}
+
+
+/*
+ * An admin token, a zone, and a filter or all=1: NGX_DECLINED, or the
+ * answer that says what is missing
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_delete_allowed(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q, ngx_http_ws_heartbeat_token_t *token)
+{
+    ngx_str_t                           error;
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    if (token == NULL || !token->admin) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "ws_heartbeat: DELETE without an admin token");
+
+        ngx_str_set(&error, "closing sessions needs a "
+                            "ws_heartbeat_status_token with \"admin\"");
+        return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_FORBIDDEN,
+                                                  &error);
+    }
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+
+    if (wmcf->zone == NULL) {
+        ngx_str_set(&error, "closing sessions needs ws_heartbeat_zone");
+        return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_BAD_REQUEST,
+                                                  &error);
+    }
+
+    if (q->filters == 0 && !q->all) {
+        ngx_str_set(&error, "DELETE needs a filter, or all=1 to close "
+                            "every session");
+        return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_BAD_REQUEST,
+                                                  &error);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Under the mutex: the close frame in the next slot, and every matching
+ * session marked with it; the first ids copied.  The count of matches.
+ */
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_query_t *q, u_char *ids)
+{
+    uint32_t                          i, slot;
+    uint64_t                          now;
+    ngx_uint_t                        n;
+    ngx_time_t                       *tp;
+    ngx_http_ws_heartbeat_shctx_t    *sh;
+    ngx_http_ws_heartbeat_record_t   *rec;
+    ngx_http_ws_heartbeat_command_t  *cmd;
+
+    sh = zone->sh;
+    n = 0;
+
+    tp = ngx_timeofday();
+    now = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    ngx_http_ws_heartbeat_zone_reap_locked(zone);
+
+    slot = sh->next_command++ % NGX_HTTP_WSHB_COMMANDS;
+    cmd = &sh->commands[slot];
+
+    cmd->code = (uint16_t) (q->code ? q->code : 1001);
+
+    if (q->reason_set) {
+        cmd->len = (u_char) q->reason.len;
+        ngx_memcpy(cmd->text, q->reason.data, q->reason.len);
+
+    } else {
+        cmd->len = sizeof(NGX_HTTP_WSHB_DEFAULT_REASON) - 1;
+        ngx_memcpy(cmd->text, NGX_HTTP_WSHB_DEFAULT_REASON, cmd->len);
+    }
+
+    for (i = 0; i < sh->nrecords; i++) {
+        rec = &sh->records[i];
+
+        if (rec->state == NGX_HTTP_WSHB_STATE_FREE
+            || !ngx_http_ws_heartbeat_match_locked(zone, rec, q, now))
+        {
+            continue;
+        }
+
+        rec->command = (u_char) (slot + 1);
+
+        if (n < NGX_HTTP_WSHB_DELETE_IDS) {
+            (void) ngx_sprintf(ids + n * NGX_HTTP_WSHB_ID_LEN,
+                               NGX_HTTP_WSHB_ID_FMT, rec->worker_start,
+                               rec->pid, rec->counter);
+        }
+
+        n++;
+    }
+
+    if (n) {
+        sh->commanded++;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return n;
+}
+
+
+/* {"closed":N,"ids":["...",...]} */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_delete_answer(ngx_http_request_t *r, ngx_uint_t n,
+    u_char *ids)
+{
+    u_char      *p;
+    ngx_buf_t   *b;
+    ngx_uint_t   i, listed;
+
+    listed = ngx_min(n, NGX_HTTP_WSHB_DELETE_IDS);
+
+    b = ngx_create_temp_buf(r->pool, sizeof("{\"closed\":,\"ids\":[]}\n")
+                                     + NGX_INT_T_LEN
+                                     + listed * (NGX_HTTP_WSHB_ID_LEN + 3));
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(b->last, "{\"closed\":%ui,\"ids\":[", n);
+
+    for (i = 0; i < listed; i++) {
+        p = ngx_sprintf(p, "%s\"%*s\"", i ? "," : "",
+                        (size_t) NGX_HTTP_WSHB_ID_LEN,
+                        ids + i * NGX_HTTP_WSHB_ID_LEN);
+    }
+
+    b->last = ngx_cpymem(p, "]}\n", 3);
+
+    return ngx_http_ws_heartbeat_status_send(r, NGX_HTTP_OK,
+                                             "application/json", b);
+}
