@@ -9,6 +9,7 @@ use strict;
 use warnings;
 
 use IO::Select;
+use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
 use Time::HiRes qw(sleep time);
@@ -23,8 +24,9 @@ close $fh;
 my %recipe;
 $recipe{$1} = $2 while $doc =~ /```nginx\n# recipe: (\S+)\n(.*?)```/sg;
 
-is_deeply([sort keys %recipe], [qw(chat-tls dashboard migrate terminal)],
-          'four recipes in docs/recipes.md');
+is_deeply([sort keys %recipe],
+          [qw(chat-tls dashboard migrate revoked terminal)],
+          'five recipes in docs/recipes.md');
 
 sub adapt {
     my ($conf) = @_;
@@ -32,6 +34,7 @@ sub adapt {
     $conf =~ s/listen 443 ssl;/listen 127.0.0.1:%%PORT_https%% ssl;/g;
     $conf =~ s/listen 8081;/listen 127.0.0.1:%%PORT_admin%%;/g;
     $conf =~ s/127\.0\.0\.1:3001/127.0.0.1:%%PORT_app%%/g;
+    $conf =~ s/127\.0\.0\.1:3002/127.0.0.1:%%PORT_auth%%/g;
     $conf =~ s{/etc/nginx/tls/chat\.crt}{%%PREFIX%%/cert.pem}g;
     $conf =~ s{/etc/nginx/tls/chat\.key}{%%PREFIX%%/key.pem}g;
     $conf =~ s/(ws_heartbeat_(?:interval|timeout)) \d+[smh];/$1 1s;/g;
@@ -174,6 +177,87 @@ sub start {
     ok($closed, 'migrate: the silent peer is closed');
     cmp_ok(($closed // 99) - $t0, '<', 4, 'within interval + timeout');
 
+    $t->finish;
+}
+
+# --- revoked user: auth_request sets the tag, DELETE closes by it -----------
+
+{
+    my ($t, $app) = start('revoked');
+
+    # the auth server: a token in the cookie is a user, anything else 401
+
+    my $auth = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                     LocalPort => $t->port('auth'),
+                                     Listen => 16, ReuseAddr => 1)
+        or die "auth server: $!";
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        while (my $s = $auth->accept) {
+            my $head = '';
+            while (defined(my $line = <$s>)) {
+                last if $line eq "\r\n";
+                $head .= $line;
+            }
+            my ($user) = $head =~ /^Cookie: .*token=(alice|bob)-secret/mi;
+            print $s $user ? "HTTP/1.0 200 OK\r\nX-User: $user\r\n\r\n"
+                           : "HTTP/1.0 401 Unauthorized\r\n\r\n";
+            close $s;
+        }
+        exit 0;
+    }
+
+    $t->run('http', 'admin');
+    my $base = 'ws://127.0.0.1:' . $t->port('http');
+    my %c;
+
+    for (['a1', 'alice'], ['a2', 'alice'], ['b1', 'bob']) {
+        $c{$_->[0]} = $t->ws_client("$base/chat/$_->[0]",
+                                    '--header', "Cookie: token=$_->[1]-secret");
+        ok($c{$_->[0]}->expect('open', 10), "revoked: $_->[0] passes auth");
+    }
+
+    my $r = $t->get($t->port('http'), '/chat/x', 'Cookie: token=eve-secret');
+    is($r->{status}, 401, 'revoked: a bad token does not');
+
+    my $list = sub {
+        my $d = eval { decode_json($t->get($t->port('admin'), @_)->{body}) };
+        return join ',', sort map { $_->{uri} } @{$d->{sessions} // []};
+    };
+    is($list->('/ws-status?tag.user=alice',
+               'Authorization: Bearer read-only-token'),
+       '/chat/a1,/chat/a2', 'revoked: her two sessions, by the tag');
+
+    my $del = sub {
+        my ($token) = @_;
+        return $t->http($t->port('admin'), "DELETE /ws-status?tag.user=alice"
+            . "&code=4001&reason=token%20revoked HTTP/1.0\r\n"
+            . "Host: x\r\nAuthorization: Bearer $token\r\n\r\n");
+    };
+    is($del->('read-only-token')->{status}, 403,
+       'revoked: the read-only token may not close');
+    $r = $del->('change-me');
+    is((eval { decode_json($r->{body}) } // {})->{closed}, 2,
+       'revoked: the admin token closes two');
+
+    for (qw(a1 a2)) {
+        my $ev = $c{$_}->expect('close', 5);
+        is($ev && "$ev->{code} $ev->{reason}", '4001 token revoked',
+           "revoked: $_ is told why");
+    }
+    my @app = grep { $_->{code} == 4001 } map { $app->expect('close', 5) // () }
+              1 .. 2;
+    is(scalar @app, 2, 'revoked: the app is told for each');
+
+    $c{b1}->send('send still here');
+    ok($c{b1}->expect('message', 5, text => 'still here'),
+       'revoked: bob is untouched');
+    like($t->error_log, qr/token "oncall": DELETE "tag\.user=alice&code=4001/,
+         'revoked: the action is logged');
+
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
     $t->finish;
 }
 
