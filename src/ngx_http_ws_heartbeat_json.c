@@ -293,7 +293,7 @@ ngx_http_ws_heartbeat_json_event(ngx_http_ws_heartbeat_out_t *out,
 
 ngx_int_t
 ngx_http_ws_heartbeat_json_snapshot(ngx_http_ws_heartbeat_out_t *out,
-    uint64_t seq, ngx_uint_t resync)
+    uint64_t seq, ngx_uint_t resync, ngx_uint_t admin)
 {
     u_char      *p;
     ngx_time_t  *tp;
@@ -306,8 +306,10 @@ ngx_http_ws_heartbeat_json_snapshot(ngx_http_ws_heartbeat_out_t *out,
     tp = ngx_timeofday();
 
     p = ngx_sprintf(p, "{\"seq\":%uL,\"type\":\"snapshot\","
-                       "\"resync\":%s,\"worker\":%P,\"timestamp\":\"",
-                    seq, resync ? "true" : "false", ngx_pid);
+                       "\"resync\":%s,\"admin\":%s,\"worker\":%P,"
+                       "\"timestamp\":\"",
+                    seq, resync ? "true" : "false", admin ? "true" : "false",
+                    ngx_pid);
     p = ngx_http_ws_heartbeat_json_time(p, (uint64_t) tp->sec * 1000
                                            + tp->msec);
     out->buf->last = ngx_cpymem(p, "\",\"sessions\":[",

@@ -52,7 +52,8 @@ ngx_int_t ngx_http_ws_heartbeat_json_tail(ngx_http_ws_heartbeat_out_t *out);
 ngx_int_t ngx_http_ws_heartbeat_json_event(ngx_http_ws_heartbeat_out_t *out,
     ngx_http_ws_heartbeat_event_t *ev);
 ngx_int_t ngx_http_ws_heartbeat_json_snapshot(
-    ngx_http_ws_heartbeat_out_t *out, uint64_t seq, ngx_uint_t resync);
+    ngx_http_ws_heartbeat_out_t *out, uint64_t seq, ngx_uint_t resync,
+    ngx_uint_t admin);
 u_char *ngx_http_ws_heartbeat_json_time(u_char *p, uint64_t ms);
 
 

@@ -37,7 +37,7 @@ static ngx_int_t ngx_http_ws_heartbeat_status_auth(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_token_t **token);
 static ngx_int_t ngx_http_ws_heartbeat_status_subscribe(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q, ngx_uint_t transport,
-    ngx_str_t *protocol);
+    ngx_str_t *protocol, ngx_uint_t admin);
 static ngx_int_t ngx_http_ws_heartbeat_status_document(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q);
 static ngx_int_t ngx_http_ws_heartbeat_authorized(ngx_http_request_t *r,
@@ -205,7 +205,8 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
 
     if (transport != NGX_DECLINED) {
         return ngx_http_ws_heartbeat_status_subscribe(r, &q, transport,
-                                                      &protocol);
+                                                      &protocol,
+                                                      token && token->admin);
     }
 
     return ngx_http_ws_heartbeat_status_document(r, &q);
@@ -338,12 +339,12 @@ ngx_http_ws_heartbeat_status_auth(ngx_http_request_t *r, ngx_array_t *tokens,
 static ngx_int_t
 ngx_http_ws_heartbeat_status_subscribe(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q, ngx_uint_t transport,
-    ngx_str_t *protocol)
+    ngx_str_t *protocol, ngx_uint_t admin)
 {
     ngx_int_t  rc;
     ngx_str_t  error;
 
-    rc = ngx_http_ws_heartbeat_subscribe(r, q, transport, protocol);
+    rc = ngx_http_ws_heartbeat_subscribe(r, q, transport, protocol, admin);
 
     if (rc != NGX_DECLINED) {
         return rc;

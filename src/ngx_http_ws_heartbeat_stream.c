@@ -154,7 +154,7 @@ ngx_http_ws_heartbeat_wants_stream(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q, ngx_uint_t transport,
-    ngx_str_t *protocol)
+    ngx_str_t *protocol, ngx_uint_t admin)
 {
     ngx_int_t                           rc;
     ngx_pool_cleanup_t                 *cln;
@@ -192,6 +192,8 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     if (sub == NULL) {
         return NGX_ERROR;
     }
+
+    sub->admin = admin ? 1 : 0;
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
@@ -367,7 +369,8 @@ ngx_http_ws_heartbeat_snapshot(ngx_http_ws_heartbeat_sub_t *sub,
 
     sub->seq = sh->seq;
 
-    if (ngx_http_ws_heartbeat_json_snapshot(&out, sub->seq, resync)
+    if (ngx_http_ws_heartbeat_json_snapshot(&out, sub->seq, resync,
+                                            sub->admin)
         != NGX_OK)
     {
         goto failed;

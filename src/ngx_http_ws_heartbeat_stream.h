@@ -23,7 +23,7 @@ ngx_int_t ngx_http_ws_heartbeat_wants_stream(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q);
 ngx_int_t ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q, ngx_uint_t transport,
-    ngx_str_t *protocol);
+    ngx_str_t *protocol, ngx_uint_t admin);
 ngx_int_t ngx_http_ws_heartbeat_stream_init_worker(ngx_cycle_t *cycle);
 
 

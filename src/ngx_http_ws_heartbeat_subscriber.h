@@ -52,6 +52,7 @@ typedef struct {
     unsigned                        awaiting:1;
     unsigned                        closing:1;
     unsigned                        last_sent:1;
+    unsigned                        admin:1;    /* its token may close */
 } ngx_http_ws_heartbeat_sub_t;
 
 

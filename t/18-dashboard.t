@@ -32,11 +32,12 @@ $t->write_conf(<<'EOF2', workers => 2);
             ws_heartbeat on;
             ws_heartbeat_interval 1s;
             ws_heartbeat_timeout 1s;
+            ws_heartbeat_tag user $arg_user;
         }
 
         location = /status {
             ws_heartbeat_status;
-            ws_heartbeat_status_token s3cret;
+            ws_heartbeat_status_token s3cret name=dashboard admin;
         }
     }
 EOF2
@@ -67,7 +68,8 @@ sub ask {
 is(ask('wait #conn live', 'waited')->{ok}, JSON::PP::true,
    'it connects to the delta stream with the bearer subprotocol');
 
-my @clients = map { $t->ws_client("ws://127.0.0.1:$port/ws/c$_") } 1 .. 4;
+my @clients = map { $t->ws_client("ws://127.0.0.1:$port/ws/c$_?user=u$_") }
+              1 .. 4;
 $_->expect('open', 10) for @clients;
 
 is(ask('wait #total 4', 'waited')->{ok}, JSON::PP::true,
@@ -90,11 +92,35 @@ my %client = map { $_->{id} => $_->{client_addr} } @{ $doc->{sessions} };
 is_deeply([map { $client{ $_->{id} } } @$rows],
           [sort values %client], 'sorts by client');
 
+# the tags column, and the filter box over any shown field
+
+$rows = ask("rows #sessions>tbody>tr", "rows")->{rows} // [];
+is_deeply([sort map { $_->{tags} } @$rows], [map { "user=u$_" } 1 .. 4],
+          'each row shows its tags');
+ask('fill #filter user=u3', 'filled');
+is(ask('wait #shown 1', 'waited')->{ok}, JSON::PP::true,
+   'the filter box shows the matching row only');
+ask('fill #filter ', 'filled');
+is(ask('wait #shown 4', 'waited')->{ok}, JSON::PP::true, 'and all again');
+
+# opened with an admin token, the page closes a session with its button
+
+my %id_of = map { ($_->{uri} =~ /user=(u\d)/)[0] => $_->{id} }
+                @{ $doc->{sessions} };
+ask("click tr[data-id=\"$id_of{u4}\"]>td>button", 'clicked');
+my $closed = $clients[3]->expect('close', 10);
+is($closed && "$closed->{code} $closed->{reason}",
+   '1001 closed by operator', 'its close button closes a session');
+is(ask('wait #total 3', 'waited')->{ok}, JSON::PP::true,
+   'which leaves the table');
+like($t->error_log, qr/token "dashboard": DELETE "id=$id_of{u4}" closes 1/,
+     'logged with the token\'s name');
+
 # two clients become zombies: the page shows them closed, and why
 
 $clients[$_]->stop for 0, 1;
 
-is(ask('wait #total 2', 'waited')->{ok}, JSON::PP::true,
+is(ask('wait #total 1', 'waited')->{ok}, JSON::PP::true,
    'the zombies leave the table');
 $rows = ask("rows #closed>tbody>tr", "rows")->{rows} // [];
 is(scalar(grep { $_->{reason} eq 'client_timeout' } @$rows), 2,
@@ -112,7 +138,7 @@ $t->reload;
 is(ask('wait #conn live', 'waited')->{ok}, JSON::PP::true,
    'the page reconnects after a reload');
 $clients[2]->send('close');
-is(ask('wait #total 1', 'waited')->{ok}, JSON::PP::true,
+is(ask('wait #total 0', 'waited')->{ok}, JSON::PP::true,
    'and follows the table on');
 
 ask('quit', 'none');

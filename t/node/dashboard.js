@@ -53,6 +53,9 @@ const say = (o) => process.stdout.write(
           return e && e.textContent === w;
         }, [sel, want], { timeout: 10000 });
         say({ event: 'waited', ok: true });
+      } else if (cmd === 'fill') {
+        await page.fill(sel, rest.join(' '));
+        say({ event: 'filled' });
       } else if (cmd === 'click') {
         await page.click(sel);
         say({ event: 'clicked' });
