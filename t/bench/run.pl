@@ -6,7 +6,7 @@
 #
 #   perl t/bench/run.pl quick          ratio lines only, under 60 s
 #   perl t/bench/run.pl [all]          everything, with a results table
-#   perl t/bench/run.pl echo|callgrind|memory|idle|zombie
+#   perl t/bench/run.pl echo|callgrind|memory|idle|zombie|delete
 
 use strict;
 use warnings;
@@ -659,6 +659,73 @@ EOF
     $t->finish;
 }
 
+# A DELETE by id for each of $n sessions spread over two workers: the time
+# from sending the DELETE to the close frame's arrival at the client (an
+# upper bound of the time from its answer: the frame mostly arrives first),
+# for the sessions of the worker that did not serve the DELETE (it wakes
+# the owner through its pipe).  The serving worker is the pid of each audit
+# line in the error log.
+
+sub delete_bench {
+    my $n = $quick ? 100 : 400;
+    my $t = WsHb->new;
+    my $echo = $t->spawn($bench, 'server', $t->port('echo'));
+    $echo->expect('ready', 5) or die;
+
+    $t->write_conf(<<"EOF", workers => 2);
+    ws_heartbeat_zone ws:10m;
+
+    server {
+        listen 127.0.0.1:%%PORT_http%% reuseport;
+
+        location / {
+$proxy_conf
+            ws_heartbeat on;
+        }
+
+        location = /status {
+            ws_heartbeat_status;
+            ws_heartbeat_status_token bench admin;
+        }
+    }
+EOF
+    $t->run('http');
+
+    my $port = $t->port('http');
+    my @s = map { (connect_ws($port, path => "/s$_"))[0] } 0 .. $n - 1;
+    my $doc = decode_json($t->get($port, "/status?sessions=$n",
+                                  'Authorization: Bearer bench')->{body});
+    my %by_uri = map { $_->{uri} => $_ } @{$doc->{sessions}};
+    my @delay;
+
+    for my $i (0 .. $n - 1) {
+        my $rec = $by_uri{"/s$i"} or next;
+        my $sent = time;
+        $t->http($port, "DELETE /status?id=$rec->{id} HTTP/1.0\r\n"
+                 . "Host: x\r\nAuthorization: Bearer bench\r\n\r\n");
+        IO::Select->new($s[$i])->can_read(5) or next;
+        push @delay, [ $rec->{pid}, time - $sent ];
+    }
+
+    my @pid = $t->error_log =~ /\[notice\] (\d+)#\d+: .*closes 1 sessions/g;
+
+    my @cross = sort { $a <=> $b }
+                map { $delay[$_][1] }
+                grep { defined $pid[$_] && $pid[$_] != $delay[$_][0] }
+                0 .. $#delay;
+    my $p = sub { @cross ? $cross[int($_[0] * $#cross)] : 99 };
+
+    say_line('DELETE to close frame, sessions of the other worker (%d of '
+             . '%d): p50 %.1f ms, p99 %.1f ms, max %.1f ms',
+             scalar @cross, scalar @delay, 1000 * $p->(0.5),
+             1000 * $p->(0.99), 1000 * $p->(1));
+    target('DELETE to close frame in another worker p99, ms',
+           1000 * $p->(0.99), '<=', 100);
+
+    close $_ for @s;
+    $t->finish;
+}
+
 # -------------------------------------------------------------------------------
 
 system('make', '-s', '-f', "$top/Makefile.dev", '-C', $top, 'wsbench') == 0
@@ -680,6 +747,7 @@ callgrind_bench() if $what =~ /^(all|callgrind)$/;
 memory_bench() if $what =~ /^(all|memory)$/;
 idle_bench() if $what =~ /^(all|idle)$/;
 zombie_bench() if $what =~ /^(all|zombie)$/;
+delete_bench() if $what =~ /^(all|delete)$/;
 
 open my $fh, '>', "$out_dir/results.txt" or die;
 print $fh "$_\n" for @lines;
