@@ -126,6 +126,17 @@ $rows = ask("rows #closed>tbody>tr", "rows")->{rows} // [];
 is(scalar(grep { $_->{reason} eq 'client_timeout' } @$rows), 2,
    'recently closed shows them with reason client_timeout');
 
+# the charts, drawn by the bundled uPlot from the same stream
+
+my $canvases = ask('rows .u-wrap>canvas', 'rows')->{rows} // [];
+is(scalar @$canvases, 3, 'three charts are drawn');
+is(ask('wait #closes-seen 3', 'waited')->{ok}, JSON::PP::true,
+   'the closes chart counts the three closes');
+is(ask('wait #rtt-count 1', 'waited')->{ok}, JSON::PP::true,
+   'the RTT chart holds the one open session that has an RTT');
+cmp_ok(ask('text #samples', 'text')->{text} // 0, '>=', 1,
+       'the states chart has samples');
+
 my $dir = $ENV{WSHB_ARTIFACTS} // 'build/artifacts';
 make_path($dir);
 my $shot = ask("screenshot $dir/dashboard.png", 'screenshot');
