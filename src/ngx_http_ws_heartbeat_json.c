@@ -23,6 +23,8 @@ static u_char *ngx_http_ws_heartbeat_json_peer(u_char *p, char *name,
     ngx_http_ws_heartbeat_record_t *rec, ngx_uint_t i, uint64_t now);
 static u_char *ngx_http_ws_heartbeat_json_at(u_char *p, uint64_t start,
     uint32_t at);
+static u_char *ngx_http_ws_heartbeat_json_totals(u_char *p, u_char *last,
+    ngx_http_ws_heartbeat_totals_t *t);
 static u_char *ngx_http_ws_heartbeat_json_rtt(u_char *p, u_char *last,
     ngx_http_ws_heartbeat_totals_t *t);
 static u_char *ngx_http_ws_heartbeat_json_stream(u_char *p, u_char *last,
@@ -84,29 +86,8 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
                          &ngx_http_ws_heartbeat_states[i], sum->states[i]);
     }
 
-    p = ngx_slprintf(p, last, "},\"totals\":{\"opened\":%uA,\"closed\":{",
-                     t->opened);
-
-    for (i = 1; i < NGX_HTTP_WSHB_NREASONS; i++) {
-        p = ngx_slprintf(p, last, "%s\"%V\":%uA", i > 1 ? "," : "",
-                         &ngx_http_ws_heartbeat_reasons[i], t->closed[i]);
-    }
-
-    p = ngx_slprintf(p, last, "},\"rejected\":%uA,\"untracked\":%uA,"
-                              "\"reaped\":%uA",
-                     t->rejected, t->untracked, t->reaped);
-
-    p = ngx_slprintf(p, last, ",\"pings\":{\"client\":%uA,\"upstream\":%uA}"
-                              ",\"pongs\":{\"client\":%uA,\"upstream\":%uA}",
-                     t->pings[0], t->pings[1], t->pongs[0], t->pongs[1]);
-
-    p = ngx_slprintf(p, last, ",\"frames\":{\"%s\":%uA,\"%s\":%uA}"
-                              ",\"bytes\":{\"%s\":%uA,\"%s\":%uA}},",
-                     ngx_http_ws_heartbeat_directions[0], t->frames[0],
-                     ngx_http_ws_heartbeat_directions[1], t->frames[1],
-                     ngx_http_ws_heartbeat_directions[0], t->bytes[0],
-                     ngx_http_ws_heartbeat_directions[1], t->bytes[1]);
-
+    p = ngx_slprintf(p, last, "},");
+    p = ngx_http_ws_heartbeat_json_totals(p, last, t);
     p = ngx_http_ws_heartbeat_json_rtt(p, last, t);
     p = ngx_http_ws_heartbeat_json_stream(p, last, sum);
 
@@ -137,6 +118,41 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
     out->buf->last = p;
 
     return NGX_OK;
+}
+
+
+/* "totals":{...}, the zone's counters of sessions, pings and traffic */
+
+static u_char *
+ngx_http_ws_heartbeat_json_totals(u_char *p, u_char *last,
+    ngx_http_ws_heartbeat_totals_t *t)
+{
+    ngx_uint_t  i;
+
+    p = ngx_slprintf(p, last, "\"totals\":{\"opened\":%uA,\"closed\":{",
+                     t->opened);
+
+    for (i = 1; i < NGX_HTTP_WSHB_NREASONS; i++) {
+        p = ngx_slprintf(p, last, "%s\"%V\":%uA", i > 1 ? "," : "",
+                         &ngx_http_ws_heartbeat_reasons[i], t->closed[i]);
+    }
+
+    p = ngx_slprintf(p, last, "},\"rejected\":%uA,\"untracked\":%uA,"
+                              "\"reaped\":%uA",
+                     t->rejected, t->untracked, t->reaped);
+
+    p = ngx_slprintf(p, last, ",\"pings\":{\"client\":%uA,\"upstream\":%uA}"
+                              ",\"pongs\":{\"client\":%uA,\"upstream\":%uA}",
+                     t->pings[0], t->pings[1], t->pongs[0], t->pongs[1]);
+
+    p = ngx_slprintf(p, last, ",\"frames\":{\"%s\":%uA,\"%s\":%uA}"
+                              ",\"bytes\":{\"%s\":%uA,\"%s\":%uA}},",
+                     ngx_http_ws_heartbeat_directions[0], t->frames[0],
+                     ngx_http_ws_heartbeat_directions[1], t->frames[1],
+                     ngx_http_ws_heartbeat_directions[0], t->bytes[0],
+                     ngx_http_ws_heartbeat_directions[1], t->bytes[1]);
+
+    return p;
 }
 
 

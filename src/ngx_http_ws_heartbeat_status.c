@@ -50,6 +50,8 @@ static ngx_uint_t ngx_http_ws_heartbeat_wants_prometheus(
 static ngx_int_t ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q,
     ngx_http_ws_heartbeat_summary_t *sum);
+static void ngx_http_ws_heartbeat_count_upstream(
+    ngx_http_ws_heartbeat_summary_t *sum, ngx_http_ws_heartbeat_addr_t *addr);
 static void ngx_http_ws_heartbeat_tag_counts_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_summary_t *sum);
 static ngx_int_t ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
@@ -579,13 +581,12 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q,
     ngx_http_ws_heartbeat_summary_t *sum)
 {
-    uint64_t                                 now;
-    ngx_uint_t                               i, k, n;
-    ngx_time_t                              *tp;
-    ngx_atomic_t                            *src, *dst;
-    ngx_http_ws_heartbeat_shctx_t           *sh;
-    ngx_http_ws_heartbeat_record_t          *rec;
-    ngx_http_ws_heartbeat_upstream_count_t  *uc;
+    uint64_t                         now;
+    ngx_uint_t                       i, n;
+    ngx_time_t                      *tp;
+    ngx_atomic_t                    *src, *dst;
+    ngx_http_ws_heartbeat_shctx_t   *sh;
+    ngx_http_ws_heartbeat_record_t  *rec;
 
     ngx_memzero(sum, sizeof(ngx_http_ws_heartbeat_summary_t));
 
@@ -636,34 +637,7 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
             sum->matching++;
         }
 
-        uc = sum->upstreams.elts;
-
-        for (k = 0; k < sum->upstreams.nelts; k++) {
-            if (ngx_memcmp(&uc[k].addr, &rec->upstream,
-                           sizeof(ngx_http_ws_heartbeat_addr_t))
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (k == sum->upstreams.nelts) {
-            if (k == NGX_HTTP_WSHB_MAX_UPSTREAMS) {
-                continue;
-            }
-
-            uc = ngx_array_push(&sum->upstreams);
-            if (uc == NULL) {
-                break;
-            }
-
-            uc->addr = rec->upstream;
-            uc->sessions = 0;
-            k = sum->upstreams.nelts - 1;
-            uc = sum->upstreams.elts;
-        }
-
-        uc[k].sessions++;
+        ngx_http_ws_heartbeat_count_upstream(sum, &rec->upstream);
     }
 
     if (q->format == NGX_HTTP_WSHB_FORMAT_PROMETHEUS) {
@@ -684,6 +658,41 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/* one more session to that upstream peer; at most 256 peers are counted */
+
+static void
+ngx_http_ws_heartbeat_count_upstream(ngx_http_ws_heartbeat_summary_t *sum,
+    ngx_http_ws_heartbeat_addr_t *addr)
+{
+    ngx_uint_t                               k;
+    ngx_http_ws_heartbeat_upstream_count_t  *uc;
+
+    uc = sum->upstreams.elts;
+
+    for (k = 0; k < sum->upstreams.nelts; k++) {
+        if (ngx_memcmp(&uc[k].addr, addr,
+                       sizeof(ngx_http_ws_heartbeat_addr_t))
+            == 0)
+        {
+            uc[k].sessions++;
+            return;
+        }
+    }
+
+    if (k == NGX_HTTP_WSHB_MAX_UPSTREAMS) {
+        return;
+    }
+
+    uc = ngx_array_push(&sum->upstreams);
+    if (uc == NULL) {
+        return;
+    }
+
+    uc->addr = *addr;
+    uc->sessions = 1;
 }
 
 
