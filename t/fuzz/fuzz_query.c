@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     reason = ngx_http_ws_heartbeat_parse_query(buf, size, &q);
 
     if (reason != NULL) {
-        check(reason[0] != '\0' && strlen(reason) < 128);
+        check(reason[0] != '\0' && strlen(reason) < 192);
         free(buf);
         return 0;
     }
