@@ -39,7 +39,9 @@ static char  *ngx_http_ws_heartbeat_close_text[] = {
     "",
     "",
     "",
-    "closed by operator"
+    "closed by operator",
+    "max age",
+    "expired"
 };
 
 
@@ -295,10 +297,22 @@ ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
     ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_PASSTHROUGH);
 
-    /* a draining session keeps its timer, set to its drain time */
+    /*
+     * A draining session keeps its timer, set to its drain time; one with
+     * a max age or an expiry has it set to that
+     */
 
-    if (!ctx->draining) {
-        ngx_http_ws_heartbeat_timer_del(&ctx->timer);
+    if (ctx->draining) {
+        return;
+    }
+
+    ngx_http_ws_heartbeat_timer_del(&ctx->timer);
+
+    if (ctx->ends) {
+        ngx_http_ws_heartbeat_timer_add(&ctx->timer,
+            (ngx_msec_t) ngx_max((int32_t) (ctx->end_at
+                                            - ngx_http_ws_heartbeat_msec()),
+                                 1));
     }
 }
 

@@ -379,6 +379,12 @@ ngx_http_ws_heartbeat_json_record(u_char *p,
         p = ngx_cpymem(p, "null", 4);
     }
 
+    p = ngx_cpymem(p, ",\"expires\":", sizeof(",\"expires\":") - 1);
+    p = ngx_http_ws_heartbeat_json_at(p, rec->start, rec->ends ? rec->end : 0);
+    p = ngx_sprintf(p, ",\"expires_by\":%s",
+                    rec->ends == 1 ? "\"max_age\""
+                    : rec->ends == 2 ? "\"expired\"" : "null");
+
     p = ngx_http_ws_heartbeat_json_peer(p, "client", rec, 0, now);
     p = ngx_http_ws_heartbeat_json_peer(p, "upstream", rec, 1, now);
 

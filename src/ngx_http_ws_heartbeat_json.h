@@ -33,12 +33,12 @@
 
 /*
  * The most one session object takes as JSON: its names and punctuation
- * (under 400 bytes, state and reason names included), 16 numbers, 5
+ * (under 450 bytes, state and reason names included), 16 numbers, 6
  * times, 2 addresses, and the host, URI and tags, each byte escaped in 6
  * at most
  */
 #define NGX_HTTP_WSHB_RECORD_JSON                                            \
-    (512 + 16 * NGX_INT64_LEN + 5 * NGX_HTTP_WSHB_TIME_LEN                   \
+    (576 + 16 * NGX_INT64_LEN + 6 * NGX_HTTP_WSHB_TIME_LEN                   \
      + 2 * NGX_SOCKADDR_STRLEN                                               \
      + 2 + 6 * NGX_HTTP_WSHB_HOST_LEN + 2 + 6 * NGX_HTTP_WSHB_URI_LEN        \
      + NGX_HTTP_WSHB_TAGS_JSON)

@@ -22,6 +22,7 @@
 #include "ngx_http_ws_heartbeat_session.h"
 #include "ngx_http_ws_heartbeat_liveness.h"
 #include "ngx_http_ws_heartbeat_close.h"
+#include "ngx_http_ws_heartbeat_lifetime.h"
 
 
 #define NGX_HTTP_WSHB_MAX_WAITS       3
@@ -89,6 +90,10 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
     if (ctx->closing) {
         /* a close frame of ours went unanswered in time */
         ngx_http_ws_heartbeat_finish(ctx);
+        return;
+    }
+
+    if (ngx_http_ws_heartbeat_lifetime_over(ctx, now) != NGX_DECLINED) {
         return;
     }
 
@@ -268,6 +273,14 @@ ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx)
     if (wlcf->idle_timeout) {
         d = (int32_t) (ngx_http_ws_heartbeat_last_data(ctx)
                        + (uint32_t) wlcf->idle_timeout - now);
+
+        if (d < min) {
+            min = d;
+        }
+    }
+
+    if (ctx->ends) {
+        d = (int32_t) (ctx->end_at - now);
 
         if (d < min) {
             min = d;

@@ -13,6 +13,7 @@
 #include "ngx_http_ws_heartbeat_status.h"
 #include "ngx_http_ws_heartbeat_stream.h"
 #include "ngx_http_ws_heartbeat_wake.h"
+#include "ngx_http_ws_heartbeat_lifetime.h"
 
 
 static ngx_int_t ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r);
@@ -126,6 +127,20 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
     { ngx_string("ws_heartbeat_tag"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
       ngx_http_ws_heartbeat_tag,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("ws_heartbeat_max_age"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
+      ngx_http_ws_heartbeat_max_age,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("ws_heartbeat_expires"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_ws_heartbeat_expires,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -548,6 +563,11 @@ ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf)
     wlcf->idle_timeout = NGX_CONF_UNSET_MSEC;
     wlcf->tokens = NGX_CONF_UNSET_PTR;
     wlcf->tags = NGX_CONF_UNSET_PTR;
+    wlcf->max_age = NGX_CONF_UNSET_MSEC;
+    wlcf->max_age_jitter = NGX_CONF_UNSET_UINT;
+    wlcf->max_age_code = NGX_CONF_UNSET_UINT;
+    wlcf->expires = NGX_CONF_UNSET_PTR;
+    wlcf->expires_code = NGX_CONF_UNSET_UINT;
     wlcf->limit = NGX_CONF_UNSET_PTR;
     wlcf->backlog = NGX_CONF_UNSET_SIZE;
 
@@ -569,6 +589,24 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_msec_value(conf->idle_timeout, prev->idle_timeout, 0);
     ngx_conf_merge_ptr_value(conf->tokens, prev->tokens, NULL);
     ngx_conf_merge_ptr_value(conf->tags, prev->tags, NULL);
+
+    /* a max age or an expiry is inherited with its parameters */
+
+    if (conf->max_age == NGX_CONF_UNSET_MSEC) {
+        conf->max_age_jitter = prev->max_age_jitter;
+        conf->max_age_code = prev->max_age_code;
+    }
+
+    ngx_conf_merge_msec_value(conf->max_age, prev->max_age, 0);
+    ngx_conf_merge_uint_value(conf->max_age_jitter, prev->max_age_jitter, 10);
+    ngx_conf_merge_uint_value(conf->max_age_code, prev->max_age_code, 1001);
+
+    if (conf->expires == NGX_CONF_UNSET_PTR) {
+        conf->expires_code = prev->expires_code;
+    }
+
+    ngx_conf_merge_ptr_value(conf->expires, prev->expires, NULL);
+    ngx_conf_merge_uint_value(conf->expires_code, prev->expires_code, 1008);
     ngx_conf_merge_ptr_value(conf->limit, prev->limit, NULL);
     ngx_conf_merge_size_value(conf->backlog, prev->backlog, 1024 * 1024);
 

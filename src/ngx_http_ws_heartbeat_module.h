@@ -72,6 +72,11 @@ typedef struct {
     ngx_msec_t                        idle_timeout;
     ngx_array_t                      *tokens;     /* of ..._token_t */
     ngx_array_t                      *tags;       /* of ..._tag_t */
+    ngx_msec_t                        max_age;
+    ngx_uint_t                        max_age_jitter;   /* percent */
+    ngx_uint_t                        max_age_code;
+    ngx_http_complex_value_t         *expires;
+    ngx_uint_t                        expires_code;
     ngx_http_ws_heartbeat_limit_t    *limit;
     size_t                            backlog;    /* per subscriber */
 } ngx_http_ws_heartbeat_loc_conf_t;

@@ -19,6 +19,7 @@
 #include "ngx_http_ws_heartbeat_liveness.h"
 #include "ngx_http_ws_heartbeat_close.h"
 #include "ngx_http_ws_heartbeat_wake.h"
+#include "ngx_http_ws_heartbeat_lifetime.h"
 
 
 /*
@@ -233,11 +234,13 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 
     ctx->record = NGX_HTTP_WSHB_NO_RECORD;
 
+    ngx_http_ws_heartbeat_lifetime(r, ctx, wlcf);
+
     if (ngx_http_ws_heartbeat_wzone) {
         ctx->record = ngx_http_ws_heartbeat_record_alloc(
                                ngx_http_ws_heartbeat_wzone, r, wlcf->tags,
-                               (uint32_t) ngx_http_ws_heartbeat_worker_start,
-                               ctx->counter);
+                               ctx->counter, ctx->ends,
+                               ctx->ends ? ctx->end_at - ctx->start : 0);
     }
 
     ngx_http_ws_heartbeat_peers_init(ctx, c, uc, wlcf->upstream);

@@ -87,6 +87,7 @@ typedef struct {
     void                             *next;
 
     ngx_http_ws_heartbeat_msec_t      start;
+    ngx_http_ws_heartbeat_msec_t      end_at;     /* see ..._lifetime.c */
 
     uint32_t                          counter;    /* in the session id */
     uint32_t                          record;
@@ -102,6 +103,7 @@ typedef struct {
     unsigned                          ending:1;
     unsigned                          cut:1;      /* a stream ended mid-
                                                      frame */
+    unsigned                          ends:2;     /* end_at is set, why */
 } ngx_http_ws_heartbeat_ctx_t;
 
 

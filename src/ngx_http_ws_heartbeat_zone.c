@@ -67,7 +67,9 @@ ngx_str_t  ngx_http_ws_heartbeat_reasons[] = {
     ngx_string("error"),
     ngx_string("proxy_timeout"),
     ngx_string("worker_lost"),
-    ngx_string("admin")
+    ngx_string("admin"),
+    ngx_string("max_age"),
+    ngx_string("expired")
 };
 
 
@@ -453,8 +455,8 @@ ngx_http_ws_heartbeat_cut(u_char *s, size_t len, size_t max)
 
 uint32_t
 ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
-    ngx_http_request_t *r, ngx_array_t *tags, uint32_t worker_start,
-    uint32_t counter)
+    ngx_http_request_t *r, ngx_array_t *tags, uint32_t counter,
+    uint32_t ends, uint32_t end)
 {
     u_char                           buf[NGX_HTTP_WSHB_TAGS_LEN];
     uint32_t                         i, hash;
@@ -469,7 +471,12 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
 
     /* the record is filled in outside the mutex, and copied under it */
 
-    ngx_http_ws_heartbeat_record_init(&tmp, r, worker_start, counter);
+    ngx_http_ws_heartbeat_record_init(&tmp, r,
+                                      (uint32_t)
+                                          ngx_http_ws_heartbeat_worker_start,
+                                      counter);
+    tmp.ends = (u_char) ends;
+    tmp.end = end;
 
     host.data = r->headers_in.server.data;
     host.len = ngx_http_ws_heartbeat_cut(host.data, r->headers_in.server.len,

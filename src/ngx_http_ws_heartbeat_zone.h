@@ -32,7 +32,9 @@
 #define NGX_HTTP_WSHB_PROXY_TIMEOUT   8
 #define NGX_HTTP_WSHB_WORKER_LOST     9   /* reaped: its worker died */
 #define NGX_HTTP_WSHB_ADMIN           10  /* a DELETE at the status */
-#define NGX_HTTP_WSHB_NREASONS        11
+#define NGX_HTTP_WSHB_MAX_AGE         11  /* ws_heartbeat_max_age */
+#define NGX_HTTP_WSHB_EXPIRED         12  /* ws_heartbeat_expires */
+#define NGX_HTTP_WSHB_NREASONS        13
 
 /*
  * A session's id: its worker's start time (8), the worker's pid (6) and
@@ -90,7 +92,7 @@ typedef struct {
 
 
 /*
- * One live session, 144 bytes.  Allocated and freed under the zone mutex;
+ * One live session, 152 bytes.  Allocated and freed under the zone mutex;
  * afterwards only the owning worker writes it, without the mutex, from
  * state changes and timers; readers copy it under the mutex.  Its host,
  * URI and tags are in a names entry that sessions with the same ones
@@ -112,6 +114,7 @@ typedef struct {
     u_char                        state;
     u_char                        reason;
     u_char                        command;      /* 1 + its slot; 0: none */
+    u_char                        ends;         /* max age, expiry: why */
 
     uint32_t                      names;        /* offset in the zone; 0 */
 
@@ -122,6 +125,7 @@ typedef struct {
     uint32_t                      rtt[2];
     uint32_t                      pings[2];
     uint32_t                      pongs[2];
+    uint32_t                      end;          /* when it is closed: 0 */
     uint64_t                      frames[2];    /* frames from the peer */
     uint64_t                      bytes[2];     /* bytes from the peer */
 } ngx_http_ws_heartbeat_record_t;
@@ -253,8 +257,8 @@ void ngx_http_ws_heartbeat_emit_locked(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_uint_t type, ngx_http_ws_heartbeat_record_t *before,
     ngx_http_ws_heartbeat_record_t *after);
 uint32_t ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
-    ngx_http_request_t *r, ngx_array_t *tags, uint32_t worker_start,
-    uint32_t counter);
+    ngx_http_request_t *r, ngx_array_t *tags, uint32_t counter,
+    uint32_t ends, uint32_t end);
 void ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
     uint32_t i);
 ngx_uint_t ngx_http_ws_heartbeat_zone_reap_locked(

@@ -34,6 +34,8 @@ my ($rc, $out) = conf_test(<<'EOF');
             ws_heartbeat_idle_timeout 30m;
             ws_heartbeat_tag user $http_x_user;
             ws_heartbeat_tag tenant $cookie_tenant metrics;
+            ws_heartbeat_max_age 12h jitter=20% code=4000;
+            ws_heartbeat_expires $http_x_token_expires code=4001;
         }
         location /status {
             ws_heartbeat_status;
@@ -93,6 +95,20 @@ my @bad = (
       qr/invalid parameter "name=" in "ws_heartbeat_status_token"/ ],
     [ 'ws_heartbeat_status_token secret root;',
       qr/invalid parameter "root" in "ws_heartbeat_status_token"/ ],
+    [ 'ws_heartbeat_max_age 0;',
+      qr/invalid time "0" in "ws_heartbeat_max_age" directive/ ],
+    [ 'ws_heartbeat_max_age 30d;',
+      qr/invalid time "30d" in "ws_heartbeat_max_age" directive/ ],
+    [ 'ws_heartbeat_max_age 1h jitter=101;',
+      qr/invalid jitter "jitter=101" in "ws_heartbeat_max_age"/ ],
+    [ 'ws_heartbeat_max_age 1h code=1006;',
+      qr/invalid close code "code=1006" in "ws_heartbeat_max_age"/ ],
+    [ 'ws_heartbeat_max_age 1h soon;',
+      qr/invalid parameter "soon" in "ws_heartbeat_max_age"/ ],
+    [ "ws_heartbeat_max_age 1h;\n    ws_heartbeat_max_age 2h;",
+      qr/"ws_heartbeat_max_age" directive is duplicate/ ],
+    [ 'ws_heartbeat_expires $arg_exp code=999;',
+      qr/invalid close code "code=999" in "ws_heartbeat_expires"/ ],
 );
 
 for my $case (@bad) {

@@ -25,8 +25,8 @@ my %recipe;
 $recipe{$1} = $2 while $doc =~ /```nginx\n# recipe: (\S+)\n(.*?)```/sg;
 
 is_deeply([sort keys %recipe],
-          [qw(chat-tls dashboard migrate revoked terminal)],
-          'five recipes in docs/recipes.md');
+          [qw(chat-tls dashboard expiry migrate revoked terminal)],
+          'six recipes in docs/recipes.md');
 
 sub adapt {
     my ($conf) = @_;
@@ -40,6 +40,30 @@ sub adapt {
     $conf =~ s/(ws_heartbeat_(?:interval|timeout)) \d+[smh];/$1 1s;/g;
     $conf =~ s/proxy_read_timeout 60s;/proxy_read_timeout 3s;/g;
     return $conf;
+}
+
+# an auth server on the port named auth: $answer gets the request head and
+# returns the whole response; its pid
+
+sub auth_server {
+    my ($t, $answer) = @_;
+    my $auth = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                     LocalPort => $t->port('auth'),
+                                     Listen => 16, ReuseAddr => 1)
+        or die "auth server: $!";
+    my $pid = fork // die "fork: $!";
+    return $pid if $pid;
+
+    while (my $s = $auth->accept) {
+        my $head = '';
+        while (defined(my $line = <$s>)) {
+            last if $line eq "\r\n";
+            $head .= $line;
+        }
+        print $s $answer->($head);
+        close $s;
+    }
+    exit 0;
 }
 
 sub start {
@@ -187,26 +211,12 @@ sub start {
 
     # the auth server: a token in the cookie is a user, anything else 401
 
-    my $auth = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                     LocalPort => $t->port('auth'),
-                                     Listen => 16, ReuseAddr => 1)
-        or die "auth server: $!";
-    my $pid = fork // die "fork: $!";
-
-    if ($pid == 0) {
-        while (my $s = $auth->accept) {
-            my $head = '';
-            while (defined(my $line = <$s>)) {
-                last if $line eq "\r\n";
-                $head .= $line;
-            }
-            my ($user) = $head =~ /^Cookie: .*token=(alice|bob)-secret/mi;
-            print $s $user ? "HTTP/1.0 200 OK\r\nX-User: $user\r\n\r\n"
-                           : "HTTP/1.0 401 Unauthorized\r\n\r\n";
-            close $s;
-        }
-        exit 0;
-    }
+    my $pid = auth_server($t, sub {
+        my ($head) = @_;
+        my ($user) = $head =~ /^Cookie: .*token=(alice|bob)-secret/mi;
+        return $user ? "HTTP/1.0 200 OK\r\nX-User: $user\r\n\r\n"
+                     : "HTTP/1.0 401 Unauthorized\r\n\r\n";
+    });
 
     $t->run('http', 'admin');
     my $base = 'ws://127.0.0.1:' . $t->port('http');
@@ -255,6 +265,47 @@ sub start {
        'revoked: bob is untouched');
     like($t->error_log, qr/token "oncall": DELETE "tag\.user=alice&code=4001/,
          'revoked: the action is logged');
+
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+    $t->finish;
+}
+
+# --- expiry: the auth server says until when ------------------------------
+
+{
+    my ($t, $app) = start('expiry');
+    my $pid = auth_server($t, sub {
+        my ($head) = @_;
+        my ($secs) = $head =~ /^Cookie: .*good-for=(\d+)/mi;
+        return defined $secs
+            ? "HTTP/1.0 200 OK\r\nX-Token-Expires: "
+              . (int(time) + $secs) . "\r\n\r\n"
+            : "HTTP/1.0 401 Unauthorized\r\n\r\n";
+    });
+
+    $t->run('http');
+    my $base = 'ws://127.0.0.1:' . $t->port('http');
+
+    my $short = $t->ws_client("$base/live/short", '--header',
+                              'Cookie: good-for=2');
+    ok($short->expect('open', 10), 'expiry: a token good for 2 s');
+    my $open = $app->expect('open', 5, url => '/live/short');
+    my $long = $t->ws_client("$base/live/long", '--header',
+                             'Cookie: good-for=3600');
+    ok($long->expect('open', 10), 'expiry: one good for an hour');
+
+    my $t0 = time;
+    my $ev = $short->expect('close', 6);
+    is($ev && "$ev->{code} $ev->{reason}", '1008 expired',
+       'expiry: the short one is closed, 1008 expired');
+    cmp_ok(time - $t0, '<', 4, 'expiry: at its time');
+    $ev = $app->expect('close', 5, id => $open ? $open->{id} : 0);
+    is($ev && $ev->{code}, 1008, 'expiry: the app is told too');
+
+    $long->send('send still here');
+    ok($long->expect('message', 5, text => 'still here'),
+       'expiry: the long one lives on');
 
     kill 'TERM', $pid;
     waitpid $pid, 0;
