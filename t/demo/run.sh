@@ -20,11 +20,42 @@ build=$1
 nginx=$2
 module=$3
 d="$build/demo"
-port=${DEMO_PORT:-8080}
-app_port=${DEMO_APP_PORT:-9001}
 
 "$0" --stop "$build" >/dev/null
 sleep 0.3
+
+# a port that is taken: an error if the variable named it, else the next
+# free one up to 20 further, said so
+
+taken() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+pick() {
+    local var=$1 want=$2 p
+    if [ -n "${!var:-}" ]; then
+        if taken "$want"; then
+            echo "port $want ($var) is taken; set $var to a free port" >&2
+            exit 1
+        fi
+        echo "$want"
+        return
+    fi
+    for p in $(seq "$want" $((want + 20))); do
+        if ! taken "$p"; then
+            [ "$p" = "$want" ] || echo "port $want is taken, using $p" \
+                "(set $var to choose)" >&2
+            echo "$p"
+            return
+        fi
+    done
+    echo "ports $want to $((want + 20)) are taken; set $var to a free" \
+         "port" >&2
+    exit 1
+}
+
+port=$(pick DEMO_PORT "${DEMO_PORT:-8080}")
+app_port=$(pick DEMO_APP_PORT "${DEMO_APP_PORT:-9001}")
 mkdir -p "$d/logs" "$d/html"
 chmod 755 "$build" "$d" "$d/html"
 cp "$here/index.html" "$d/html/index.html"
