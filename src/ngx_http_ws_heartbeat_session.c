@@ -76,7 +76,7 @@ static void ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx);
 /*
  * Contexts come in blocks, kept for the worker's life, freed at its exit;
  * the sessions are walked block by block (ctx->active), and free contexts
- * are kept in a list through ctx->next.  From the request pool, a context
+ * are kept in a list through ctx->hook.next.  From the request pool, a context
  * taken after the handshake would often start a new 4k pool block of its
  * own.
  */
@@ -180,15 +180,15 @@ ngx_http_ws_heartbeat_ctx_alloc(ngx_log_t *log)
 
         for (i = 0; i < NGX_HTTP_WSHB_CTX_CHUNK; i++) {
             block->ctx[i].active = 0;
-            block->ctx[i].next = (i + 1 < NGX_HTTP_WSHB_CTX_CHUNK)
-                                 ? &block->ctx[i + 1] : NULL;
+            block->ctx[i].hook.next = (i + 1 < NGX_HTTP_WSHB_CTX_CHUNK)
+                                      ? &block->ctx[i + 1] : NULL;
         }
 
         ngx_http_ws_heartbeat_free = &block->ctx[0];
     }
 
     ctx = ngx_http_ws_heartbeat_free;
-    ngx_http_ws_heartbeat_free = ctx->next;
+    ngx_http_ws_heartbeat_free = ctx->hook.next;
 
     ngx_memzero(ctx, sizeof(ngx_http_ws_heartbeat_ctx_t));
     ctx->timer.index = NGX_HTTP_WSHB_NO_TIMER;
@@ -250,7 +250,7 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     cln->handler = ngx_http_ws_heartbeat_cleanup;
     cln->data = ctx;
 
-    ctx->finalize = u->finalize_request;
+    ctx->hook.finalize = u->finalize_request;
     u->finalize_request = ngx_http_ws_heartbeat_finalize;
 
     c->recv = ngx_http_ws_heartbeat_recv_client;
@@ -687,7 +687,7 @@ ngx_http_ws_heartbeat_finalize(ngx_http_request_t *r, ngx_int_t rc)
         ngx_http_ws_heartbeat_end(ctx);
     }
 
-    ctx->finalize(r, rc);
+    ctx->hook.finalize(r, rc);
 }
 
 
@@ -762,7 +762,7 @@ ngx_http_ws_heartbeat_cleanup(void *data)
         ngx_http_ws_heartbeat_end(ctx);
     }
 
-    ctx->next = ngx_http_ws_heartbeat_free;
+    ctx->hook.next = ngx_http_ws_heartbeat_free;
     ngx_http_ws_heartbeat_free = ctx;
 }
 

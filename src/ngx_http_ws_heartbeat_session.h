@@ -77,14 +77,18 @@ typedef struct {
 typedef struct {
     ngx_http_ws_heartbeat_peer_t      peer[2];
 
-    /* the upstream's, chained: the session ends with its connection */
-    void                            (*finalize)(ngx_http_request_t *r,
+    /*
+     * While the context is a session's, the upstream's finalize_request,
+     * chained (the session ends with its connection); while it is free,
+     * the next one of the worker's free contexts
+     */
+    union {
+        void                        (*finalize)(ngx_http_request_t *r,
                                                 ngx_int_t rc);
+        void                         *next;
+    }                                 hook;
 
     ngx_http_ws_heartbeat_timer_t     timer;
-
-    /* the worker's free contexts, while this one is one of them */
-    void                             *next;
 
     ngx_http_ws_heartbeat_msec_t      start;
     ngx_http_ws_heartbeat_msec_t      end_at;     /* see ..._lifetime.c */

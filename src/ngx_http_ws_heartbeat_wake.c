@@ -175,11 +175,16 @@ ngx_http_ws_heartbeat_wake_done(void)
     ngx_http_ws_heartbeat_waker = NULL;
     fd = c->fd;
 
+    /*
+     * Not NGX_CLOSE_EVENT: the master and the other workers keep the
+     * pipe open, so closing this fd would not take it out of epoll
+     */
+
     if (ngx_del_conn) {
-        ngx_del_conn(c, NGX_CLOSE_EVENT);
+        ngx_del_conn(c, 0);
 
     } else {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
     }
 
     c->fd = (ngx_socket_t) -1;
