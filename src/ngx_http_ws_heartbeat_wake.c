@@ -11,19 +11,19 @@
 #include "ngx_http_ws_heartbeat_wake.h"
 
 
-static void ngx_http_ws_heartbeat_wake_close(void *data);
-static void ngx_http_ws_heartbeat_wake_read(ngx_event_t *ev);
-
-
 typedef struct {
-    ngx_fd_t                    fd[2];      /* read, write */
+    ngx_fd_t                       fd[2];      /* read, write */
 } ngx_http_ws_heartbeat_pipe_t;
 
 
 typedef struct {
-    ngx_uint_t                  n;
-    ngx_http_ws_heartbeat_pipe_t  pipe[1];
+    ngx_uint_t                     n;
+    ngx_http_ws_heartbeat_pipe_t   pipe[1];
 } ngx_http_ws_heartbeat_pipes_t;
+
+
+static void ngx_http_ws_heartbeat_wake_close(void *data);
+static void ngx_http_ws_heartbeat_wake_read(ngx_event_t *ev);
 
 
 /* the cycle's pipes, one per worker; NULL when nothing is to be woken */
