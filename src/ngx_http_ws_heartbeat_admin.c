@@ -70,16 +70,15 @@ ngx_http_ws_heartbeat_delete(ngx_http_request_t *r,
 
 
 /*
- * An admin token, a zone, and a filter or all=1: NGX_DECLINED, or the
- * answer that says what is missing
+ * An admin token, and a filter or all=1: NGX_DECLINED, or the answer that
+ * says what is missing (ws_heartbeat_status requires the zone)
  */
 
 static ngx_int_t
 ngx_http_ws_heartbeat_delete_allowed(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q, ngx_http_ws_heartbeat_token_t *token)
 {
-    ngx_str_t                           error;
-    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+    ngx_str_t  error;
 
     if (token == NULL || !token->admin) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -88,14 +87,6 @@ ngx_http_ws_heartbeat_delete_allowed(ngx_http_request_t *r,
         ngx_str_set(&error, "closing sessions needs a "
                             "ws_heartbeat_status_token with \"admin\"");
         return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_FORBIDDEN,
-                                                  &error);
-    }
-
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
-
-    if (wmcf->zone == NULL) {
-        ngx_str_set(&error, "closing sessions needs ws_heartbeat_zone");
-        return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_BAD_REQUEST,
                                                   &error);
     }
 

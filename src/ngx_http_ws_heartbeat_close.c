@@ -331,6 +331,20 @@ ngx_http_ws_heartbeat_pass(ngx_http_ws_heartbeat_ctx_t *ctx)
 }
 
 
+/*
+ * A session passed through: no frame boundaries are known, so it gets no
+ * close frame and ends as it is
+ */
+
+void
+ngx_http_ws_heartbeat_end_as_is(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t reason)
+{
+    ctx->reason = reason;
+    ngx_http_ws_heartbeat_finish(ctx);
+}
+
+
 /* the session closes at its drain time, as the worker shuts down */
 
 void

@@ -23,6 +23,8 @@ void ngx_http_ws_heartbeat_close_coded(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t code, u_char *text, size_t len,
     ngx_uint_t to_client, ngx_uint_t to_upstream);
 void ngx_http_ws_heartbeat_finish(ngx_http_ws_heartbeat_ctx_t *ctx);
+void ngx_http_ws_heartbeat_end_as_is(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t reason);
 ssize_t ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ssize_t n);
 ssize_t ngx_http_ws_heartbeat_discard(ngx_http_ws_heartbeat_ctx_t *ctx,

@@ -76,8 +76,6 @@ ngx_http_ws_heartbeat_match_locked(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_ws_heartbeat_record_t *rec, ngx_http_ws_heartbeat_query_t *q,
     uint64_t now)
 {
-    u_char  id[NGX_HTTP_WSHB_ID_LEN];
-
     if (q->filters == 0) {
         return 1;
     }
@@ -86,13 +84,12 @@ ngx_http_ws_heartbeat_match_locked(ngx_http_ws_heartbeat_zone_t *zone,
         return 0;
     }
 
-    if (q->id.len) {
-        (void) ngx_sprintf(id, NGX_HTTP_WSHB_ID_FMT, rec->worker_start,
-                           rec->pid, rec->counter);
-
-        if (ngx_strncasecmp(id, (u_char *) q->id.data, q->id.len) != 0) {
-            return 0;
-        }
+    if (q->id.len
+        && (rec->worker_start != q->id_start
+            || (uint32_t) rec->pid != q->id_pid
+            || rec->counter != q->id_counter))
+    {
+        return 0;
     }
 
     if (q->older_than_set

@@ -268,10 +268,9 @@ ngx_http_ws_heartbeat_lifetime_over(ngx_http_ws_heartbeat_ctx_t *ctx,
     }
 
     if (ctx->passthrough) {
-        /* no frame boundaries are known: it ends as it is */
-        ctx->reason = (ctx->ends == NGX_HTTP_WSHB_ENDS_MAX_AGE)
-                      ? NGX_HTTP_WSHB_MAX_AGE : NGX_HTTP_WSHB_EXPIRED;
-        ngx_http_ws_heartbeat_finish(ctx);
+        ngx_http_ws_heartbeat_end_as_is(ctx,
+            (ctx->ends == NGX_HTTP_WSHB_ENDS_MAX_AGE) ? NGX_HTTP_WSHB_MAX_AGE
+                                                      : NGX_HTTP_WSHB_EXPIRED);
         return NGX_DONE;
     }
 
@@ -303,7 +302,6 @@ ngx_http_ws_heartbeat_lifetime_over(ngx_http_ws_heartbeat_ctx_t *ctx,
                   reason == NGX_HTTP_WSHB_MAX_AGE ? "reached its max age"
                                                   : "expired");
 
-    ngx_http_ws_heartbeat_publish(ctx, 0);
     ngx_http_ws_heartbeat_close_coded(ctx, reason, code, (u_char *) text,
                                       ngx_strlen(text), 1, 1);
 

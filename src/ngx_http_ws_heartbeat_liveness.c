@@ -98,11 +98,8 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
     }
 
     if (ctx->passthrough) {
-        /* no frame boundaries are known: a drain ends it as it is */
-
         if (ctx->draining) {
-            ctx->reason = NGX_HTTP_WSHB_SHUTDOWN;
-            ngx_http_ws_heartbeat_finish(ctx);
+            ngx_http_ws_heartbeat_end_as_is(ctx, NGX_HTTP_WSHB_SHUTDOWN);
         }
 
         return;

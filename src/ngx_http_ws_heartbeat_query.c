@@ -56,6 +56,7 @@ static int ngx_http_ws_heartbeat_number(ngx_http_ws_heartbeat_span_t *v,
     size_t digits, uint64_t *n);
 static size_t ngx_http_ws_heartbeat_unescape(uint8_t *p, size_t len);
 static int ngx_http_ws_heartbeat_hex(uint8_t c);
+static uint32_t ngx_http_ws_heartbeat_hex_n(const uint8_t *p, size_t n);
 static int ngx_http_ws_heartbeat_is(const uint8_t *p, size_t len,
     const char *s);
 
@@ -258,6 +259,12 @@ ngx_http_ws_heartbeat_q_id(ngx_http_ws_heartbeat_query_t *q,
     if (i != NGX_HTTP_WSHB_ID_LEN || v->len != NGX_HTTP_WSHB_ID_LEN) {
         return "id must be a session id of 22 hex digits";
     }
+
+    /* the worker's start (8 digits), its pid (6), its counter (8) */
+
+    q->id_start = ngx_http_ws_heartbeat_hex_n(v->data, 8);
+    q->id_pid = ngx_http_ws_heartbeat_hex_n(v->data + 8, 6);
+    q->id_counter = ngx_http_ws_heartbeat_hex_n(v->data + 14, 8);
 
     return ngx_http_ws_heartbeat_filter(q, &q->id, v, NULL);
 }
@@ -520,6 +527,21 @@ ngx_http_ws_heartbeat_hex(uint8_t c)
     }
 
     return -1;
+}
+
+
+/* n hex digits, known to be such, as a number */
+
+static uint32_t
+ngx_http_ws_heartbeat_hex_n(const uint8_t *p, size_t n)
+{
+    uint32_t  u;
+
+    for (u = 0; n; n--) {
+        u = u << 4 | (uint32_t) ngx_http_ws_heartbeat_hex(*p++);
+    }
+
+    return u;
 }
 
 

@@ -57,6 +57,9 @@ typedef struct {
     ngx_http_ws_heartbeat_span_t  upstream;
     ngx_http_ws_heartbeat_span_t  client;
     ngx_http_ws_heartbeat_span_t  id;
+    uint32_t                      id_start;     /* the id's three parts */
+    uint32_t                      id_pid;
+    uint32_t                      id_counter;
     ngx_http_ws_heartbeat_span_t  uri;          /* a prefix */
     uint64_t                      older_than;   /* seconds */
     unsigned                      older_than_set;

@@ -902,14 +902,10 @@ ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx)
                   NGX_HTTP_WSHB_ID(ctx), (ngx_uint_t) cmd.code);
 
     if (ctx->passthrough) {
-        /* no frame boundaries are known: it ends as it is */
-        ctx->reason = NGX_HTTP_WSHB_ADMIN;
-        ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_CLOSING);
-        ngx_http_ws_heartbeat_finish(ctx);
+        ngx_http_ws_heartbeat_end_as_is(ctx, NGX_HTTP_WSHB_ADMIN);
         return;
     }
 
-    ngx_http_ws_heartbeat_publish(ctx, 0);
     ngx_http_ws_heartbeat_close_coded(ctx, NGX_HTTP_WSHB_ADMIN, cmd.code,
                                       cmd.text, cmd.len, 1, 1);
 }
