@@ -383,3 +383,35 @@ ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
 
     return NGX_HTTP_WSHB_ERROR;
 }
+
+
+/* a directive's code=code parameter, a close code an endpoint may send */
+
+char *
+ngx_http_ws_heartbeat_close_code_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *value, ngx_uint_t *code)
+{
+    ngx_int_t  n;
+
+    if (value->len > 5 && ngx_strncmp(value->data, "code=", 5) == 0) {
+        n = ngx_atoi(value->data + 5, value->len - 5);
+
+        if (n != NGX_ERROR
+            && ngx_http_ws_heartbeat_close_code_valid((unsigned long) n))
+        {
+            *code = (ngx_uint_t) n;
+            return NGX_CONF_OK;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid close code \"%V\" in \"%V\" directive, "
+                           "it must be 1000, 1001, 1008, 1011, 1012, 1013 "
+                           "or 4000 to 4999", value, &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"%V\" directive",
+                       value, &cmd->name);
+    return NGX_CONF_ERROR;
+}

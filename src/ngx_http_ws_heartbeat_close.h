@@ -35,6 +35,8 @@ void ngx_http_ws_heartbeat_drain(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_msec_t delay);
 ngx_uint_t ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_ctx_t *ctx);
+char *ngx_http_ws_heartbeat_close_code_conf(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_str_t *value, ngx_uint_t *code);
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_CLOSE_H_INCLUDED_ */

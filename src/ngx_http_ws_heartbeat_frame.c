@@ -642,3 +642,25 @@ ngx_http_ws_heartbeat_utf8_len(const uint8_t *p, size_t n)
 
     return len;
 }
+
+
+/* whether all of p[0..n) is UTF-8 */
+
+int
+ngx_http_ws_heartbeat_utf8_valid(const uint8_t *p, size_t n)
+{
+    size_t  len;
+
+    while (n) {
+        len = ngx_http_ws_heartbeat_utf8_len(p, n);
+
+        if (len == 0) {
+            return 0;
+        }
+
+        p += len;
+        n -= len;
+    }
+
+    return 1;
+}

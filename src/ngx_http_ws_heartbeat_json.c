@@ -34,6 +34,10 @@ static u_char *ngx_http_ws_heartbeat_json_record(u_char *p,
     uint64_t now);
 static u_char *ngx_http_ws_heartbeat_json_tags(u_char *p,
     ngx_http_ws_heartbeat_text_t *text);
+static ngx_uint_t ngx_http_ws_heartbeat_json_text(u_char *s, size_t len);
+static ngx_int_t ngx_http_ws_heartbeat_json_limit(
+    ngx_http_ws_heartbeat_out_t *out, ngx_http_ws_heartbeat_limit_count_t *lc,
+    ngx_uint_t first);
 
 
 
@@ -46,6 +50,7 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
     ngx_uint_t                               i;
     ngx_time_t                              *tp;
     ngx_http_ws_heartbeat_totals_t          *t;
+    ngx_http_ws_heartbeat_limit_count_t     *lc;
     ngx_http_ws_heartbeat_upstream_count_t  *uc;
 
     t = &sum->totals;
@@ -108,6 +113,21 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
         out->buf->last = p;
     }
 
+    p = ngx_http_ws_heartbeat_reserve(out, 16);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->buf->last = ngx_cpymem(p, "],\"limits\":[", 12);
+
+    lc = sum->limits.elts;
+
+    for (i = 0; i < sum->limits.nelts; i++) {
+        if (ngx_http_ws_heartbeat_json_limit(out, &lc[i], i == 0) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
     p = ngx_http_ws_heartbeat_reserve(out, 128);
     if (p == NULL) {
         return NGX_ERROR;
@@ -116,6 +136,114 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
     p = ngx_sprintf(p, "],\"sessions_matching\":%ui,\"sessions\":[",
                     sum->matching);
     out->buf->last = p;
+
+    return NGX_OK;
+}
+
+
+/* UTF-8 without control characters */
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_json_text(u_char *s, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < 0x20 || s[i] == 0x7f) {
+            return 0;
+        }
+    }
+
+    return ngx_http_ws_heartbeat_utf8_valid(s, len);
+}
+
+
+/*
+ * A limit: where it is, its counts and, for a limit per key, its number
+ * of keys and the keys that hold most sessions.  A key that is not text
+ * ($binary_remote_addr) is shown in hex, as "key_hex".
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_json_limit(ngx_http_ws_heartbeat_out_t *out,
+    ngx_http_ws_heartbeat_limit_count_t *lc, ngx_uint_t first)
+{
+    u_char                             *p, *last;
+    size_t                              len;
+    ngx_str_t                           server, location, key;
+    ngx_uint_t                          i;
+    ngx_http_ws_heartbeat_limit_t      *l;
+    ngx_http_ws_heartbeat_key_count_t  *kc;
+
+    l = lc->limit;
+    ngx_http_ws_heartbeat_limit_where(l, &server, &location, &key);
+
+    len = 256 + 5 * NGX_ATOMIC_T_LEN + 3 * (2 + 6 * 256);
+
+    p = ngx_http_ws_heartbeat_reserve(out, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = p + len;
+
+    p = ngx_slprintf(p, last, "%s{\"server\":", first ? "" : ",");
+    p = ngx_http_ws_heartbeat_json_str(p, server.data, server.len);
+    p = ngx_slprintf(p, last, ",\"location\":");
+    p = ngx_http_ws_heartbeat_json_str(p, location.data, location.len);
+    p = ngx_slprintf(p, last, ",\"key\":");
+
+    if (l->key) {
+        p = ngx_http_ws_heartbeat_json_str(p, key.data, key.len);
+
+    } else {
+        p = ngx_cpymem(p, "null", 4);
+    }
+
+    p = ngx_slprintf(p, last, ",\"max\":%ui,\"evict\":%s,\"sessions\":%ui,"
+                              "\"rejected\":%ui,\"evicted\":%ui",
+                     l->max, l->evict ? "true" : "false", lc->sessions,
+                     lc->rejected, lc->evicted);
+
+    if (l->key == NULL) {
+        out->buf->last = ngx_slprintf(p, last, "}");
+        return NGX_OK;
+    }
+
+    out->buf->last = ngx_slprintf(p, last, ",\"keys\":%ui,\"top\":[",
+                                  lc->keys);
+
+    for (i = 0; i < lc->ntop; i++) {
+        kc = &lc->top[i];
+        len = 64 + NGX_ATOMIC_T_LEN + 2 + 6 * NGX_HTTP_WSHB_LIMIT_KEY_LEN;
+
+        p = ngx_http_ws_heartbeat_reserve(out, len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        last = p + len;
+
+        if (ngx_http_ws_heartbeat_json_text(kc->data, kc->len)) {
+            p = ngx_slprintf(p, last, "%s{\"key\":", i ? "," : "");
+            p = ngx_http_ws_heartbeat_json_str(p, kc->data, kc->len);
+
+        } else {
+            p = ngx_slprintf(p, last, "%s{\"key_hex\":\"", i ? "," : "");
+            p = ngx_hex_dump(p, kc->data, kc->len);
+            *p++ = '"';
+        }
+
+        out->buf->last = ngx_slprintf(p, last, ",\"sessions\":%uD}",
+                                      kc->sessions);
+    }
+
+    p = ngx_http_ws_heartbeat_reserve(out, 2);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->buf->last = ngx_cpymem(p, "]}", 2);
 
     return NGX_OK;
 }
@@ -137,9 +265,11 @@ ngx_http_ws_heartbeat_json_totals(u_char *p, u_char *last,
                          &ngx_http_ws_heartbeat_reasons[i], t->closed[i]);
     }
 
-    p = ngx_slprintf(p, last, "},\"rejected\":%uA,\"untracked\":%uA,"
+    p = ngx_slprintf(p, last, "},\"rejected\":%uA,\"evicted\":%uA,"
+                              "\"unkeyed\":%uA,\"untracked\":%uA,"
                               "\"reaped\":%uA",
-                     t->rejected, t->untracked, t->reaped);
+                     t->rejected, t->evicted, t->unkeyed, t->untracked,
+                     t->reaped);
 
     p = ngx_slprintf(p, last, ",\"pings\":{\"client\":%uA,\"upstream\":%uA}"
                               ",\"pongs\":{\"client\":%uA,\"upstream\":%uA}",

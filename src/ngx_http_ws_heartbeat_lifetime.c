@@ -17,8 +17,6 @@
 #define NGX_HTTP_WSHB_BOUNDARY_POLL  20
 
 
-static char *ngx_http_ws_heartbeat_code_param(ngx_conf_t *cf,
-    ngx_command_t *cmd, ngx_str_t *value, ngx_uint_t *code);
 static ngx_int_t ngx_http_ws_heartbeat_expiry(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t *wlcf, ngx_msec_int_t *left);
 
@@ -77,8 +75,8 @@ ngx_http_ws_heartbeat_max_age(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        if (ngx_http_ws_heartbeat_code_param(cf, cmd, &value[i],
-                                             &wlcf->max_age_code)
+        if (ngx_http_ws_heartbeat_close_code_conf(cf, cmd, &value[i],
+                                                  &wlcf->max_age_code)
             != NGX_CONF_OK)
         {
             return NGX_CONF_ERROR;
@@ -122,41 +120,11 @@ ngx_http_ws_heartbeat_expires(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     if (cf->args->nelts == 3) {
-        return ngx_http_ws_heartbeat_code_param(cf, cmd, &value[2],
-                                                &wlcf->expires_code);
+        return ngx_http_ws_heartbeat_close_code_conf(cf, cmd, &value[2],
+                                                     &wlcf->expires_code);
     }
 
     return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_ws_heartbeat_code_param(ngx_conf_t *cf, ngx_command_t *cmd,
-    ngx_str_t *value, ngx_uint_t *code)
-{
-    ngx_int_t  n;
-
-    if (value->len > 5 && ngx_strncmp(value->data, "code=", 5) == 0) {
-        n = ngx_atoi(value->data + 5, value->len - 5);
-
-        if (n != NGX_ERROR
-            && ngx_http_ws_heartbeat_close_code_valid((unsigned long) n))
-        {
-            *code = (ngx_uint_t) n;
-            return NGX_CONF_OK;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid close code \"%V\" in \"%V\" directive, "
-                           "it must be 1000, 1001, 1008, 1011, 1012, 1013 "
-                           "or 4000 to 4999", value, &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\" in \"%V\" directive",
-                       value, &cmd->name);
-    return NGX_CONF_ERROR;
 }
 
 

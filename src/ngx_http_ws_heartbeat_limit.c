@@ -6,7 +6,9 @@
  * get 503 before they reach the upstream.  Counted in the zone, so the
  * limit holds across workers; at 90 % of it, every worker probes its
  * silent sessions at once (see ngx_http_ws_heartbeat_probe()), so that
- * zombies free their slots before anyone is turned away.
+ * zombies free their slots before anyone is turned away.  A limit per key
+ * does the same for each key, after the access phase, and may evict the
+ * key's oldest session instead of refusing (..._keys.c).
  */
 
 
@@ -15,6 +17,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_close.h"
+#include "ngx_http_ws_heartbeat_keys.h"
+#include "ngx_http_ws_heartbeat_wake.h"
 
 
 typedef struct {
@@ -23,8 +28,21 @@ typedef struct {
 } ngx_http_ws_heartbeat_limit_cleanup_t;
 
 
-static void ngx_http_ws_heartbeat_limit_cleanup(void *data);
+typedef struct {
+    ngx_http_ws_heartbeat_zone_t   *zone;
+    uint32_t                        key;        /* its entry in the zone */
+} ngx_http_ws_heartbeat_key_cleanup_t;
 
+
+static char *ngx_http_ws_heartbeat_key_conf(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_str_t *param, ngx_http_ws_heartbeat_limit_t *l);
+static ngx_int_t ngx_http_ws_heartbeat_refuse(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_loc_conf_t *wlcf);
+static void ngx_http_ws_heartbeat_limit_cleanup(void *data);
+static void ngx_http_ws_heartbeat_key_cleanup(void *data);
+
+
+/* ws_heartbeat_max_sessions number [key=value] [evict] [code=code] */
 
 char *
 ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -34,13 +52,10 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
 
     ngx_int_t                           n;
     ngx_str_t                          *value;
+    ngx_uint_t                          i, code;
     ngx_http_core_loc_conf_t           *clcf;
-    ngx_http_ws_heartbeat_limit_t     **lp;
+    ngx_http_ws_heartbeat_limit_t     **lp, *l;
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
-
-    if (wlcf->limit != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
 
     value = cf->args->elts;
 
@@ -54,6 +69,80 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    l = ngx_pcalloc(cf->pool, sizeof(ngx_http_ws_heartbeat_limit_t));
+    if (l == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    l->max = n;
+    l->code = 1008;
+    code = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "key=", 4) == 0 && l->key == NULL) {
+            if (ngx_http_ws_heartbeat_key_conf(cf, cmd, &value[i], l)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "evict") == 0 && !l->evict) {
+            l->evict = 1;
+            continue;
+        }
+
+        if (code
+            || ngx_http_ws_heartbeat_close_code_conf(cf, cmd, &value[i],
+                                                     &l->code)
+               != NGX_CONF_OK)
+        {
+            if (code) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\" in \"%V\" "
+                                   "directive", &value[i], &cmd->name);
+            }
+
+            return NGX_CONF_ERROR;
+        }
+
+        code = 1;
+    }
+
+    if (l->evict && l->key == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"evict\" in \"%V\" directive needs \"key=\"",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (code && !l->evict) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"code=\" in \"%V\" directive needs \"evict\"",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* a level has at most one limit of all its sessions, and one per key */
+
+    lp = l->key ? &wlcf->key_limit : &wlcf->limit;
+
+    if (*lp != NGX_CONF_UNSET_PTR) {
+        if (l->key) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" directive with \"key=\" is "
+                               "duplicate", &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        return "is duplicate";
+    }
+
+    *lp = l;
+
     wmcf = ngx_http_conf_get_module_main_conf(cf,
                                               ngx_http_ws_heartbeat_module);
 
@@ -64,22 +153,15 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    wlcf->limit = ngx_pcalloc(cf->pool, sizeof(ngx_http_ws_heartbeat_limit_t));
-    if (wlcf->limit == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    wlcf->limit->max = n;
-
     /* where it is: the server's names are known once the block is read */
 
     if (cf->cmd_type & NGX_HTTP_LOC_CONF) {
         clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-        wlcf->limit->location = clcf->name;
+        l->location = clcf->name;
     }
 
     if (cf->cmd_type & (NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF)) {
-        wlcf->limit->server = ngx_http_conf_get_module_srv_conf(cf,
+        l->server = ngx_http_conf_get_module_srv_conf(cf,
                                                       ngx_http_core_module);
     }
 
@@ -88,15 +170,52 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    *lp = wlcf->limit;
+    *lp = l;
+
+    return NGX_CONF_OK;
+}
+
+
+/* key=value: a complex value, evaluated as a session asks to start */
+
+static char *
+ngx_http_ws_heartbeat_key_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *param, ngx_http_ws_heartbeat_limit_t *l)
+{
+    ngx_str_t                          v;
+    ngx_http_compile_complex_value_t   ccv;
+
+    v.data = param->data + 4;
+    v.len = param->len - 4;
+
+    if (v.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty key in \"%V\" directive", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    l->key = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (l->key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &v;
+    ccv.complex_value = l->key;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
 
 
 /*
- * Each limit's id: a CRC of its server's first name and its location, and
- * which of the limits with that CRC it is, in the order of the
+ * Each limit's id: a CRC of its server's first name, its location and its
+ * key, and which of the limits with that CRC it is, in the order of the
  * configuration.  Called once the http block is read.
  */
 
@@ -117,11 +236,19 @@ ngx_http_ws_heartbeat_limit_ids(ngx_array_t *limits)
 
         if (l->server && l->server->server_names.nelts) {
             sn = l->server->server_names.elts;
-            ngx_crc32_update(&crc, sn[0].name.data, sn[0].name.len);
+            l->server_name = sn[0].name;
         }
+
+        ngx_crc32_update(&crc, l->server_name.data, l->server_name.len);
 
         ngx_crc32_update(&crc, (u_char *) "", 1);
         ngx_crc32_update(&crc, l->location.data, l->location.len);
+
+        if (l->key) {
+            ngx_crc32_update(&crc, (u_char *) "", 1);
+            ngx_crc32_update(&crc, l->key->value.data, l->key->value.len);
+        }
+
         ngx_crc32_final(crc);
 
         /* 0 marks a counter that no limit has */
@@ -146,14 +273,36 @@ ngx_http_ws_heartbeat_limit_ids(ngx_array_t *limits)
 }
 
 
+/*
+ * Where a limit is, as the status shows it: its server's first name, its
+ * location and its key, each "" if none, cut at 256 bytes
+ */
+
+void
+ngx_http_ws_heartbeat_limit_where(ngx_http_ws_heartbeat_limit_t *l,
+    ngx_str_t *server, ngx_str_t *location, ngx_str_t *key)
+{
+    *server = l->server_name;
+    ngx_str_null(key);
+
+    if (l->key) {
+        *key = l->key->value;
+    }
+
+    *location = l->location;
+
+    server->len = ngx_min(server->len, 256);
+    location->len = ngx_min(location->len, 256);
+    key->len = ngx_min(key->len, 256);
+}
+
+
 ngx_int_t
 ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r)
 {
-    ngx_uint_t                              retry;
     ngx_atomic_t                           *count;
     ngx_atomic_uint_t                       n;
     ngx_pool_cleanup_t                     *cln;
-    ngx_table_elt_t                        *h;
     ngx_http_ws_heartbeat_limit_t          *limit;
     ngx_http_ws_heartbeat_loc_conf_t       *wlcf;
     ngx_http_ws_heartbeat_main_conf_t      *wmcf;
@@ -188,33 +337,16 @@ ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r)
 
         if (n >= limit->max) {
             (void) ngx_atomic_fetch_add(&wmcf->zone->sh->totals.rejected, 1);
+            (void) ngx_atomic_fetch_add(
+                          &wmcf->zone->sh->limit_rejected[limit->index], 1);
 
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "ws_heartbeat: limit of %ui sessions reached, "
                           "upgrade refused", limit->max);
 
-            ngx_http_ws_heartbeat_probe(limit);
+            ngx_http_ws_heartbeat_probe(limit, 0);
 
-            h = ngx_list_push(&r->headers_out.headers);
-            if (h == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            /* zombies are found within a timeout under pressure */
-
-            retry = (wlcf->timeout + 999) / 1000 + 1;
-
-            h->hash = 1;
-            ngx_str_set(&h->key, "Retry-After");
-            h->value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-            if (h->value.data == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            h->value.len = ngx_sprintf(h->value.data, "%ui", retry)
-                           - h->value.data;
-
-            return NGX_HTTP_SERVICE_UNAVAILABLE;
+            return ngx_http_ws_heartbeat_refuse(r, wlcf);
         }
 
         if (ngx_atomic_cmp_set(count, n, n + 1)) {
@@ -225,7 +357,7 @@ ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r)
     if (ngx_http_ws_heartbeat_under_pressure(wmcf->zone, limit->index,
                                              limit->max))
     {
-        ngx_http_ws_heartbeat_probe(limit);
+        ngx_http_ws_heartbeat_probe(limit, 0);
     }
 
     cln = ngx_pool_cleanup_add(r->pool,
@@ -251,4 +383,170 @@ ngx_http_ws_heartbeat_limit_cleanup(void *data)
 
     (void) ngx_atomic_fetch_add(&lc->zone->sh->limits[lc->index],
                                 (ngx_atomic_int_t) -1);
+}
+
+
+/*
+ * A limit per key: the key is evaluated once the access phase has run,
+ * so that it may come from auth_request_set; an empty one is not limited
+ */
+
+ngx_int_t
+ngx_http_ws_heartbeat_key_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                             key;
+    ngx_uint_t                            rc;
+    ngx_pool_cleanup_t                   *cln;
+    ngx_http_ws_heartbeat_zone_t         *zone;
+    ngx_http_ws_heartbeat_limit_t        *limit;
+    ngx_http_ws_heartbeat_record_t        victim;
+    ngx_http_ws_heartbeat_loc_conf_t     *wlcf;
+    ngx_http_ws_heartbeat_main_conf_t    *wmcf;
+    ngx_http_ws_heartbeat_key_cleanup_t  *kc;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
+    limit = wlcf->key_limit;
+
+    if (limit == NULL || !wlcf->enable
+        || !ngx_http_ws_heartbeat_is_websocket(r))
+    {
+        return NGX_DECLINED;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_ws_heartbeat_key_cleanup) {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (ngx_http_complex_value(r, limit->key, &key) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (key.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (key.len > NGX_HTTP_WSHB_LIMIT_KEY_LEN) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "ws_heartbeat: the key \"%V\" is more than %d bytes "
+                      "long", &limit->key->value, NGX_HTTP_WSHB_LIMIT_KEY_LEN);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool,
+                               sizeof(ngx_http_ws_heartbeat_key_cleanup_t));
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+    zone = wmcf->zone;
+
+    kc = cln->data;
+    kc->zone = zone;
+
+    rc = ngx_http_ws_heartbeat_key_admit(zone, limit->index, limit->max,
+                                         limit->evict, limit->code, &key,
+                                         r->connection->log, &kc->key,
+                                         &victim);
+
+    switch (rc) {
+
+    case NGX_HTTP_WSHB_KEY_UNKEYED:
+        return NGX_DECLINED;
+
+    case NGX_HTTP_WSHB_KEY_REFUSED:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "ws_heartbeat: limit of %ui sessions per \"%V\" "
+                      "reached, upgrade refused", limit->max,
+                      &limit->key->value);
+
+        /* the key's zombies here now, the other workers' within a second */
+
+        ngx_http_ws_heartbeat_probe(limit, kc->key);
+
+        return ngx_http_ws_heartbeat_refuse(r, wlcf);
+
+    case NGX_HTTP_WSHB_KEY_EVICTED:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "ws_heartbeat: limit of %ui sessions per \"%V\" "
+                      "reached, session " NGX_HTTP_WSHB_ID_FMT " evicted",
+                      limit->max, &limit->key->value, victim.worker_start,
+                      victim.pid, victim.counter);
+
+        ngx_http_ws_heartbeat_wake_others();
+        ngx_http_ws_heartbeat_close_marked();
+        break;
+
+    default:
+        if (ngx_http_ws_heartbeat_key_pressure(zone, kc->key, limit->max)) {
+            ngx_http_ws_heartbeat_probe(limit, kc->key);
+        }
+    }
+
+    cln->handler = ngx_http_ws_heartbeat_key_cleanup;
+
+    return NGX_DECLINED;
+}
+
+
+/* the key of the request's limit per key, if it holds one; 0 if not */
+
+uint32_t
+ngx_http_ws_heartbeat_key_of(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t                   *cln;
+    ngx_http_ws_heartbeat_key_cleanup_t  *kc;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_ws_heartbeat_key_cleanup) {
+            kc = cln->data;
+            return kc->key;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_http_ws_heartbeat_key_cleanup(void *data)
+{
+    ngx_http_ws_heartbeat_key_cleanup_t  *kc = data;
+
+    ngx_http_ws_heartbeat_key_release(kc->zone, kc->key);
+}
+
+
+/* 503 with Retry-After: zombies are found within a timeout under pressure */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_refuse(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_loc_conf_t *wlcf)
+{
+    ngx_uint_t        retry;
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    retry = (wlcf->timeout + 999) / 1000 + 1;
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (h->value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->value.len = ngx_sprintf(h->value.data, "%ui", retry) - h->value.data;
+
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
 }

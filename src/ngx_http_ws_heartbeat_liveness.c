@@ -21,6 +21,7 @@
 
 #include "ngx_http_ws_heartbeat_session.h"
 #include "ngx_http_ws_heartbeat_liveness.h"
+#include "ngx_http_ws_heartbeat_keys.h"
 #include "ngx_http_ws_heartbeat_close.h"
 #include "ngx_http_ws_heartbeat_lifetime.h"
 
@@ -752,21 +753,21 @@ ngx_http_ws_heartbeat_last_data(ngx_http_ws_heartbeat_ctx_t *ctx)
 
 void
 ngx_http_ws_heartbeat_probe_session(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_http_ws_heartbeat_limit_t *limit, ngx_http_ws_heartbeat_msec_t now)
+    ngx_http_ws_heartbeat_limit_t *limit, uint32_t key,
+    ngx_http_ws_heartbeat_msec_t now)
 {
+    ngx_uint_t                         pressure;
     ngx_http_ws_heartbeat_msec_t       last;
     ngx_http_ws_heartbeat_peer_t      *peer;
     ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
 
-    wlcf = ngx_http_ws_heartbeat_loc_conf(ctx);
-
-    if (wlcf->limit == NULL
-        || (limit && wlcf->limit != limit)
-        || ctx->passthrough || ctx->closing || ctx->close_seen
+    if (ctx->passthrough || ctx->closing || ctx->close_seen
         || ctx->draining)
     {
         return;
     }
+
+    wlcf = ngx_http_ws_heartbeat_loc_conf(ctx);
 
     peer = &ctx->peer[NGX_HTTP_WSHB_CLIENT];
     last = ngx_http_ws_heartbeat_last_rx(peer);
@@ -775,11 +776,29 @@ ngx_http_ws_heartbeat_probe_session(ngx_http_ws_heartbeat_ctx_t *ctx,
         last = ctx->start;
     }
 
-    if (peer->awaiting || now - last < wlcf->timeout
-        || !ngx_http_ws_heartbeat_under_pressure(ngx_http_ws_heartbeat_wzone,
-                                                 wlcf->limit->index,
-                                                 wlcf->limit->max))
+    if (peer->awaiting || now - last < wlcf->timeout) {
+        return;
+    }
+
+    /* the limit asked about, or any: the session's own, if under pressure */
+
+    pressure = 0;
+
+    if (wlcf->limit && (limit == NULL || limit == wlcf->limit)) {
+        pressure = ngx_http_ws_heartbeat_under_pressure(
+                                 ngx_http_ws_heartbeat_wzone,
+                                 wlcf->limit->index, wlcf->limit->max);
+    }
+
+    if (!pressure && ctx->key && wlcf->key_limit
+        && (limit == NULL || (limit == wlcf->key_limit && key == ctx->key)))
     {
+        pressure = ngx_http_ws_heartbeat_key_pressure(
+                                 ngx_http_ws_heartbeat_wzone, ctx->key,
+                                 wlcf->key_limit->max);
+    }
+
+    if (!pressure) {
         return;
     }
 

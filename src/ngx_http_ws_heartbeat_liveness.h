@@ -27,7 +27,8 @@ size_t ngx_http_ws_heartbeat_build(ngx_http_ws_heartbeat_ctx_t *ctx,
 void ngx_http_ws_heartbeat_ping_queued(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
 void ngx_http_ws_heartbeat_probe_session(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_http_ws_heartbeat_limit_t *limit, ngx_http_ws_heartbeat_msec_t now);
+    ngx_http_ws_heartbeat_limit_t *limit, uint32_t key,
+    ngx_http_ws_heartbeat_msec_t now);
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_LIVENESS_H_INCLUDED_ */

@@ -118,7 +118,7 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
       &ngx_http_ws_heartbeat_backlog_bounds },
 
     { ngx_string("ws_heartbeat_max_sessions"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1234,
       ngx_http_ws_heartbeat_max_sessions,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -569,6 +569,7 @@ ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf)
     wlcf->expires = NGX_CONF_UNSET_PTR;
     wlcf->expires_code = NGX_CONF_UNSET_UINT;
     wlcf->limit = NGX_CONF_UNSET_PTR;
+    wlcf->key_limit = NGX_CONF_UNSET_PTR;
     wlcf->backlog = NGX_CONF_UNSET_SIZE;
 
     return wlcf;
@@ -607,7 +608,23 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
     ngx_conf_merge_ptr_value(conf->expires, prev->expires, NULL);
     ngx_conf_merge_uint_value(conf->expires_code, prev->expires_code, 1008);
-    ngx_conf_merge_ptr_value(conf->limit, prev->limit, NULL);
+
+    /* as limit_conn: the limits of a level with none of its own */
+
+    if (conf->limit == NGX_CONF_UNSET_PTR
+        && conf->key_limit == NGX_CONF_UNSET_PTR)
+    {
+        conf->limit = prev->limit;
+        conf->key_limit = prev->key_limit;
+    }
+
+    if (conf->limit == NGX_CONF_UNSET_PTR) {
+        conf->limit = NULL;
+    }
+
+    if (conf->key_limit == NGX_CONF_UNSET_PTR) {
+        conf->key_limit = NULL;
+    }
     ngx_conf_merge_size_value(conf->backlog, prev->backlog, 1024 * 1024);
 
     return NGX_CONF_OK;
@@ -647,6 +664,15 @@ ngx_http_ws_heartbeat_init(ngx_conf_t *cf)
         }
 
         *h = ngx_http_ws_heartbeat_limit_handler;
+
+        /* after the access phase: a key may come from auth_request_set */
+
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_ws_heartbeat_key_handler;
     }
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;

@@ -31,10 +31,11 @@ typedef uint32_t  ngx_http_ws_heartbeat_msec_t;
 
 
 /*
- * A ws_heartbeat_max_sessions limit.  Its counter in the zone is found by
- * its id, which a reload keeps as long as the limit stays in the same
- * place (its server's first name and its location), whatever the order of
- * the directives.
+ * A ws_heartbeat_max_sessions limit, of all its sessions or, with a key,
+ * of each key's.  Its counter in the zone is found by its id, which a
+ * reload keeps as long as the limit stays in the same place (its server's
+ * first name, its location and its key), whatever the order of the
+ * directives.
  */
 
 typedef struct {
@@ -42,7 +43,14 @@ typedef struct {
     ngx_uint_t                        index;      /* its counter */
     uint32_t                          id;
     ngx_str_t                         location;   /* "" at server level */
-    ngx_http_core_srv_conf_t         *server;     /* NULL at http level */
+    ngx_str_t                         server_name;    /* its first, or "" */
+    ngx_http_core_srv_conf_t         *server;     /* NULL at http level; its
+                                                     names go with the
+                                                     configuration's
+                                                     temporary pool */
+    ngx_http_complex_value_t         *key;        /* NULL: all sessions */
+    ngx_uint_t                        evict;      /* the oldest, at max */
+    ngx_uint_t                        code;       /* of an eviction */
 } ngx_http_ws_heartbeat_limit_t;
 
 
@@ -78,6 +86,7 @@ typedef struct {
     ngx_http_complex_value_t         *expires;
     ngx_uint_t                        expires_code;
     ngx_http_ws_heartbeat_limit_t    *limit;
+    ngx_http_ws_heartbeat_limit_t    *key_limit;
     size_t                            backlog;    /* per subscriber */
 } ngx_http_ws_heartbeat_loc_conf_t;
 
@@ -107,7 +116,11 @@ void ngx_http_ws_heartbeat_accept(u_char *key, u_char *accept);
 char *ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_http_ws_heartbeat_limit_ids(ngx_array_t *limits);
+void ngx_http_ws_heartbeat_limit_where(ngx_http_ws_heartbeat_limit_t *l,
+    ngx_str_t *server, ngx_str_t *location, ngx_str_t *key);
 ngx_int_t ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_ws_heartbeat_key_handler(ngx_http_request_t *r);
+uint32_t ngx_http_ws_heartbeat_key_of(ngx_http_request_t *r);
 
 char *ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

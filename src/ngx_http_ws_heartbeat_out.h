@@ -15,7 +15,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_ws_heartbeat_zone.h"
+#include "ngx_http_ws_heartbeat_module.h"
+#include "ngx_http_ws_heartbeat_keys.h"
 
 
 #define NGX_HTTP_WSHB_CHUNK              16384
@@ -40,6 +41,19 @@ typedef struct {
 } ngx_http_ws_heartbeat_tag_count_t;
 
 
+/* a limit of the configuration, its counts, and its keys most held */
+
+typedef struct {
+    ngx_http_ws_heartbeat_limit_t      *limit;
+    ngx_uint_t                          sessions;
+    ngx_uint_t                          rejected;
+    ngx_uint_t                          evicted;
+    ngx_uint_t                          keys;
+    ngx_uint_t                          ntop;
+    ngx_http_ws_heartbeat_key_count_t  *top;    /* JSON, with a key only */
+} ngx_http_ws_heartbeat_limit_count_t;
+
+
 /* what the renderers print: copied under the zone mutex */
 
 typedef struct {
@@ -47,6 +61,7 @@ typedef struct {
     ngx_uint_t                      states[NGX_HTTP_WSHB_NSTATES];
     ngx_array_t                     upstreams;
     ngx_array_t                     tags;       /* of ..._tag_count_t */
+    ngx_array_t                     limits;     /* of ..._limit_count_t */
     ngx_uint_t                      used;
     ngx_uint_t                      nrecords;
     ngx_uint_t                      nnames;

@@ -48,6 +48,12 @@ static ngx_int_t ngx_http_ws_heartbeat_tag_cmp(const void *one,
 static ngx_int_t ngx_http_ws_heartbeat_tag_cmp_sessions(const void *one,
     const void *two);
 static u_char *ngx_http_ws_heartbeat_label(u_char *p, u_char *s, size_t len);
+static ngx_int_t ngx_http_ws_heartbeat_prometheus_limits(
+    ngx_http_ws_heartbeat_out_t *out, ngx_http_ws_heartbeat_summary_t *sum);
+static u_char *ngx_http_ws_heartbeat_limit_labels(u_char *p,
+    ngx_http_ws_heartbeat_limit_t *l);
+static ngx_uint_t ngx_http_ws_heartbeat_limit_same(
+    ngx_http_ws_heartbeat_limit_t *one, ngx_http_ws_heartbeat_limit_t *two);
 
 
 /*
@@ -95,7 +101,137 @@ ngx_http_ws_heartbeat_prometheus(ngx_http_ws_heartbeat_out_t *out,
         out->buf->last = p;
     }
 
+    if (ngx_http_ws_heartbeat_prometheus_limits(out, sum) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_ws_heartbeat_prometheus_tags(out, sum);
+}
+
+
+/*
+ * The limits, by where they are: their server's first name, location and
+ * key.  Limits that share all three (servers without a name) are summed.
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_prometheus_limits(ngx_http_ws_heartbeat_out_t *out,
+    ngx_http_ws_heartbeat_summary_t *sum)
+{
+    u_char                               *p;
+    ngx_uint_t                            f, i, j, v, keyed;
+    ngx_http_ws_heartbeat_limit_count_t  *lc;
+
+    static const char  *families[][4] = {
+        { "sessions_rejected_total", "counter",
+          "Upgrade requests refused by a ws_heartbeat_max_sessions limit." },
+        { "sessions_evicted_total", "counter",
+          "Sessions closed to admit a newer one of their key." },
+        { "limit_sessions", "gauge",
+          "Sessions counted by a ws_heartbeat_max_sessions limit." },
+        { "limit_max_sessions", "gauge",
+          "The number of a ws_heartbeat_max_sessions limit: of all its "
+          "sessions, or of each key's." },
+        { "limit_keys", "gauge",
+          "Keys of a limit per key that hold sessions." }
+    };
+
+    lc = sum->limits.elts;
+
+    for (f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+        p = ngx_http_ws_heartbeat_reserve(out, 256);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->buf->last = ngx_sprintf(p, "# HELP nginx_ws_%s %s\n"
+                                        "# TYPE nginx_ws_%s %s\n",
+                                     families[f][0], families[f][2],
+                                     families[f][0], families[f][1]);
+
+        for (i = 0; i < sum->limits.nelts; i++) {
+            keyed = (lc[i].limit->key != NULL);
+
+            if (f == 4 && !keyed) {
+                continue;
+            }
+
+            for (j = 0; j < i; j++) {
+                if (ngx_http_ws_heartbeat_limit_same(lc[i].limit,
+                                                     lc[j].limit))
+                {
+                    break;
+                }
+            }
+
+            if (j < i) {
+                continue;
+            }
+
+            v = 0;
+
+            for (j = i; j < sum->limits.nelts; j++) {
+                if (j == i
+                    || ngx_http_ws_heartbeat_limit_same(lc[i].limit,
+                                                        lc[j].limit))
+                {
+                    v += (f == 0) ? lc[j].rejected
+                         : (f == 1) ? lc[j].evicted
+                         : (f == 2) ? lc[j].sessions
+                         : (f == 3) ? lc[j].limit->max
+                         : lc[j].keys;
+                }
+            }
+
+            p = ngx_http_ws_heartbeat_reserve(out,
+                                              64 + 3 * 3 * 256
+                                              + NGX_ATOMIC_T_LEN);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            p = ngx_sprintf(p, "nginx_ws_%s", families[f][0]);
+            p = ngx_http_ws_heartbeat_limit_labels(p, lc[i].limit);
+            out->buf->last = ngx_sprintf(p, " %ui\n", v);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* {server="",location="",key=""}: each cut at 256 bytes */
+
+static u_char *
+ngx_http_ws_heartbeat_limit_labels(u_char *p, ngx_http_ws_heartbeat_limit_t *l)
+{
+    ngx_str_t  server, location, key;
+
+    ngx_http_ws_heartbeat_limit_where(l, &server, &location, &key);
+
+    p = ngx_cpymem(p, "{server=\"", 9);
+    p = ngx_http_ws_heartbeat_label(p, server.data, server.len);
+    p = ngx_cpymem(p, "\",location=\"", 12);
+    p = ngx_http_ws_heartbeat_label(p, location.data, location.len);
+    p = ngx_cpymem(p, "\",key=\"", 7);
+    p = ngx_http_ws_heartbeat_label(p, key.data, key.len);
+
+    return ngx_cpymem(p, "\"}", 2);
+}
+
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_limit_same(ngx_http_ws_heartbeat_limit_t *one,
+    ngx_http_ws_heartbeat_limit_t *two)
+{
+    ngx_str_t  s1, l1, k1, s2, l2, k2;
+
+    ngx_http_ws_heartbeat_limit_where(one, &s1, &l1, &k1);
+    ngx_http_ws_heartbeat_limit_where(two, &s2, &l2, &k2);
+
+    return s1.len == s2.len && ngx_memcmp(s1.data, s2.data, s1.len) == 0
+           && l1.len == l2.len && ngx_memcmp(l1.data, l2.data, l1.len) == 0
+           && k1.len == k2.len && ngx_memcmp(k1.data, k2.data, k1.len) == 0;
 }
 
 
@@ -364,10 +500,10 @@ ngx_http_ws_heartbeat_prometheus_sessions(u_char *p, u_char *last,
                          &ngx_http_ws_heartbeat_reasons[i], t->closed[i]);
     }
 
-    p = ngx_http_ws_heartbeat_meta(p, "sessions_rejected_total", "counter",
-            "Upgrade requests refused by ws_heartbeat_max_sessions.");
-    p = ngx_slprintf(p, last, "nginx_ws_sessions_rejected_total %uA\n",
-                     t->rejected);
+    p = ngx_http_ws_heartbeat_meta(p, "sessions_unkeyed_total", "counter",
+            "Sessions admitted without a limit per key: no room for the key.");
+    p = ngx_slprintf(p, last, "nginx_ws_sessions_unkeyed_total %uA\n",
+                     t->unkeyed);
 
     p = ngx_http_ws_heartbeat_meta(p, "sessions_untracked_total", "counter",
             "Sessions served without a record because the zone was full.");

@@ -237,10 +237,13 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_lifetime(r, ctx, wlcf);
 
     if (ngx_http_ws_heartbeat_wzone) {
+        ctx->key = wlcf->key_limit ? ngx_http_ws_heartbeat_key_of(r) : 0;
+
         ctx->record = ngx_http_ws_heartbeat_record_alloc(
                                ngx_http_ws_heartbeat_wzone, r, wlcf->tags,
                                ctx->counter, ctx->ends,
-                               ctx->ends ? ctx->end_at - ctx->start : 0);
+                               ctx->ends ? ctx->end_at - ctx->start : 0,
+                               ctx->key);
     }
 
     ngx_http_ws_heartbeat_peers_init(ctx, c, uc, wlcf->upstream);
@@ -795,7 +798,7 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
     ngx_http_ws_heartbeat_close_marked();
 
     if (!ngx_exiting) {
-        ngx_http_ws_heartbeat_probe(NULL);
+        ngx_http_ws_heartbeat_probe(NULL, 0);
         return 1;
     }
 
@@ -827,14 +830,6 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
     return 0;
 }
 
-
-/*
- * Near a session limit (ws_heartbeat_max_sessions), every session of it
- * from which nothing came for a timeout is pinged now rather than at its
- * next interval, so zombies are found within about one timeout.  Called
- * every second from the watch, and at once by the limit handler (with
- * the limit that is under pressure).
- */
 
 /*
  * Sessions of this worker that a DELETE at the status endpoint marked
@@ -874,7 +869,7 @@ ngx_http_ws_heartbeat_woken(ngx_event_t *ev)
 static void
 ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx)
 {
-    ngx_uint_t                        k;
+    ngx_uint_t                        k, reason;
     ngx_http_ws_heartbeat_zone_t     *zone;
     ngx_http_ws_heartbeat_command_t   cmd;
 
@@ -890,24 +885,43 @@ ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx)
         return;
     }
 
-    /* the slot is the mutex's: a later DELETE may take it */
+    if (k & NGX_HTTP_WSHB_EVICT) {
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
-    cmd = zone->sh->commands[(k - 1) % NGX_HTTP_WSHB_COMMANDS];
-    ngx_shmtx_unlock(&zone->shpool->mutex);
+        /* a newer session of its key took its place */
 
-    ngx_log_error(NGX_LOG_INFO, ngx_http_ws_heartbeat_log(ctx), 0,
-                  "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT
-                  " closed by operator, code %ud",
-                  NGX_HTTP_WSHB_ID(ctx), (ngx_uint_t) cmd.code);
+        reason = NGX_HTTP_WSHB_EVICTED;
+        cmd.code = zone->sh->limit_code[k & ~NGX_HTTP_WSHB_EVICT];
+        cmd.len = sizeof("replaced") - 1;
+        ngx_memcpy(cmd.text, "replaced", cmd.len);
+
+        ngx_log_error(NGX_LOG_INFO, ngx_http_ws_heartbeat_log(ctx), 0,
+                      "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT
+                      " evicted by a newer one of its key, code %ud",
+                      NGX_HTTP_WSHB_ID(ctx), (ngx_uint_t) cmd.code);
+
+    } else {
+
+        /* the slot is the mutex's: a later DELETE may take it */
+
+        reason = NGX_HTTP_WSHB_ADMIN;
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+        cmd = zone->sh->commands[(k - 1) % NGX_HTTP_WSHB_COMMANDS];
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_INFO, ngx_http_ws_heartbeat_log(ctx), 0,
+                      "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT
+                      " closed by operator, code %ud",
+                      NGX_HTTP_WSHB_ID(ctx), (ngx_uint_t) cmd.code);
+    }
 
     if (ctx->passthrough) {
-        ngx_http_ws_heartbeat_end_as_is(ctx, NGX_HTTP_WSHB_ADMIN);
+        ngx_http_ws_heartbeat_end_as_is(ctx, reason);
         return;
     }
 
-    ngx_http_ws_heartbeat_close_coded(ctx, NGX_HTTP_WSHB_ADMIN, cmd.code,
-                                      cmd.text, cmd.len, 1, 1);
+    ngx_http_ws_heartbeat_close_coded(ctx, reason, cmd.code, cmd.text,
+                                      cmd.len, 1, 1);
 }
 
 
@@ -929,8 +943,18 @@ ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_each_pt handler)
 }
 
 
+/*
+ * Near a session limit (ws_heartbeat_max_sessions), every session of it
+ * from which nothing came for a timeout is pinged now rather than at its
+ * next interval, so zombies are found within about one timeout; near a
+ * limit per key, every such session of the key.  Called every second
+ * from the watch, and at once by the limit handlers (with the limit, and
+ * the key, that is under pressure).
+ */
+
 void
-ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit)
+ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit,
+    uint32_t key)
 {
     ngx_uint_t                      j;
     ngx_http_ws_heartbeat_msec_t    now;
@@ -942,7 +966,7 @@ ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit)
         for (j = 0; j < NGX_HTTP_WSHB_CTX_CHUNK; j++) {
             if (block->ctx[j].active) {
                 ngx_http_ws_heartbeat_probe_session(&block->ctx[j], limit,
-                                                    now);
+                                                    key, now);
             }
         }
     }

@@ -95,6 +95,7 @@ typedef struct {
 
     uint32_t                          counter;    /* in the session id */
     uint32_t                          record;
+    uint32_t                          key;        /* of a limit per key */
 
     unsigned                          reason:4;   /* NGX_HTTP_WSHB_*, < 16 */
 
@@ -282,7 +283,8 @@ ngx_int_t ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle);
 void ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t *wlcf);
-void ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit);
+void ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit,
+    uint32_t key);
 void ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_each_pt handler);
 void ngx_http_ws_heartbeat_close_marked(void);
 

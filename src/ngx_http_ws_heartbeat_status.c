@@ -54,6 +54,10 @@ static void ngx_http_ws_heartbeat_count_upstream(
     ngx_http_ws_heartbeat_summary_t *sum, ngx_http_ws_heartbeat_addr_t *addr);
 static void ngx_http_ws_heartbeat_tag_counts_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_summary_t *sum);
+static ngx_int_t ngx_http_ws_heartbeat_limit_counts(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q, ngx_http_ws_heartbeat_summary_t *sum);
+static void ngx_http_ws_heartbeat_limit_counts_locked(
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_summary_t *sum);
 static ngx_int_t ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q,
     ngx_http_ws_heartbeat_out_t *out);
@@ -600,6 +604,10 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    if (ngx_http_ws_heartbeat_limit_counts(r, q, sum) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     sh = zone->sh;
 
     sum->zone_name = zone->shm_zone->shm.name;
@@ -643,6 +651,8 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
     if (q->format == NGX_HTTP_WSHB_FORMAT_PROMETHEUS) {
         ngx_http_ws_heartbeat_tag_counts_locked(zone, sum);
     }
+
+    ngx_http_ws_heartbeat_limit_counts_locked(zone, sum);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -741,6 +751,81 @@ ngx_http_ws_heartbeat_tag_counts_locked(ngx_http_ws_heartbeat_zone_t *zone,
                 ngx_memcpy(tc->value, tag.value.data, tc->value_len);
                 tc->sessions = nm->refs;
             }
+        }
+    }
+}
+
+
+/*
+ * The limits of the configuration, with room for the keys most held of
+ * each limit per key in the JSON: made before the mutex is taken
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_limit_counts(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_query_t *q, ngx_http_ws_heartbeat_summary_t *sum)
+{
+    ngx_uint_t                            i;
+    ngx_http_ws_heartbeat_limit_t       **lp;
+    ngx_http_ws_heartbeat_main_conf_t    *wmcf;
+    ngx_http_ws_heartbeat_limit_count_t  *lc;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+
+    if (ngx_array_init(&sum->limits, r->pool, wmcf->limits.nelts + 1,
+                       sizeof(ngx_http_ws_heartbeat_limit_count_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    lp = wmcf->limits.elts;
+
+    for (i = 0; i < wmcf->limits.nelts; i++) {
+        lc = ngx_array_push(&sum->limits);
+        if (lc == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(lc, sizeof(ngx_http_ws_heartbeat_limit_count_t));
+        lc->limit = lp[i];
+
+        if (lp[i]->key && q->format != NGX_HTTP_WSHB_FORMAT_PROMETHEUS) {
+            lc->top = ngx_palloc(r->pool,
+                                 NGX_HTTP_WSHB_TOP_KEYS
+                                 * sizeof(ngx_http_ws_heartbeat_key_count_t));
+            if (lc->top == NULL) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_ws_heartbeat_limit_counts_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_summary_t *sum)
+{
+    ngx_uint_t                            i, k;
+    ngx_http_ws_heartbeat_shctx_t        *sh;
+    ngx_http_ws_heartbeat_limit_count_t  *lc;
+
+    sh = zone->sh;
+    lc = sum->limits.elts;
+
+    for (i = 0; i < sum->limits.nelts; i++) {
+        k = lc[i].limit->index;
+
+        lc[i].sessions = sh->limits[k];
+        lc[i].rejected = sh->limit_rejected[k];
+        lc[i].evicted = sh->limit_evicted[k];
+        lc[i].keys = sh->limit_keys[k];
+
+        if (lc[i].top) {
+            lc[i].ntop = ngx_http_ws_heartbeat_key_top_locked(zone, k,
+                                                              lc[i].top);
         }
     }
 }

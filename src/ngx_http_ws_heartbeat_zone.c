@@ -12,6 +12,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_keys.h"
 
 
 static void ngx_http_ws_heartbeat_record_init(
@@ -69,7 +70,8 @@ ngx_str_t  ngx_http_ws_heartbeat_reasons[] = {
     ngx_string("worker_lost"),
     ngx_string("admin"),
     ngx_string("max_age"),
-    ngx_string("expired")
+    ngx_string("expired"),
+    ngx_string("evicted")
 };
 
 
@@ -176,7 +178,7 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_ws_heartbeat_zone_t  *ozone = data;
 
     size_t                          len, n, nev, nb;
-    uint32_t                       *names;
+    uint32_t                       *names, *keys;
     ngx_slab_pool_t                *shpool;
     ngx_http_ws_heartbeat_event_t  *events;
     ngx_http_ws_heartbeat_zone_t   *zone;
@@ -233,6 +235,11 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
+    keys = ngx_slab_calloc(shpool, nb * sizeof(uint32_t));
+    if (keys == NULL) {
+        return NGX_ERROR;
+    }
+
     sh = ngx_http_ws_heartbeat_zone_records(shpool, n);
     if (sh == NULL) {
         return NGX_ERROR;
@@ -247,6 +254,8 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     sh->events = events;
     sh->names = names;
     sh->names_mask = (uint32_t) (nb - 1);
+    sh->keys = keys;
+    sh->keys_mask = (uint32_t) (nb - 1);
 
     zone->sh = sh;
     shpool->data = sh;
@@ -414,7 +423,8 @@ ngx_http_ws_heartbeat_zone_counters(ngx_shm_zone_t *shm_zone,
         }
 
         sh->limit_ids[k] = l->id;
-        sh->pressure[k] = 0;
+        sh->limit_rejected[k] = 0;
+        sh->limit_evicted[k] = 0;
         taken[k] = 1;
         l->index = k;
     }
@@ -450,13 +460,13 @@ ngx_http_ws_heartbeat_cut(u_char *s, size_t len, size_t max)
 /*
  * A record for a new session, or NGX_HTTP_WSHB_NO_RECORD if the zone is
  * full.  The record is filled in first, so that the "created" delta
- * carries it whole.
+ * carries it whole.  A session of a limit per key joins its key's chain.
  */
 
 uint32_t
 ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_request_t *r, ngx_array_t *tags, uint32_t counter,
-    uint32_t ends, uint32_t end)
+    uint32_t ends, uint32_t end, uint32_t key)
 {
     u_char                           buf[NGX_HTTP_WSHB_TAGS_LEN];
     uint32_t                         i, hash;
@@ -539,6 +549,10 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     }
 
     *rec = tmp;
+
+    if (key) {
+        ngx_http_ws_heartbeat_key_link_locked(zone, key, i);
+    }
 
     ngx_http_ws_heartbeat_emit_locked(zone, NGX_HTTP_WSHB_CREATED, NULL, rec);
 
@@ -679,6 +693,7 @@ ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
                                       &sh->records[i], NULL);
 
     ngx_http_ws_heartbeat_names_unref_locked(zone, &sh->records[i]);
+    ngx_http_ws_heartbeat_key_unlink_locked(zone, i, 0);
 
     sh->records[i].state = NGX_HTTP_WSHB_STATE_FREE;
     sh->records[i].next = sh->free;
@@ -995,6 +1010,10 @@ ngx_http_ws_heartbeat_zone_reap_locked(ngx_http_ws_heartbeat_zone_t *zone)
                                           NULL);
 
         ngx_http_ws_heartbeat_names_unref_locked(zone, rec);
+
+        /* its worker never ends the session: it no longer holds its key */
+
+        ngx_http_ws_heartbeat_key_unlink_locked(zone, i, 1);
 
         rec->state = NGX_HTTP_WSHB_STATE_FREE;
         rec->next = sh->free;

@@ -34,7 +34,8 @@
 #define NGX_HTTP_WSHB_ADMIN           10  /* a DELETE at the status */
 #define NGX_HTTP_WSHB_MAX_AGE         11  /* ws_heartbeat_max_age */
 #define NGX_HTTP_WSHB_EXPIRED         12  /* ws_heartbeat_expires */
-#define NGX_HTTP_WSHB_NREASONS        13
+#define NGX_HTTP_WSHB_EVICTED         13  /* replaced: a limit per key */
+#define NGX_HTTP_WSHB_NREASONS        14
 
 /*
  * A session's id: its worker's start time (8), the worker's pid (6) and
@@ -57,6 +58,12 @@
 
 /* close frames asked for by DELETEs, kept in the zone for the owners */
 #define NGX_HTTP_WSHB_COMMANDS        8
+
+/* a record's command that evicts it: this, plus its limit's counter */
+#define NGX_HTTP_WSHB_EVICT           0x80
+
+/* the longest key of a limit per key (ws_heartbeat_max_sessions key=) */
+#define NGX_HTTP_WSHB_LIMIT_KEY_LEN   255
 
 #define NGX_HTTP_WSHB_STATE_FREE      0
 #define NGX_HTTP_WSHB_STATE_HEALTHY   1
@@ -96,12 +103,13 @@ typedef struct {
  * afterwards only the owning worker writes it, without the mutex, from
  * state changes and timers; readers copy it under the mutex.  Its host,
  * URI and tags are in a names entry that sessions with the same ones
- * share.  A DELETE sets "command" under the mutex, and the owner reads
- * it: the close frame it is to send.
+ * share.  A DELETE or an eviction sets "command" under the mutex, and the
+ * owner reads it: the close frame it is to send.  "key" and "next" (the
+ * same key's next session, oldest first) change under the mutex only.
  */
 
 typedef struct {
-    uint32_t                      next;         /* free list */
+    uint32_t                      next;         /* free list, or its key's */
     ngx_pid_t                     pid;
     uint32_t                      worker_start;
     uint32_t                      counter;      /* with the two above: id */
@@ -126,6 +134,7 @@ typedef struct {
     uint32_t                      pings[2];
     uint32_t                      pongs[2];
     uint32_t                      end;          /* when it is closed: 0 */
+    uint32_t                      key;          /* offset in the zone; 0 */
     uint64_t                      frames[2];    /* frames from the peer */
     uint64_t                      bytes[2];     /* bytes from the peer */
 } ngx_http_ws_heartbeat_record_t;
@@ -145,6 +154,24 @@ typedef struct {
     uint16_t                      tags_len;
     u_char                        data[4];      /* host, URI, tags */
 } ngx_http_ws_heartbeat_names_t;
+
+
+/*
+ * A key of a limit per key, with the sessions it holds: in a slab chunk of
+ * 32 to 512 bytes, found through a hash table, freed with its last
+ * session.  Changed under the zone mutex only; "sessions" is also read
+ * without it.
+ */
+
+typedef struct {
+    uint32_t                      next;         /* hash chain; 0: end */
+    uint32_t                      sessions;     /* admitted, not yet ended */
+    uint32_t                      first;        /* its records, oldest */
+    uint32_t                      last;         /* first; or NO_RECORD */
+    u_char                        limit;        /* its limit's counter */
+    u_char                        len;
+    u_char                        data[2];
+} ngx_http_ws_heartbeat_key_t;
 
 
 typedef struct {
@@ -185,6 +212,8 @@ typedef struct {
     ngx_atomic_t                  opened;
     ngx_atomic_t                  closed[16];   /* by reason */
     ngx_atomic_t                  rejected;
+    ngx_atomic_t                  evicted;
+    ngx_atomic_t                  unkeyed;      /* no room for their key */
     ngx_atomic_t                  untracked;
     ngx_atomic_t                  reaped;
     ngx_atomic_t                  pings[2];
@@ -226,7 +255,10 @@ typedef struct {
     uint32_t                      free;         /* head of the free list */
     uint32_t                      limit_ids[64]; /* whose counter, or 0 */
     ngx_atomic_t                  limits[64];   /* ws_heartbeat_max_sessions */
-    ngx_atomic_t                  pressure[64]; /* bumped when at 90 % */
+    ngx_atomic_t                  limit_rejected[64];
+    ngx_atomic_t                  limit_evicted[64];
+    uint32_t                      limit_keys[64];   /* keys with sessions */
+    uint16_t                      limit_code[64];   /* of its evictions */
     ngx_atomic_t                  seq;          /* of the last delta */
     ngx_atomic_t                  unrecorded;   /* resumes need since >= */
     uint32_t                      nevents;      /* ring size */
@@ -236,6 +268,9 @@ typedef struct {
     uint32_t                      nnames;       /* entries */
     size_t                        names_size;   /* their slab chunks */
     ngx_atomic_t                  unnamed;      /* no room for the names */
+    uint32_t                     *keys;         /* hash table of keys */
+    uint32_t                      keys_mask;
+    ngx_msec_t                    keys_warned;  /* last "no room" warning */
     ngx_atomic_t                  commanded;    /* DELETEs that matched */
     uint32_t                      next_command;
     ngx_http_ws_heartbeat_command_t  commands[NGX_HTTP_WSHB_COMMANDS];
@@ -258,7 +293,7 @@ void ngx_http_ws_heartbeat_emit_locked(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_ws_heartbeat_record_t *after);
 uint32_t ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_request_t *r, ngx_array_t *tags, uint32_t counter,
-    uint32_t ends, uint32_t end);
+    uint32_t ends, uint32_t end, uint32_t key);
 void ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
     uint32_t i);
 ngx_uint_t ngx_http_ws_heartbeat_zone_reap_locked(

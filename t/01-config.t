@@ -36,6 +36,8 @@ my ($rc, $out) = conf_test(<<'EOF');
             ws_heartbeat_tag tenant $cookie_tenant metrics;
             ws_heartbeat_max_age 12h jitter=20% code=4000;
             ws_heartbeat_expires $http_x_token_expires code=4001;
+            ws_heartbeat_max_sessions 100;
+            ws_heartbeat_max_sessions 5 key=$remote_user evict code=4002;
         }
         location /status {
             ws_heartbeat_status;
@@ -109,6 +111,25 @@ my @bad = (
       qr/"ws_heartbeat_max_age" directive is duplicate/ ],
     [ 'ws_heartbeat_expires $arg_exp code=999;',
       qr/invalid close code "code=999" in "ws_heartbeat_expires"/ ],
+    [ 'ws_heartbeat_max_sessions 0 key=$arg_u;',
+      qr/invalid value "0" in "ws_heartbeat_max_sessions" directive/ ],
+    [ 'ws_heartbeat_max_sessions 5 evict;',
+      qr/"evict" in "ws_heartbeat_max_sessions" directive needs "key="/ ],
+    [ 'ws_heartbeat_max_sessions 5 key=$arg_u code=4000;',
+      qr/"code=" in "ws_heartbeat_max_sessions" directive needs "evict"/ ],
+    [ 'ws_heartbeat_max_sessions 5 key=;',
+      qr/empty key in "ws_heartbeat_max_sessions" directive/ ],
+    [ 'ws_heartbeat_max_sessions 5 key=$arg_u evict code=1006;',
+      qr/invalid close code "code=1006" in "ws_heartbeat_max_sessions"/ ],
+    [ 'ws_heartbeat_max_sessions 5 key=$arg_u sometimes;',
+      qr/invalid parameter "sometimes" in "ws_heartbeat_max_sessions"/ ],
+    [ 'ws_heartbeat_max_sessions 5 key=$arg_u evict evict;',
+      qr/invalid parameter "evict" in "ws_heartbeat_max_sessions"/ ],
+    [ "ws_heartbeat_max_sessions 5 key=\$arg_u;\n"
+      . "    ws_heartbeat_max_sessions 3 key=\$arg_v;",
+      qr/"ws_heartbeat_max_sessions" directive with "key=" is duplicate/ ],
+    [ "ws_heartbeat_max_sessions 5;\n    ws_heartbeat_max_sessions 3;",
+      qr/"ws_heartbeat_max_sessions" directive is duplicate/ ],
 );
 
 for my $case (@bad) {

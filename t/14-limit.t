@@ -103,8 +103,9 @@ is($doc->{totals}{closed}{client_timeout}, 4, 'closed as client_timeout');
 is($doc->{zone}{used_records}, 8, 'eight sessions open again');
 
 my $m = $t->get($port, '/status?format=prometheus')->{body};
-like($m, qr/^nginx_ws_sessions_rejected_total [1-9]/m,
-     'rejected in the metrics');
+like($m, qr/^nginx_ws_sessions_rejected_total\{server="",location="\/term\/",
+              key=""\}\ [1-9]/mx,
+     'rejected in the metrics, by limit');
 
 $_->kill for @c[0 .. 3];
 

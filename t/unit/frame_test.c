@@ -534,6 +534,18 @@ test_utf8(void)
                                           cases[i].n)
            == cases[i].len, name);
     }
+
+    ok(ngx_http_ws_heartbeat_utf8_valid((const uint8_t *) "", 0),
+       "utf8: empty is valid");
+    ok(ngx_http_ws_heartbeat_utf8_valid((const uint8_t *) "al\xc3\xa9x", 5),
+       "utf8: a whole string");
+    ok(!ngx_http_ws_heartbeat_utf8_valid((const uint8_t *) "ab\xc3", 3),
+       "utf8: cut at the end");
+    ok(ngx_http_ws_heartbeat_utf8_valid((const uint8_t *) "\x7f\0\0\x01", 4),
+       "utf8: an IPv4 address in binary may be");
+    ok(!ngx_http_ws_heartbeat_utf8_valid((const uint8_t *) "\x0a\xfe\0\x01",
+                                         4),
+       "utf8: one with a byte above 0x7f is not");
 }
 
 
