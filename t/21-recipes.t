@@ -25,8 +25,9 @@ my %recipe;
 $recipe{$1} = $2 while $doc =~ /```nginx\n# recipe: (\S+)\n(.*?)```/sg;
 
 is_deeply([sort keys %recipe],
-          [qw(chat-tls dashboard expiry migrate revoked terminal)],
-          'six recipes in docs/recipes.md');
+          [qw(chat-tls dashboard expiry migrate per-user revoked
+              terminal)],
+          'seven recipes in docs/recipes.md');
 
 sub adapt {
     my ($conf) = @_;
@@ -306,6 +307,50 @@ sub start {
     $long->send('send still here');
     ok($long->expect('message', 5, text => 'still here'),
        'expiry: the long one lives on');
+
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+    $t->finish;
+}
+
+# --- per user: the sixth tab wins ------------------------------------------
+
+{
+    my ($t, $app) = start('per-user');
+    my $pid = auth_server($t, sub {
+        my ($head) = @_;
+        my ($user) = $head =~ /^Cookie: .*user=(alice|bob)/mi;
+        return $user ? "HTTP/1.0 200 OK\r\nX-User: $user\r\n\r\n"
+                     : "HTTP/1.0 401 Unauthorized\r\n\r\n";
+    });
+
+    $t->run('http');
+    my $base = 'ws://127.0.0.1:' . $t->port('http');
+    my (%c, %id);
+
+    for (map({ ["a$_", 'alice'] } 1 .. 6), ['b1', 'bob']) {
+        my ($name, $user) = @$_;
+        $c{$name} = $t->ws_client("$base/app/$name", '--header',
+                                  "Cookie: user=$user");
+        ok($c{$name}->expect('open', 10), "per-user: $name opens");
+        my $ev = $app->expect('open', 5, url => "/app/$name");
+        $id{$name} = $ev ? $ev->{id} : -1;
+    }
+
+    my $ev = $c{a1}->expect('close', 5);
+    is($ev && "$ev->{code} $ev->{reason}", '1008 replaced',
+       'per-user: her first tab is replaced');
+    # it may have come while the app was opening the next ones
+    ($ev) = grep { $_->{id} == $id{a1} } $app->seen('close');
+    $ev //= $app->expect('close', 5, id => $id{a1});
+    is($ev && "$ev->{code} $ev->{reason}", '1008 replaced',
+       'per-user: and the app is told');
+
+    for (qw(a2 a3 a4 a5 a6 b1)) {
+        $c{$_}->send('send still here');
+        ok($c{$_}->expect('message', 5, text => 'still here'),
+           "per-user: $_ stays open");
+    }
 
     kill 'TERM', $pid;
     waitpid $pid, 0;

@@ -86,7 +86,8 @@ sub nodelay {
     return $s;
 }
 
-# connects and sends the handshake (plus $early bytes in the same write);
+# connects and sends the handshake (with $headers, lines that each end in
+# CRLF, and $early bytes in the same write);
 # returns (socket, bytes after the response header)
 
 sub connect_ws {
@@ -105,7 +106,8 @@ sub connect_ws {
     syswrite $s, "GET $path HTTP/1.1\r\nHost: $host\r\n"
         . "Upgrade: $upgrade\r\nConnection: Upgrade\r\n"
         . "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        . "Sec-WebSocket-Version: 13\r\n\r\n" . ($o{early} // '');
+        . "Sec-WebSocket-Version: 13\r\n" . ($o{headers} // '') . "\r\n"
+        . ($o{early} // '');
 
     my $buf = '';
     my $end = time + 5;
