@@ -9,7 +9,6 @@
 #include "ngx_http_ws_heartbeat_frame.h"
 
 
-#define NGX_HTTP_WSHB_FIN          0x80
 #define NGX_HTTP_WSHB_MASK         0x80
 
 #define NGX_HTTP_WSHB_NO_MATCH     0

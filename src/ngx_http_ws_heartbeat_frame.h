@@ -33,7 +33,8 @@
 /* a frame header: 2 bytes, a 64-bit length, a mask */
 #define NGX_HTTP_WSHB_HEADER_MAX     (2 + 8 + 4)
 
-/* opcodes */
+/* the first byte of a frame: FIN, and the opcode */
+#define NGX_HTTP_WSHB_FIN            0x80
 #define NGX_HTTP_WSHB_OP_CONT        0x0
 #define NGX_HTTP_WSHB_OP_TEXT        0x1
 #define NGX_HTTP_WSHB_OP_BINARY      0x2

@@ -32,17 +32,33 @@ ngx_http_ws_heartbeat_reserve(ngx_http_ws_heartbeat_out_t *out, size_t n)
         return NULL;
     }
 
-    b = ngx_create_temp_buf(out->pool, ngx_max(n, NGX_HTTP_WSHB_CHUNK));
-    if (b == NULL) {
-        return NULL;
+    cl = (out->free && *out->free) ? *out->free : NULL;
+
+    if (cl && (size_t) (cl->buf->end - cl->buf->start) >= n) {
+        *out->free = cl->next;
+
+        b = cl->buf;
+        b->pos = b->start;
+        b->last = b->start;
+        b->last_buf = 0;
+        b->last_in_chain = 0;
+
+    } else {
+        b = ngx_create_temp_buf(out->pool, ngx_max(n, NGX_HTTP_WSHB_CHUNK));
+        if (b == NULL) {
+            return NULL;
+        }
+
+        b->tag = out->tag;
+
+        cl = ngx_alloc_chain_link(out->pool);
+        if (cl == NULL) {
+            return NULL;
+        }
+
+        cl->buf = b;
     }
 
-    cl = ngx_alloc_chain_link(out->pool);
-    if (cl == NULL) {
-        return NULL;
-    }
-
-    cl->buf = b;
     cl->next = NULL;
 
     if (out->last) {

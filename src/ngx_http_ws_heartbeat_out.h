@@ -76,13 +76,19 @@ typedef struct {
 } ngx_http_ws_heartbeat_summary_t;
 
 
-/* a chain of fixed-size buffers the renderers append to */
+/*
+ * A chain of fixed-size buffers the renderers append to, taken from
+ * "free" first when there is one (a document sent in slices reuses the
+ * buffers sent already; they carry "tag")
+ */
 
 typedef struct {
     ngx_pool_t                     *pool;
     ngx_chain_t                    *first;
     ngx_chain_t                    *last;
     ngx_buf_t                      *buf;
+    ngx_chain_t                   **free;
+    ngx_buf_tag_t                   tag;
 } ngx_http_ws_heartbeat_out_t;
 
 

@@ -22,9 +22,9 @@
 #include "ngx_http_ws_heartbeat_dashboard.h"
 #include "ngx_http_ws_heartbeat_filter.h"
 #include "ngx_http_ws_heartbeat_admin.h"
+#include "ngx_http_ws_heartbeat_slices.h"
 
 
-#define NGX_HTTP_WSHB_BATCH          64
 #define NGX_HTTP_WSHB_MAX_UPSTREAMS  256
 
 
@@ -58,9 +58,6 @@ static ngx_int_t ngx_http_ws_heartbeat_limit_counts(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q, ngx_http_ws_heartbeat_summary_t *sum);
 static void ngx_http_ws_heartbeat_limit_counts_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_summary_t *sum);
-static ngx_int_t ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
-    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q,
-    ngx_http_ws_heartbeat_out_t *out);
 
 
 
@@ -395,10 +392,9 @@ ngx_http_ws_heartbeat_status_document(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_memzero(&out, sizeof(ngx_http_ws_heartbeat_out_t));
     out.pool = r->pool;
-    out.first = NULL;
-    out.last = NULL;
-    out.buf = NULL;
+    out.tag = (ngx_buf_tag_t) &ngx_http_ws_heartbeat_status_module;
 
     if (q->format == NGX_HTTP_WSHB_FORMAT_PROMETHEUS) {
         ngx_str_set(&r->headers_out.content_type,
@@ -412,7 +408,7 @@ ngx_http_ws_heartbeat_status_document(ngx_http_request_t *r,
         rc = ngx_http_ws_heartbeat_json_head(&out, &sum);
 
         if (rc == NGX_OK && q->sessions) {
-            rc = ngx_http_ws_heartbeat_sessions(r, wmcf->zone, q, &out);
+            return ngx_http_ws_heartbeat_slices(r, wmcf->zone, q, &out);
         }
 
         if (rc == NGX_OK) {
@@ -828,77 +824,6 @@ ngx_http_ws_heartbeat_limit_counts_locked(ngx_http_ws_heartbeat_zone_t *zone,
                                                               lc[i].top);
         }
     }
-}
-
-
-/*
- * Records are copied in batches under the mutex and rendered outside it,
- * so that the lock is held for microseconds however large the table.
- */
-
-static ngx_int_t
-ngx_http_ws_heartbeat_sessions(ngx_http_request_t *r,
-    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q,
-    ngx_http_ws_heartbeat_out_t *out)
-{
-    uint32_t                         i;
-    uint64_t                         now;
-    ngx_uint_t                       k, n, sent;
-    ngx_time_t                      *tp;
-    ngx_http_ws_heartbeat_shctx_t   *sh;
-    ngx_http_ws_heartbeat_view_t    *batch;
-
-    batch = ngx_palloc(r->pool, NGX_HTTP_WSHB_BATCH
-                                * sizeof(ngx_http_ws_heartbeat_view_t));
-    if (batch == NULL) {
-        return NGX_ERROR;
-    }
-
-    sh = zone->sh;
-    i = 0;
-    sent = 0;
-
-    tp = ngx_timeofday();
-    now = (uint64_t) tp->sec * 1000 + tp->msec;
-
-    while (sent < q->sessions) {
-
-        n = 0;
-
-        ngx_shmtx_lock(&zone->shpool->mutex);
-
-        while (i < sh->nrecords && n < NGX_HTTP_WSHB_BATCH
-               && sent + n < q->sessions)
-        {
-            if (sh->records[i].state != NGX_HTTP_WSHB_STATE_FREE
-                && ngx_http_ws_heartbeat_match_locked(zone, &sh->records[i],
-                                                      q, now))
-            {
-                ngx_http_ws_heartbeat_view_locked(zone, &sh->records[i],
-                                                  &batch[n++]);
-            }
-
-            i++;
-        }
-
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
-        for (k = 0; k < n; k++) {
-            if (ngx_http_ws_heartbeat_json_session(out, &batch[k], sent == 0)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            sent++;
-        }
-
-        if (i >= sh->nrecords) {
-            break;
-        }
-    }
-
-    return NGX_OK;
 }
 
 

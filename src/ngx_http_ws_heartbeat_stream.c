@@ -19,17 +19,24 @@
 #include "ngx_http_ws_heartbeat_out.h"
 #include "ngx_http_ws_heartbeat_json.h"
 #include "ngx_http_ws_heartbeat_stream.h"
+#include "ngx_http_ws_heartbeat_slices.h"
 #include "ngx_http_ws_heartbeat_subscriber.h"
 
 
 #define NGX_HTTP_WSHB_POLL          20      /* ms between looks at the ring */
 #define NGX_HTTP_WSHB_EVENT_BATCH   32
+
+/* how far a snapshot's slices may run ahead of what the reader took */
+#define NGX_HTTP_WSHB_SNAPSHOT_AHEAD  (1024 * 1024)
 #define NGX_HTTP_WSHB_MESSAGE_MAX   (2 * NGX_HTTP_WSHB_RECORD_JSON + 512)
 
 
 static void ngx_http_ws_heartbeat_sub_cleanup(void *data);
 static ngx_int_t ngx_http_ws_heartbeat_catch_up(
     ngx_http_ws_heartbeat_sub_t *sub, ngx_http_ws_heartbeat_query_t *q);
+static void ngx_http_ws_heartbeat_snapshot_next(ngx_event_t *ev);
+static ngx_int_t ngx_http_ws_heartbeat_snapshot_slice(
+    ngx_http_ws_heartbeat_sub_t *sub, ngx_uint_t resync);
 static ngx_int_t ngx_http_ws_heartbeat_snapshot(
     ngx_http_ws_heartbeat_sub_t *sub, ngx_uint_t resync, ngx_uint_t counted);
 static ngx_int_t ngx_http_ws_heartbeat_replay(
@@ -88,6 +95,10 @@ static uint64_t      ngx_http_ws_heartbeat_cursor;  /* last delta delivered */
 
 static ngx_http_ws_heartbeat_event_t
                      ngx_http_ws_heartbeat_batch[NGX_HTTP_WSHB_EVENT_BATCH];
+
+/* a replay may run while the fan-out goes through the batch above */
+static ngx_http_ws_heartbeat_event_t
+                     ngx_http_ws_heartbeat_replayed[NGX_HTTP_WSHB_EVENT_BATCH];
 static u_char        ngx_http_ws_heartbeat_msg[NGX_HTTP_WSHB_MESSAGE_MAX];
 
 
@@ -263,6 +274,14 @@ ngx_http_ws_heartbeat_sub_cleanup(void *data)
         ngx_del_timer(&sub->timer);
     }
 
+    if (sub->slicer.timer_set) {
+        ngx_del_timer(&sub->slicer);
+    }
+
+    if (sub->slicer.posted) {
+        ngx_delete_posted_event(&sub->slicer);
+    }
+
     ngx_queue_remove(&sub->queue);
     ngx_http_ws_heartbeat_nsubs--;
 
@@ -271,14 +290,16 @@ ngx_http_ws_heartbeat_sub_cleanup(void *data)
     (void) ngx_atomic_fetch_add(
                         &sub->zone->sh->totals.unsubscribed[sub->reason], 1);
 
+    /* the chunks are the request pool's, their bytes are not */
+
     for (cl = sub->busy; cl; cl = next) {
         next = cl->next;
-        ngx_free(cl);
+        ngx_free(cl->buf->start);
     }
 
     for (cl = sub->pending; cl; cl = next) {
         next = cl->next;
-        ngx_free(cl);
+        ngx_free(cl->buf->start);
     }
 }
 
@@ -329,20 +350,102 @@ ngx_http_ws_heartbeat_catch_up(ngx_http_ws_heartbeat_sub_t *sub,
 
 
 /*
- * The table as one message, copied in batches under the mutex.  Records
- * that change while it is built may show a later state than its "seq";
- * the deltas after "seq" that follow bring them to the same end, since
- * applying a delta replaces or removes the whole session.  The first
- * snapshot is outside the backlog limit; a resync snapshot counts.
+ * The table as one message, sent in slices, one per turn of the event
+ * loop (see ngx_http_ws_heartbeat_snapshot_slice()).  Records that change
+ * while it is sent may show a later state than its "seq"; the deltas
+ * after "seq", replayed from the ring once it is sent, bring them to the
+ * same end, since applying a delta replaces or removes the whole session.
+ * The first snapshot is outside the backlog limit; a resync snapshot
+ * counts.
  */
 
 static ngx_int_t
 ngx_http_ws_heartbeat_snapshot(ngx_http_ws_heartbeat_sub_t *sub,
     ngx_uint_t resync, ngx_uint_t counted)
 {
-    uint32_t                         i;
+    ngx_int_t  rc;
+
+    if (sub->snapping) {
+        /* the one under way ends up to date */
+        return NGX_OK;
+    }
+
+    sub->seq = sub->zone->sh->seq;
+    sub->snap_next = 0;
+    sub->snap_any = 0;
+    sub->snap_counted = counted ? 1 : 0;
+    sub->snapping = 1;
+
+    sub->slicer.handler = ngx_http_ws_heartbeat_snapshot_next;
+    sub->slicer.data = sub;
+    sub->slicer.log = sub->request->connection->log;
+
+    rc = ngx_http_ws_heartbeat_snapshot_slice(sub, resync);
+
+    if (rc == NGX_AGAIN) {
+        ngx_post_event(&sub->slicer, &ngx_posted_next_events);
+        return NGX_OK;
+    }
+
+    return rc;
+}
+
+
+/* the next slice of a snapshot, a turn of the event loop later */
+
+static void
+ngx_http_ws_heartbeat_snapshot_next(ngx_event_t *ev)
+{
+    ngx_int_t                     rc;
+    ngx_connection_t             *c;
+    ngx_http_ws_heartbeat_sub_t  *sub;
+
+    sub = ev->data;
+    c = sub->request->connection;
+
+    if (sub->closing) {
+        return;
+    }
+
+    /* a reader that lags holds the snapshot back, not the worker */
+
+    if (sub->backlog + (sub->busy ? NGX_HTTP_WSHB_CHUNK : 0)
+        > NGX_HTTP_WSHB_SNAPSHOT_AHEAD)
+    {
+        ngx_add_timer(ev, 10);
+        return;
+    }
+
+    rc = ngx_http_ws_heartbeat_snapshot_slice(sub, 0);
+
+    if (rc == NGX_AGAIN) {
+        ngx_post_event(ev, &ngx_posted_next_events);
+
+    } else if (rc != NGX_OK) {
+        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR, 1011,
+                                        "error");
+    }
+
+    ngx_http_ws_heartbeat_sub_flush(sub);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * One slice of a snapshot: its head with the first, at most
+ * NGX_HTTP_WSHB_SNAPSHOT_SLICE sessions, copied in batches under the
+ * mutex, its tail with the last.  NGX_AGAIN while more is to come; once
+ * all is queued, the deltas since are.
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_snapshot_slice(ngx_http_ws_heartbeat_sub_t *sub,
+    ngx_uint_t resync)
+{
+    uint32_t                         end;
     ngx_int_t                        rc;
-    ngx_uint_t                       k, n, first;
+    ngx_uint_t                       k, n, part, rendered;
     ngx_pool_t                      *pool;
     ngx_http_ws_heartbeat_out_t      out;
     ngx_http_ws_heartbeat_shctx_t   *sh;
@@ -362,63 +465,104 @@ ngx_http_ws_heartbeat_snapshot(ngx_http_ws_heartbeat_sub_t *sub,
         goto failed;
     }
 
+    ngx_memzero(&out, sizeof(ngx_http_ws_heartbeat_out_t));
     out.pool = pool;
-    out.first = NULL;
-    out.last = NULL;
-    out.buf = NULL;
 
-    sub->seq = sh->seq;
+    part = 0;
 
-    if (ngx_http_ws_heartbeat_json_snapshot(&out, sub->seq, resync,
-                                            sub->admin)
-        != NGX_OK)
-    {
-        goto failed;
+    if (sub->snap_next == 0 && !sub->snap_any) {
+        part = NGX_HTTP_WSHB_PART_FIRST;
+
+        if (ngx_http_ws_heartbeat_json_snapshot(&out, sub->seq, resync,
+                                                sub->admin)
+            != NGX_OK)
+        {
+            goto failed;
+        }
     }
 
-    i = 0;
-    first = 1;
+    end = (sh->nrecords - sub->snap_next > NGX_HTTP_WSHB_SLICE_SCAN)
+          ? sub->snap_next + NGX_HTTP_WSHB_SLICE_SCAN : sh->nrecords;
+    rendered = 0;
 
-    while (i < sh->nrecords) {
+    while (sub->snap_next < end && rendered < NGX_HTTP_WSHB_SLICE) {
         n = 0;
 
         ngx_shmtx_lock(&sub->zone->shpool->mutex);
 
-        while (i < sh->nrecords && n < NGX_HTTP_WSHB_EVENT_BATCH) {
-            if (sh->records[i].state != NGX_HTTP_WSHB_STATE_FREE) {
-                ngx_http_ws_heartbeat_view_locked(sub->zone, &sh->records[i],
-                                                  &batch[n++]);
+        while (sub->snap_next < end && n < NGX_HTTP_WSHB_EVENT_BATCH) {
+            if (sh->records[sub->snap_next].state != NGX_HTTP_WSHB_STATE_FREE)
+            {
+                ngx_http_ws_heartbeat_view_locked(sub->zone,
+                                          &sh->records[sub->snap_next],
+                                          &batch[n++]);
             }
 
-            i++;
+            sub->snap_next++;
         }
 
         ngx_shmtx_unlock(&sub->zone->shpool->mutex);
 
         for (k = 0; k < n; k++) {
-            if (ngx_http_ws_heartbeat_json_session(&out, &batch[k], first)
+            if (ngx_http_ws_heartbeat_json_session(&out, &batch[k],
+                                                   !sub->snap_any)
                 != NGX_OK)
             {
                 goto failed;
             }
 
-            first = 0;
+            sub->snap_any = 1;
         }
+
+        rendered += n;
     }
 
-    if (ngx_http_ws_heartbeat_json_tail(&out) != NGX_OK) {
-        goto failed;
+    if (sub->snap_next >= sh->nrecords) {
+        part |= NGX_HTTP_WSHB_PART_LAST;
+
+        if (ngx_http_ws_heartbeat_json_tail(&out) != NGX_OK) {
+            goto failed;
+        }
+
+        /* "]}\n": the newline is not part of a message */
+
+        out.last->buf->last--;
     }
 
-    /* "]}\n": the newline is not part of a message */
+    rc = NGX_OK;
 
-    out.last->buf->last--;
-
-    rc = ngx_http_ws_heartbeat_message(sub, out.first, sub->seq, counted);
+    if (out.first) {
+        rc = ngx_http_ws_heartbeat_message(sub, out.first, sub->seq,
+                                           sub->snap_counted, part);
+    }
 
     ngx_destroy_pool(pool);
 
-    return rc;
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!(part & NGX_HTTP_WSHB_PART_LAST)) {
+        return sub->closing ? NGX_OK : NGX_AGAIN;
+    }
+
+    sub->snapping = 0;
+
+    if (sub->closing || sub->seq == sh->seq) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_ws_heartbeat_replay(sub, sub->seq, sh->seq) == NGX_OK
+        || sub->closing)
+    {
+        return NGX_OK;
+    }
+
+    /* the ring moved past it meanwhile: once more */
+
+    (void) ngx_atomic_fetch_add(&sh->totals.resyncs, 1);
+
+    return ngx_http_ws_heartbeat_snapshot(sub, 1, 1);
 
 failed:
 
@@ -442,7 +586,7 @@ ngx_http_ws_heartbeat_replay(ngx_http_ws_heartbeat_sub_t *sub, uint64_t from,
     ngx_http_ws_heartbeat_shctx_t  *sh;
 
     sh = sub->zone->sh;
-    ev = ngx_http_ws_heartbeat_batch;
+    ev = ngx_http_ws_heartbeat_replayed;
 
     seq = from;
 
@@ -464,7 +608,8 @@ ngx_http_ws_heartbeat_replay(ngx_http_ws_heartbeat_sub_t *sub, uint64_t from,
             }
 
             if (ngx_http_ws_heartbeat_render(&ev[k], &cl, &b) != NGX_OK
-                || ngx_http_ws_heartbeat_message(sub, &cl, ev[k].seq, 0)
+                || ngx_http_ws_heartbeat_message(sub, &cl, ev[k].seq, 0,
+                                                 NGX_HTTP_WSHB_PART_WHOLE)
                    != NGX_OK)
             {
                 return NGX_ERROR;
@@ -649,7 +794,10 @@ ngx_http_ws_heartbeat_fan_out(ngx_http_ws_heartbeat_zone_t *zone,
         next = ngx_queue_next(q);
         sub = ngx_queue_data(q, ngx_http_ws_heartbeat_sub_t, queue);
 
-        if (sub->closing || sub->seq >= ev->seq) {
+        if (sub->closing || sub->snapping || sub->seq >= ev->seq) {
+
+            /* a snapshot under way catches up once it is sent */
+
             continue;
         }
 
@@ -664,7 +812,10 @@ ngx_http_ws_heartbeat_fan_out(ngx_http_ws_heartbeat_zone_t *zone,
             continue;
         }
 
-        if (ngx_http_ws_heartbeat_message(sub, &cl, ev->seq, 1) != NGX_OK) {
+        if (ngx_http_ws_heartbeat_message(sub, &cl, ev->seq, 1,
+                                          NGX_HTTP_WSHB_PART_WHOLE)
+            != NGX_OK)
+        {
             ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR,
                                             1011, "error");
             continue;

@@ -186,14 +186,16 @@ ngx_http_ws_heartbeat_sub_start(ngx_http_ws_heartbeat_sub_t *sub)
 
 
 /*
- * Queues one message: a WebSocket text frame, or an SSE event whose id
- * is the sequence number.  Our JSON has no raw newlines, so it fits one
- * "data:" line.
+ * Queues one message, or a part of one (a snapshot goes in slices): a
+ * WebSocket text frame, or its fragments (a text frame without FIN, the
+ * continuations, the last with FIN); an SSE event whose id is the
+ * sequence number.  Our JSON has no raw newlines, so it fits one "data:"
+ * line, which the parts of an event continue.
  */
 
 ngx_int_t
 ngx_http_ws_heartbeat_message(ngx_http_ws_heartbeat_sub_t *sub,
-    ngx_chain_t *json, uint64_t seq, ngx_uint_t counted)
+    ngx_chain_t *json, uint64_t seq, ngx_uint_t counted, ngx_uint_t part)
 {
     u_char                         *p;
     size_t                          len, size;
@@ -229,10 +231,17 @@ ngx_http_ws_heartbeat_message(ngx_http_ws_heartbeat_sub_t *sub,
     p = chunk->buf.last;
 
     if (sub->transport == NGX_HTTP_WSHB_WEBSOCKET) {
-        p += ngx_http_ws_heartbeat_build_header(p, NGX_HTTP_WSHB_OP_TEXT, len,
-                                                NULL);
+        p += ngx_http_ws_heartbeat_build_header(p,
+                                  (part & NGX_HTTP_WSHB_PART_FIRST)
+                                  ? NGX_HTTP_WSHB_OP_TEXT
+                                  : NGX_HTTP_WSHB_OP_CONT,
+                                  len, NULL);
 
-    } else {
+        if (!(part & NGX_HTTP_WSHB_PART_LAST)) {
+            chunk->buf.last[0] &= ~NGX_HTTP_WSHB_FIN;
+        }
+
+    } else if (part & NGX_HTTP_WSHB_PART_FIRST) {
         p = ngx_sprintf(p, "id: %uL\ndata: ", seq);
     }
 
@@ -240,7 +249,9 @@ ngx_http_ws_heartbeat_message(ngx_http_ws_heartbeat_sub_t *sub,
         p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
     }
 
-    if (sub->transport == NGX_HTTP_WSHB_SSE) {
+    if (sub->transport == NGX_HTTP_WSHB_SSE
+        && (part & NGX_HTTP_WSHB_PART_LAST))
+    {
         *p++ = LF;
         *p++ = LF;
     }
@@ -275,14 +286,30 @@ ngx_http_ws_heartbeat_chunk(ngx_http_ws_heartbeat_sub_t *sub, size_t size,
     u_char                         *p;
     ngx_http_ws_heartbeat_chunk_t  *chunk;
 
-    p = ngx_alloc(sizeof(ngx_http_ws_heartbeat_chunk_t) + size,
-                  sub->request->connection->log);
-    if (p == NULL) {
-        return NULL;
+    /*
+     * Only the bytes are freed once sent: the filters may still look at
+     * the buffer itself (the tag, in ngx_chain_update_chains()) later, so
+     * chunks live as long as the request and are reused
+     */
+
+    if (sub->spare) {
+        chunk = (ngx_http_ws_heartbeat_chunk_t *) sub->spare;
+        sub->spare = chunk->cl.next;
+
+    } else {
+        chunk = ngx_palloc(sub->request->pool,
+                           sizeof(ngx_http_ws_heartbeat_chunk_t));
+        if (chunk == NULL) {
+            return NULL;
+        }
     }
 
-    chunk = (ngx_http_ws_heartbeat_chunk_t *) p;
-    p += sizeof(ngx_http_ws_heartbeat_chunk_t);
+    p = ngx_alloc(size, sub->request->connection->log);
+    if (p == NULL) {
+        chunk->cl.next = sub->spare;
+        sub->spare = &chunk->cl;
+        return NULL;
+    }
 
     ngx_memzero(&chunk->buf, sizeof(ngx_buf_t));
 
@@ -356,7 +383,11 @@ ngx_http_ws_heartbeat_sub_flush(ngx_http_ws_heartbeat_sub_t *sub)
         sub->backlog -= chunk->counted;
         sub->sent += chunk->buf.last - chunk->buf.start;
 
-        ngx_free(chunk);
+        ngx_free(chunk->buf.start);
+        chunk->buf.start = NULL;
+
+        cl->next = sub->spare;
+        sub->spare = cl;
     }
 
     if (sub->busy == NULL) {
@@ -596,6 +627,15 @@ ngx_http_ws_heartbeat_sub_tick(ngx_http_ws_heartbeat_sub_t *sub)
                                        ngx_http_ws_heartbeat_sub_cookie, 0,
                                        NULL);
         sub->mark = sub->rx;
+
+    } else if (sub->snapping) {
+
+        /* no comment inside an event: the snapshot's bytes tell instead */
+
+        sub->mark = sub->sent;
+        sub->awaiting = 1;
+        ngx_add_timer(ev, sub->timeout);
+        return;
 
     } else {
         len = sizeof(": ping\n\n") - 1;
