@@ -50,6 +50,8 @@ static ngx_uint_t ngx_http_ws_heartbeat_wants_prometheus(
 static ngx_int_t ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q,
     ngx_http_ws_heartbeat_summary_t *sum);
+static void ngx_http_ws_heartbeat_peer_counts_locked(
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_summary_t *sum);
 static void ngx_http_ws_heartbeat_count_upstream(
     ngx_http_ws_heartbeat_summary_t *sum, ngx_http_ws_heartbeat_addr_t *addr);
 static void ngx_http_ws_heartbeat_tag_counts_locked(
@@ -625,23 +627,42 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
     sum->seq = sh->seq;
     sum->nevents = sh->nevents;
 
-    n = 0;
+    /*
+     * The counts are kept as records change: only filters, or an upstream
+     * peer the zone had no room to count, need a look at every record
+     */
 
-    for (i = 0; i < sh->nrecords && n < sh->used; i++) {
-        rec = &sh->records[i];
+    for (i = 1; i < NGX_HTTP_WSHB_NSTATES; i++) {
+        sum->states[i] = sh->states[i];
+    }
 
-        if (rec->state == NGX_HTTP_WSHB_STATE_FREE) {
-            continue;
+    sum->matching = sh->used;
+
+    if (!sh->peers_lost) {
+        ngx_http_ws_heartbeat_peer_counts_locked(zone, sum);
+    }
+
+    if (q->filters || sh->peers_lost) {
+        sum->matching = 0;
+        n = 0;
+
+        for (i = 0; i < sh->nrecords && n < sh->used; i++) {
+            rec = &sh->records[i];
+
+            if (rec->state == NGX_HTTP_WSHB_STATE_FREE) {
+                continue;
+            }
+
+            n++;
+
+            if (ngx_http_ws_heartbeat_match_locked(zone, rec, q, now)) {
+                sum->matching++;
+            }
+
+            if (sh->peers_lost) {
+                ngx_http_ws_heartbeat_count_upstream(sum, &rec->upstream);
+            }
         }
-
-        n++;
-        sum->states[rec->state < NGX_HTTP_WSHB_NSTATES ? rec->state : 0]++;
-
-        if (ngx_http_ws_heartbeat_match_locked(zone, rec, q, now)) {
-            sum->matching++;
-        }
-
-        ngx_http_ws_heartbeat_count_upstream(sum, &rec->upstream);
     }
 
     if (q->format == NGX_HTTP_WSHB_FORMAT_PROMETHEUS) {
@@ -664,6 +685,40 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/* the sessions of each upstream peer, as the zone counts them */
+
+static void
+ngx_http_ws_heartbeat_peer_counts_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_summary_t *sum)
+{
+    uint32_t                                 b, off;
+    ngx_http_ws_heartbeat_shctx_t           *sh;
+    ngx_http_ws_heartbeat_peer_count_t      *pc;
+    ngx_http_ws_heartbeat_upstream_count_t  *uc;
+
+    sh = zone->sh;
+
+    for (b = 0; b < NGX_HTTP_WSHB_PEER_BUCKETS; b++) {
+        for (off = sh->peers[b]; off; off = pc->next) {
+            pc = (ngx_http_ws_heartbeat_peer_count_t *)
+                     ((u_char *) zone->shpool + off);
+
+            if (sum->upstreams.nelts == NGX_HTTP_WSHB_MAX_UPSTREAMS) {
+                return;
+            }
+
+            uc = ngx_array_push(&sum->upstreams);
+            if (uc == NULL) {
+                return;
+            }
+
+            uc->addr = pc->addr;
+            uc->sessions = pc->sessions;
+        }
+    }
 }
 
 

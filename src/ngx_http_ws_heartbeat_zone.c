@@ -50,6 +50,15 @@ static void ngx_http_ws_heartbeat_text_locked(
     ngx_http_ws_heartbeat_text_t *text);
 static void ngx_http_ws_heartbeat_addr(ngx_http_ws_heartbeat_addr_t *a,
     struct sockaddr *sa);
+static ngx_uint_t ngx_http_ws_heartbeat_reap_scan_locked(
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_pid_t which);
+static void ngx_http_ws_heartbeat_owner_locked(
+    ngx_http_ws_heartbeat_shctx_t *sh, ngx_pid_t pid, ngx_int_t delta);
+static void ngx_http_ws_heartbeat_peer_count_locked(
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_addr_t *addr,
+    ngx_int_t delta);
+static uint32_t ngx_http_ws_heartbeat_addr_hash(
+    ngx_http_ws_heartbeat_addr_t *addr);
 
 
 ngx_uint_t  ngx_http_ws_heartbeat_rtt_bounds[] = {
@@ -550,6 +559,10 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
 
     *rec = tmp;
 
+    ngx_http_ws_heartbeat_owner_locked(sh, ngx_pid, 1);
+    ngx_http_ws_heartbeat_peer_count_locked(zone, &rec->upstream, 1);
+    (void) ngx_atomic_fetch_add(&sh->states[rec->state], 1);
+
     if (key) {
         ngx_http_ws_heartbeat_key_link_locked(zone, key, i);
     }
@@ -694,6 +707,11 @@ ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
 
     ngx_http_ws_heartbeat_names_unref_locked(zone, &sh->records[i]);
     ngx_http_ws_heartbeat_key_unlink_locked(zone, i, 0);
+    ngx_http_ws_heartbeat_owner_locked(sh, sh->records[i].pid, -1);
+    ngx_http_ws_heartbeat_peer_count_locked(zone, &sh->records[i].upstream,
+                                            -1);
+    (void) ngx_atomic_fetch_add(&sh->states[sh->records[i].state],
+                                (ngx_atomic_int_t) -1);
 
     sh->records[i].state = NGX_HTTP_WSHB_STATE_FREE;
     sh->records[i].next = sh->free;
@@ -957,11 +975,53 @@ ngx_http_ws_heartbeat_text_locked(ngx_http_ws_heartbeat_zone_t *zone,
 
 /*
  * Records of workers that died without cleaning up (SIGKILL, a crash) are
- * freed, so that counts stay exact.  Called with the mutex held.
+ * freed, so that counts stay exact.  The workers that have records are
+ * known (sh->owners): only a dead one's are looked for, among all the
+ * records; with more owners than the table holds, every record is looked
+ * at.  Called with the mutex held.
  */
 
 ngx_uint_t
 ngx_http_ws_heartbeat_zone_reap_locked(ngx_http_ws_heartbeat_zone_t *zone)
+{
+    ngx_uint_t                      k, n;
+    ngx_http_ws_heartbeat_owner_t  *o;
+    ngx_http_ws_heartbeat_shctx_t  *sh;
+
+    sh = zone->sh;
+
+    if (sh->used == 0) {
+        return 0;
+    }
+
+    if (sh->owners_full) {
+        return ngx_http_ws_heartbeat_reap_scan_locked(zone, 0);
+    }
+
+    n = 0;
+
+    for (k = 0; k < NGX_HTTP_WSHB_OWNERS; k++) {
+        o = &sh->owners[k];
+
+        if (o->records == 0 || o->pid == ngx_pid
+            || kill(o->pid, 0) == 0 || ngx_errno != NGX_ESRCH)
+        {
+            continue;
+        }
+
+        n += ngx_http_ws_heartbeat_reap_scan_locked(zone, o->pid);
+        o->records = 0;
+    }
+
+    return n;
+}
+
+
+/* the records of that dead worker, or (0) of any dead worker, freed */
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_reap_scan_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_pid_t which)
 {
     uint32_t                         i;
     ngx_pid_t                        pids[16], dead;
@@ -975,27 +1035,29 @@ ngx_http_ws_heartbeat_zone_reap_locked(ngx_http_ws_heartbeat_zone_t *zone)
 
     pids[0] = ngx_pid;
     npids = 1;
-    dead = 0;
+    dead = which;
     n = 0;
 
     for (i = 0; i < sh->nrecords && sh->used; i++) {
         rec = &sh->records[i];
 
-        if (rec->state == NGX_HTTP_WSHB_STATE_FREE) {
-            continue;
-        }
-
-        for (k = 0; k < npids; k++) {
-            if (pids[k] == rec->pid) {
-                break;
-            }
-        }
-
-        if (k < npids) {
+        if (rec->state == NGX_HTTP_WSHB_STATE_FREE
+            || (which && rec->pid != which))
+        {
             continue;
         }
 
         if (rec->pid != dead) {
+            for (k = 0; k < npids; k++) {
+                if (pids[k] == rec->pid) {
+                    break;
+                }
+            }
+
+            if (k < npids) {
+                continue;
+            }
+
             if (kill(rec->pid, 0) == 0 || ngx_errno != NGX_ESRCH) {
                 pids[npids < 16 ? npids++ : 15] = rec->pid;
                 continue;
@@ -1004,12 +1066,16 @@ ngx_http_ws_heartbeat_zone_reap_locked(ngx_http_ws_heartbeat_zone_t *zone)
             dead = rec->pid;
         }
 
+        (void) ngx_atomic_fetch_add(&sh->states[rec->state],
+                                    (ngx_atomic_int_t) -1);
+
         rec->state = NGX_HTTP_WSHB_STATE_CLOSING;
         rec->reason = NGX_HTTP_WSHB_WORKER_LOST;
         ngx_http_ws_heartbeat_emit_locked(zone, NGX_HTTP_WSHB_DELETED, rec,
                                           NULL);
 
         ngx_http_ws_heartbeat_names_unref_locked(zone, rec);
+        ngx_http_ws_heartbeat_peer_count_locked(zone, &rec->upstream, -1);
 
         /* its worker never ends the session: it no longer holds its key */
 
@@ -1029,6 +1095,117 @@ ngx_http_ws_heartbeat_zone_reap_locked(ngx_http_ws_heartbeat_zone_t *zone)
     }
 
     return n;
+}
+
+
+/* one record more (1) or fewer (-1) of a worker */
+
+static void
+ngx_http_ws_heartbeat_owner_locked(ngx_http_ws_heartbeat_shctx_t *sh,
+    ngx_pid_t pid, ngx_int_t delta)
+{
+    ngx_uint_t                      k;
+    ngx_http_ws_heartbeat_owner_t  *o, *free;
+
+    free = NULL;
+
+    for (k = 0; k < NGX_HTTP_WSHB_OWNERS; k++) {
+        o = &sh->owners[k];
+
+        if (o->records && o->pid == pid) {
+            o->records += delta;
+            return;
+        }
+
+        if (o->records == 0 && free == NULL) {
+            free = o;
+        }
+    }
+
+    if (delta > 0) {
+        if (free) {
+            free->pid = pid;
+            free->records = 1;
+
+        } else {
+            sh->owners_full = 1;
+        }
+    }
+}
+
+
+/*
+ * One session more (1) or fewer (-1) of an upstream peer.  A peer the
+ * zone has no room for makes its counts come from a look at every record
+ * from then on.
+ */
+
+static void
+ngx_http_ws_heartbeat_peer_count_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_addr_t *addr, ngx_int_t delta)
+{
+    uint32_t                            off, *link;
+    ngx_http_ws_heartbeat_shctx_t      *sh;
+    ngx_http_ws_heartbeat_peer_count_t *pc;
+
+    sh = zone->sh;
+    link = &sh->peers[ngx_http_ws_heartbeat_addr_hash(addr)
+                      % NGX_HTTP_WSHB_PEER_BUCKETS];
+
+    for (off = *link; off; off = pc->next) {
+        pc = (ngx_http_ws_heartbeat_peer_count_t *) ((u_char *) zone->shpool
+                                                     + off);
+
+        if (ngx_memcmp(&pc->addr, addr, sizeof(ngx_http_ws_heartbeat_addr_t))
+            == 0)
+        {
+            break;
+        }
+
+        link = &pc->next;
+    }
+
+    if (off == 0) {
+        if (delta < 0) {
+            return;
+        }
+
+        pc = ngx_slab_alloc_locked(zone->shpool,
+                                   sizeof(ngx_http_ws_heartbeat_peer_count_t));
+        if (pc == NULL) {
+            sh->peers_lost = 1;
+            return;
+        }
+
+        pc->next = 0;
+        pc->sessions = 0;
+        pc->addr = *addr;
+
+        *link = (uint32_t) ((u_char *) pc - (u_char *) zone->shpool);
+        sh->npeers++;
+    }
+
+    pc->sessions += delta;
+
+    if (pc->sessions == 0) {
+        *link = pc->next;
+        sh->npeers--;
+        ngx_slab_free_locked(zone->shpool, pc);
+    }
+}
+
+
+static uint32_t
+ngx_http_ws_heartbeat_addr_hash(ngx_http_ws_heartbeat_addr_t *addr)
+{
+    uint32_t  hash;
+
+    ngx_crc32_init(hash);
+    ngx_crc32_update(&hash, (u_char *) addr,
+                     sizeof(ngx_http_ws_heartbeat_addr_t));
+    ngx_crc32_final(hash);
+
+    return hash;
 }
 
 
@@ -1159,7 +1336,10 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     rec->reason = (u_char) ctx->reason;
 
-    if (state) {
+    if (state && state != rec->state) {
+        (void) ngx_atomic_fetch_add(&zone->sh->states[rec->state],
+                                    (ngx_atomic_int_t) -1);
+        (void) ngx_atomic_fetch_add(&zone->sh->states[state], 1);
         rec->state = (u_char) state;
     }
 

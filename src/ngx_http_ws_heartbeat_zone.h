@@ -174,6 +174,30 @@ typedef struct {
 } ngx_http_ws_heartbeat_key_t;
 
 
+/*
+ * An upstream peer with its sessions, so that counts need no look at
+ * every record: in a 32-byte slab chunk, found through a hash table
+ */
+
+typedef struct {
+    uint32_t                      next;         /* hash chain; 0: end */
+    uint32_t                      sessions;
+    ngx_http_ws_heartbeat_addr_t  addr;
+} ngx_http_ws_heartbeat_peer_count_t;
+
+
+/* a worker with records: a dead one's are reaped */
+
+typedef struct {
+    ngx_pid_t                     pid;
+    uint32_t                      records;
+} ngx_http_ws_heartbeat_owner_t;
+
+
+#define NGX_HTTP_WSHB_OWNERS          32
+#define NGX_HTTP_WSHB_PEER_BUCKETS    64
+
+
 typedef struct {
     u_char                        host_len;
     u_char                        uri_len;
@@ -268,6 +292,12 @@ typedef struct {
     uint32_t                      nnames;       /* entries */
     size_t                        names_size;   /* their slab chunks */
     ngx_atomic_t                  unnamed;      /* no room for the names */
+    ngx_atomic_t                  states[NGX_HTTP_WSHB_NSTATES]; /* records */
+    ngx_http_ws_heartbeat_owner_t  owners[NGX_HTTP_WSHB_OWNERS];
+    ngx_uint_t                    owners_full;  /* reaping looks at all */
+    uint32_t                      peers[NGX_HTTP_WSHB_PEER_BUCKETS];
+    uint32_t                      npeers;
+    ngx_uint_t                    peers_lost;   /* counts need a look */
     uint32_t                     *keys;         /* hash table of keys */
     uint32_t                      keys_mask;
     ngx_msec_t                    keys_warned;  /* last "no room" warning */

@@ -43,7 +43,9 @@ my $port = $t->port('http');
 sub status { $t->status('/status?sessions=0') }
 
 my $max = status()->{zone}{max_records};
-cmp_ok($max, '>', 50, "a 32k zone holds $max records");
+# the zone's fixed tables (64 limits, the workers and upstream peers that
+# have records) take about 3 KB of the smallest zone
+cmp_ok($max, '>', 40, "a 32k zone holds $max records");
 
 # --- zone full ------------------------------------------------------------------
 

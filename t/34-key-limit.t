@@ -269,6 +269,22 @@ while (!$a3 && time < $end) {
 ok($a3, 'and the new workers let her open one');
 ok(refused('/term/a4?user=alice'), 'one, and no more');
 
+# the counts the zone keeps as records change are those of the records:
+# by state and by upstream peer, over evictions, zombies and a reload
+
+$doc = $t->status('/status?sessions=1000');
+my (%states, %peers);
+$states{ $_->{state} }++ for @{ $doc->{sessions} };
+$peers{ $_->{upstream_addr} }++ for @{ $doc->{sessions} };
+is_deeply({ map { $_ => $doc->{sessions_by_state}{$_} }
+            grep { $doc->{sessions_by_state}{$_} }
+            keys %{ $doc->{sessions_by_state} } },
+          \%states, 'sessions by state: as the records say');
+is_deeply({ map { $_->{peer} => $_->{sessions} } @{ $doc->{upstreams} } },
+          \%peers, 'sessions by upstream: as the records say');
+is($doc->{sessions_matching}, scalar @{ $doc->{sessions} },
+   'and every session is listed');
+
 $_->kill for grep { defined } @alice, @bob, @anon, @carol, @erin, $in, $d1,
                                 $d2, $d3, $e13, $a3;
 
