@@ -21,7 +21,7 @@
 
 
 /* sessions rendered per turn, and record slots looked at per turn */
-#define NGX_HTTP_WSHB_SLICE          512
+#define NGX_HTTP_WSHB_SLICE          256
 #define NGX_HTTP_WSHB_SLICE_SCAN     8192
 
 
