@@ -1,9 +1,9 @@
 #!/usr/bin/perl
 
 # Scaling out (docs/scaling.md): two nginx instances, each with the module
-# and its own zone, scraped by one real Prometheus with the recording rules
-# from the docs; the Prometheus HTTP API must report the total of the
-# sessions open on both nodes.
+# and its own zone, scraped by one real Prometheus with the rules shipped
+# in pkg/prometheus/; the Prometheus HTTP API must report the total of the
+# sessions open on both nodes, and no alert firing.
 
 use strict;
 use warnings;
@@ -59,20 +59,16 @@ for my $t (@nodes) {
 
 is($total, 5, 'the two nodes hold 5 sessions between them');
 
-# one Prometheus scrapes both, with the rules of docs/scaling.md
+# one Prometheus scrapes both, with the rules of pkg/prometheus/
 
 my $t = $nodes[0];
 
+open my $rfh, '<', "$WsHb::TOP/pkg/prometheus/nginx_ws.rules.yml" or die $!;
+my $rules = do { local $/; <$rfh> };
+close $rfh;
+
 $t->prometheus(targets => [map { $_->port('http') } @nodes],
-               path => '/metrics', rules => <<'EOF');
-groups:
-  - name: nginx_ws_cluster
-    rules:
-      - record: cluster:nginx_ws_sessions:sum
-        expr: sum without (instance) (nginx_ws_sessions)
-      - record: cluster:nginx_ws_sessions_all:sum
-        expr: sum(nginx_ws_sessions)
-EOF
+               path => '/metrics', rules => $rules);
 
 sub query { $t->prom_query(@_) }
 
@@ -95,6 +91,16 @@ is($sum, $total, 'and per state, without the instance label');
 
 is(scalar(grep { $_->{value}[1] == 1 } @{ query('up{job="nginx_ws"}') }), 2,
    'both nodes are scraped');
+
+my $api = eval {
+    decode_json($t->get($t->port('prometheus'), '/api/v1/rules')->{body})
+} // {};
+my @loaded = map { $_->{name} }
+             grep { $_->{type} eq 'alerting' }
+             map { @{ $_->{rules} } } @{ $api->{data}{groups} // [] };
+cmp_ok(scalar @loaded, '>=', 7, 'Prometheus loaded the shipped alerts');
+is_deeply(query('ALERTS{alertstate="firing"}'), [],
+          'and none fires for two healthy nodes');
 
 close $_ for @open;
 $_->finish for @nodes;
