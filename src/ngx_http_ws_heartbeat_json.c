@@ -255,7 +255,7 @@ static u_char *
 ngx_http_ws_heartbeat_json_totals(u_char *p, u_char *last,
     ngx_http_ws_heartbeat_totals_t *t)
 {
-    ngx_uint_t  i;
+    ngx_uint_t  i, b;
 
     p = ngx_slprintf(p, last, "\"totals\":{\"opened\":%uA,\"closed\":{",
                      t->opened);
@@ -274,6 +274,26 @@ ngx_http_ws_heartbeat_json_totals(u_char *p, u_char *last,
     p = ngx_slprintf(p, last, ",\"pings\":{\"client\":%uA,\"upstream\":%uA}"
                               ",\"pongs\":{\"client\":%uA,\"upstream\":%uA}",
                      t->pings[0], t->pings[1], t->pongs[0], t->pongs[1]);
+
+    p = ngx_slprintf(p, last, ",\"session_duration\":{");
+
+    for (i = 1; i < NGX_HTTP_WSHB_NREASONS; i++) {
+        p = ngx_slprintf(p, last, "%s\"%V\":{\"sum_ms\":%uA,"
+                                  "\"buckets_s\":{",
+                         i > 1 ? "," : "", &ngx_http_ws_heartbeat_reasons[i],
+                         t->duration_sum[i]);
+
+        for (b = 0; b < NGX_HTTP_WSHB_DURATION_BUCKETS; b++) {
+            p = ngx_slprintf(p, last, "\"%ui\":%uA,",
+                             ngx_http_ws_heartbeat_duration_bounds[b],
+                             t->duration_bucket[i][b]);
+        }
+
+        p = ngx_slprintf(p, last, "\"+Inf\":%uA}}",
+                         t->duration_bucket[i][NGX_HTTP_WSHB_DURATION_BUCKETS]);
+    }
+
+    p = ngx_slprintf(p, last, "}");
 
     p = ngx_slprintf(p, last, ",\"frames\":{\"%s\":%uA,\"%s\":%uA}"
                               ",\"bytes\":{\"%s\":%uA,\"%s\":%uA}},",

@@ -15,12 +15,12 @@
 
 
 /*
- * The most the document's head takes: its text (about 1 300 bytes), its
- * numbers (under 100 of them, none longer than NGX_ATOMIC_T_LEN), and the
+ * The most the document's head takes: its text (about 3 500 bytes), its
+ * numbers (under 250 of them, none longer than NGX_ATOMIC_T_LEN), and the
  * zone's name (cut at 256 bytes, each escaped in 6 at most)
  */
 #define NGX_HTTP_WSHB_JSON_HEAD                                              \
-    (2048 + 100 * NGX_ATOMIC_T_LEN + 2 + 6 * 256)
+    (4096 + 250 * NGX_ATOMIC_T_LEN + 2 + 6 * 256)
 
 /* an ISO 8601 time with milliseconds: "2026-12-01T12:00:00.000Z" */
 #define NGX_HTTP_WSHB_TIME_LEN       (sizeof("1970-01-01T00:00:00.000Z") - 1)

@@ -48,6 +48,8 @@ static ngx_int_t ngx_http_ws_heartbeat_tag_cmp(const void *one,
 static ngx_int_t ngx_http_ws_heartbeat_tag_cmp_sessions(const void *one,
     const void *two);
 static u_char *ngx_http_ws_heartbeat_label(u_char *p, u_char *s, size_t len);
+static ngx_int_t ngx_http_ws_heartbeat_prometheus_duration(
+    ngx_http_ws_heartbeat_out_t *out, ngx_http_ws_heartbeat_totals_t *t);
 static ngx_int_t ngx_http_ws_heartbeat_prometheus_limits(
     ngx_http_ws_heartbeat_out_t *out, ngx_http_ws_heartbeat_summary_t *sum);
 static u_char *ngx_http_ws_heartbeat_limit_labels(u_char *p,
@@ -101,11 +103,75 @@ ngx_http_ws_heartbeat_prometheus(ngx_http_ws_heartbeat_out_t *out,
         out->buf->last = p;
     }
 
-    if (ngx_http_ws_heartbeat_prometheus_limits(out, sum) != NGX_OK) {
+    if (ngx_http_ws_heartbeat_prometheus_limits(out, sum) != NGX_OK
+        || ngx_http_ws_heartbeat_prometheus_duration(out, &sum->totals)
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
     return ngx_http_ws_heartbeat_prometheus_tags(out, sum);
+}
+
+
+/* how long sessions lasted, by why they ended */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_prometheus_duration(ngx_http_ws_heartbeat_out_t *out,
+    ngx_http_ws_heartbeat_totals_t *t)
+{
+    u_char             *p, *last;
+    size_t              len;
+    ngx_uint_t          i, b;
+    ngx_atomic_uint_t   acc;
+
+    p = ngx_http_ws_heartbeat_reserve(out, 256);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = p + 256;
+
+    out->buf->last = ngx_http_ws_heartbeat_meta(p, "session_duration_seconds",
+                         "histogram",
+                         "How long sessions lasted, by why they ended.");
+
+    len = (NGX_HTTP_WSHB_DURATION_BUCKETS + 3) * (96 + NGX_ATOMIC_T_LEN);
+
+    for (i = 1; i < NGX_HTTP_WSHB_NREASONS; i++) {
+        p = ngx_http_ws_heartbeat_reserve(out, len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        last = p + len;
+        acc = 0;
+
+        for (b = 0; b < NGX_HTTP_WSHB_DURATION_BUCKETS; b++) {
+            acc += t->duration_bucket[i][b];
+            p = ngx_slprintf(p, last, "nginx_ws_session_duration_seconds_bucket"
+                                      "{reason=\"%V\",le=\"%ui\"} %uA\n",
+                             &ngx_http_ws_heartbeat_reasons[i],
+                             ngx_http_ws_heartbeat_duration_bounds[b], acc);
+        }
+
+        acc += t->duration_bucket[i][NGX_HTTP_WSHB_DURATION_BUCKETS];
+
+        out->buf->last = ngx_slprintf(p, last,
+                             "nginx_ws_session_duration_seconds_bucket"
+                             "{reason=\"%V\",le=\"+Inf\"} %uA\n"
+                             "nginx_ws_session_duration_seconds_sum"
+                             "{reason=\"%V\"} %uA.%03uA\n"
+                             "nginx_ws_session_duration_seconds_count"
+                             "{reason=\"%V\"} %uA\n",
+                             &ngx_http_ws_heartbeat_reasons[i], acc,
+                             &ngx_http_ws_heartbeat_reasons[i],
+                             t->duration_sum[i] / 1000,
+                             t->duration_sum[i] % 1000,
+                             &ngx_http_ws_heartbeat_reasons[i], acc);
+    }
+
+    return NGX_OK;
 }
 
 

@@ -734,6 +734,10 @@ ngx_http_ws_heartbeat_end(ngx_http_ws_heartbeat_ctx_t *ctx)
         ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_CLOSING);
 
         (void) ngx_atomic_fetch_add(&zone->sh->totals.closed[ctx->reason], 1);
+        ngx_http_ws_heartbeat_duration(zone, ctx->reason,
+                                       (ngx_http_ws_heartbeat_msec_t)
+                                       (ngx_http_ws_heartbeat_msec()
+                                        - ctx->start));
 
         if (ctx->record != NGX_HTTP_WSHB_NO_RECORD) {
             ngx_http_ws_heartbeat_record_free(zone, ctx->record);

@@ -66,6 +66,12 @@ ngx_uint_t  ngx_http_ws_heartbeat_rtt_bounds[] = {
 };
 
 
+/* a second, ten, a minute, five, half an hour, an hour, four, a day */
+ngx_uint_t  ngx_http_ws_heartbeat_duration_bounds[] = {
+    1, 10, 60, 300, 1800, 3600, 14400, 86400
+};
+
+
 ngx_str_t  ngx_http_ws_heartbeat_reasons[] = {
     ngx_null_string,
     ngx_string("client_close"),
@@ -1024,12 +1030,17 @@ ngx_http_ws_heartbeat_reap_scan_locked(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_pid_t which)
 {
     uint32_t                         i;
+    uint64_t                         now;
     ngx_pid_t                        pids[16], dead;
     ngx_uint_t                       n, k, npids;
+    ngx_time_t                      *tp;
     ngx_http_ws_heartbeat_shctx_t   *sh;
     ngx_http_ws_heartbeat_record_t  *rec;
 
     sh = zone->sh;
+
+    tp = ngx_timeofday();
+    now = (uint64_t) tp->sec * 1000 + tp->msec;
 
     /* a few live workers serve all records: ask the kernel once each */
 
@@ -1069,6 +1080,10 @@ ngx_http_ws_heartbeat_reap_scan_locked(ngx_http_ws_heartbeat_zone_t *zone,
         (void) ngx_atomic_fetch_add(&sh->states[rec->state],
                                     (ngx_atomic_int_t) -1);
 
+        ngx_http_ws_heartbeat_duration(zone, NGX_HTTP_WSHB_WORKER_LOST,
+                                       now > rec->start ? now - rec->start
+                                                        : 0);
+
         rec->state = NGX_HTTP_WSHB_STATE_CLOSING;
         rec->reason = NGX_HTTP_WSHB_WORKER_LOST;
         ngx_http_ws_heartbeat_emit_locked(zone, NGX_HTTP_WSHB_DELETED, rec,
@@ -1095,6 +1110,29 @@ ngx_http_ws_heartbeat_reap_scan_locked(ngx_http_ws_heartbeat_zone_t *zone,
     }
 
     return n;
+}
+
+
+/* how long a session lasted, ms, by why it ended */
+
+void
+ngx_http_ws_heartbeat_duration(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_uint_t reason, uint64_t ms)
+{
+    ngx_uint_t                       b;
+    ngx_http_ws_heartbeat_totals_t  *t;
+
+    t = &zone->sh->totals;
+
+    for (b = 0; b < NGX_HTTP_WSHB_DURATION_BUCKETS; b++) {
+        if (ms <= (uint64_t) ngx_http_ws_heartbeat_duration_bounds[b] * 1000) {
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&t->duration_bucket[reason][b], 1);
+    (void) ngx_atomic_fetch_add(&t->duration_sum[reason],
+                                (ngx_atomic_int_t) ms);
 }
 
 

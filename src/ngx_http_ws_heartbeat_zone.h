@@ -75,6 +75,9 @@
 /* RTT histogram bounds, ms; one more bucket for +Inf */
 #define NGX_HTTP_WSHB_RTT_BUCKETS     12
 
+/* session duration histogram bounds, s; one more bucket for +Inf */
+#define NGX_HTTP_WSHB_DURATION_BUCKETS  8
+
 #define NGX_HTTP_WSHB_NO_RECORD       ((uint32_t) -1)
 
 /* session deltas kept in the zone's ring for subscribers */
@@ -247,6 +250,9 @@ typedef struct {
     ngx_atomic_t                  rtt_bucket[2][NGX_HTTP_WSHB_RTT_BUCKETS + 1];
     ngx_atomic_t                  rtt_sum[2];   /* ms */
     ngx_atomic_t                  rtt_count[2];
+    ngx_atomic_t                  duration_bucket[16]      /* by reason */
+                                      [NGX_HTTP_WSHB_DURATION_BUCKETS + 1];
+    ngx_atomic_t                  duration_sum[16];        /* ms */
     ngx_atomic_t                  subscribers[2];   /* open: WebSocket, SSE */
     ngx_atomic_t                  subscribed;       /* ever */
     ngx_atomic_t                  unsubscribed[NGX_HTTP_WSHB_SUB_NREASONS];
@@ -336,6 +342,8 @@ ngx_http_ws_heartbeat_names_t *ngx_http_ws_heartbeat_names_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_record_t *rec);
 u_char *ngx_http_ws_heartbeat_tag_next(u_char *p, u_char *end,
     ngx_http_ws_heartbeat_tag_value_t *tag);
+void ngx_http_ws_heartbeat_duration(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_uint_t reason, uint64_t ms);
 
 
 /* ngx_http_ws_heartbeat_under_pressure(): at or above 90 % of a limit */
@@ -344,6 +352,7 @@ u_char *ngx_http_ws_heartbeat_tag_next(u_char *p, u_char *end,
 
 
 extern ngx_uint_t  ngx_http_ws_heartbeat_rtt_bounds[];
+extern ngx_uint_t  ngx_http_ws_heartbeat_duration_bounds[];
 extern ngx_str_t   ngx_http_ws_heartbeat_states[];
 extern ngx_str_t   ngx_http_ws_heartbeat_reasons[];
 extern char       *ngx_http_ws_heartbeat_peers[];

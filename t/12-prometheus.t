@@ -86,6 +86,20 @@ is($m{'nginx_ws_upstream_sessions{upstream="127.0.0.1:'
       . $t->port('app') . '"}'}, 3, 'per-upstream gauge');
 ok(defined $m{'nginx_ws_rtt_seconds_bucket{peer="client",le="+Inf"}'},
    'rtt histogram');
+
+# the session closed right after it opened: under a second
+
+my $d = 'nginx_ws_session_duration_seconds';
+is($m{qq(${d}_count{reason="client_close"})}, 1,
+   'session duration: one session closed by its client');
+is($m{qq(${d}_bucket{reason="client_close",le="1"})}, 1,
+   'which lasted a second at most');
+cmp_ok($m{qq(${d}_sum{reason="client_close"})}, '<', 1, 'the sum says so');
+is($m{qq(${d}_bucket{reason="client_timeout",le="+Inf"})}, 0,
+   'no zombie closed');
+my $json = decode_json($t->get($port, '/metrics?sessions=0')->{body});
+is($json->{totals}{session_duration}{client_close}{buckets_s}{1}, 1,
+   'and the JSON has it too');
 like($text, qr/^nginx_ws_build_info\{version="[\d.]+",nginx_version="1\.\d+\.\d+"\} 1$/m,
      'build info');
 

@@ -49,6 +49,21 @@ for my $i (0, 1) {
         for 1 .. 2 + $i;
 }
 
+# and one on each that its client closed: the duration histogram has them
+
+for my $t (@nodes) {
+    my ($s) = connect_ws($t->port('http'), path => '/brief');
+    close $s;
+
+    my ($ended, $end) = (0, time + 10);
+    while (!$ended && time < $end) {
+        my $doc = decode_json($t->get($t->port('http'), '/metrics?sessions=0')
+                              ->{body});
+        $ended += $_ for values %{ $doc->{totals}{closed} };
+        sleep 0.05 unless $ended;
+    }
+}
+
 my $total = 0;
 
 for my $t (@nodes) {
@@ -101,6 +116,12 @@ my @loaded = map { $_->{name} }
 cmp_ok(scalar @loaded, '>=', 7, 'Prometheus loaded the shipped alerts');
 is_deeply(query('ALERTS{alertstate="firing"}'), [],
           'and none fires for two healthy nodes');
+
+my $ended = query('sum(nginx_ws_session_duration_seconds_count)');
+is(@$ended && $ended->[0]{value}[1], 2,
+   'the session duration histogram: the two sessions that ended');
+my $brief = query('sum(nginx_ws_session_duration_seconds_bucket{le="1"})');
+is(@$brief && $brief->[0]{value}[1], 2, 'both within a second');
 
 close $_ for @open;
 $_->finish for @nodes;
