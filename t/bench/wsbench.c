@@ -9,10 +9,12 @@
  *
  *   wsbench client -p PORT [-H host] [-u /path] [-c conns] [-s size]
  *                  [-d seconds] [-n messages] [-m echo|stream|idle|zombie]
- *                  [-b src1,src2,...] [-z seconds]
+ *                  [-b src1,src2,...] [-z seconds] [-i ms]
  *       echo:   each connection sends a masked frame of -s bytes, waits for
  *               it to come back and checks every byte; -n stops after that
- *               many round trips in total (lock-step, for callgrind)
+ *               many round trips in total (lock-step, for callgrind); with
+ *               -i, the next one -i ms after the last one was sent (a probe
+ *               that measures, rather than loads)
  *       stream: sends frames one way as fast as the socket takes them
  *       idle:   holds the connections open and answers pings
  *       zombie: like idle, then after -z seconds stops reading and
@@ -54,6 +56,7 @@ typedef struct {
     uint64_t   seq;
     int        waiting;        /* an echo is outstanding */
     double     closed_at;
+    double     next_at;        /* -i: when to send the next echo */
 } conn_t;
 
 
@@ -406,7 +409,7 @@ client(int argc, char **argv)
 {
     int                  i, n, k, ep, port, conns, mode, opt, op, nsrc;
     char                *host, *path, *srcs[16], *p;
-    double               duration, zombie_after, end, t, first_close;
+    double               duration, zombie_after, end, t, first_close, every;
     conn_t              *cs, *c;
     size_t               size, off, plen, flen, j, kk;
     ssize_t              r;
@@ -428,8 +431,9 @@ client(int argc, char **argv)
     mode = 0;
     nsrc = 0;
     zombie_after = 1;
+    every = 0;
 
-    while ((opt = getopt(argc, argv, "p:H:u:c:s:d:n:m:b:z:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:H:u:c:s:d:n:m:b:z:i:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'H': host = optarg; break;
@@ -439,6 +443,7 @@ client(int argc, char **argv)
         case 'd': duration = atof(optarg); break;
         case 'n': messages = strtoull(optarg, NULL, 10); break;
         case 'z': zombie_after = atof(optarg); break;
+        case 'i': every = atof(optarg) / 1000; break;
         case 'm':
             mode = !strcmp(optarg, "echo") ? 0 : !strcmp(optarg, "stream") ? 1
                    : !strcmp(optarg, "idle") ? 2 : 3;
@@ -526,7 +531,23 @@ client(int argc, char **argv)
             break;
         }
 
-        n = epoll_wait(ep, evs, 256, 50);
+        n = epoll_wait(ep, evs, 256, every > 0 ? 1 : 50);
+
+        /* paced echoes: those whose time has come */
+
+        for (i = 0; every > 0 && mode == 0 && i < conns; i++) {
+            c = &cs[i];
+
+            if (c->state == 1 && !c->waiting && t >= c->next_at) {
+                send_message(c, size, tmp, payload);
+                c->next_at = c->sent_at + every;
+
+                if (flush(c) < 0) {
+                    c->state = 2;
+                    errors++;
+                }
+            }
+        }
 
         for (i = 0; i < n; i++) {
             c = evs[i].data.ptr;
@@ -617,7 +638,11 @@ client(int argc, char **argv)
                         bytes_moved += 2 * plen;
                         c->waiting = 0;
 
-                        if (!messages || round_trips + conns <= messages + 1)
+                        if (every > 0) {
+                            /* the next one at its time, above */
+
+                        } else if (!messages
+                                   || round_trips + conns <= messages + 1)
                         {
                             send_message(c, size, tmp, payload);
                         }
