@@ -1,9 +1,10 @@
 #!/usr/bin/perl
 
 # The Debian package against the system nginx: start Debian's nginx, install
-# the .deb (it enables itself in /etc/nginx/modules-enabled), configure a
-# WebSocket location with heartbeats, reload, proxy a real `ws` session and
-# see nginx's pings, then remove the package and reload cleanly.  Needs
+# a previous version of the .deb and upgrade it to this one (it enables
+# itself in /etc/nginx/modules-enabled), configure a WebSocket location
+# with heartbeats, reload, proxy a real `ws` session and see nginx's pings,
+# then purge the package and reload cleanly.  Needs
 # root and an idle system nginx; WSHB_DEB names the package (make deb).
 # It changes the host, so it runs only when asked: WSHB_SYSTEM_TESTS=1
 # (which CI sets).
@@ -99,8 +100,9 @@ END {
     my $status = $?;
     unlink $conf;
     system("nginx -s quit >/dev/null 2>&1") if $started;
-    system("dpkg -r $name >/dev/null 2>&1")
-        if `dpkg-query -W -f='\${Status}' $name 2>/dev/null` =~ /installed/;
+    system("dpkg --purge $name >/dev/null 2>&1")
+        if `dpkg-query -W -f='\${Status}' $name 2>/dev/null`
+           =~ /installed|config-files/;
     $? = $status;
 }
 
@@ -119,8 +121,24 @@ if ($rc) {
 $started = 1;
 pass('the system nginx starts, without the module');
 
+# a previous version first: this package with a lower version
+
+my $prev = $t->prefix . '/prev';
+my $prev_deb = $t->prefix . '/prev.deb';
+sh("dpkg-deb -R $deb $prev");
+sh("sed -i 's/^Version: .*/Version: 0.0.1-1/' $prev/DEBIAN/control");
+($rc, $out) = sh("dpkg-deb --root-owner-group --build $prev $prev_deb");
+is($rc, 0, 'a previous version, 0.0.1-1') or diag $out;
+
+($rc, $out) = sh("dpkg -i $prev_deb");
+is($rc, 0, 'installs') or diag $out;
+ok(-l $link, 'and enables itself');
+
+my $version = `dpkg-deb -f $deb Version`;
+chomp $version;
 ($rc, $out) = sh("dpkg -i $deb");
-is($rc, 0, 'the package installs') or diag $out;
+is($rc, 0, "the package upgrades it to $version") or diag $out;
+is(`dpkg-query -W -f='\${Version}' $name`, $version, 'dpkg says so');
 ok(-f $so, "the module is in $so");
 is(readlink($link), '/usr/share/nginx/modules-available/'
                     . 'mod-http-ws-heartbeat.conf',
@@ -159,13 +177,17 @@ $c->send('send hello') if $c;
 ok($c && $c->expect('message', 5, text => 'hello'), 'data passes');
 $c->kill if $c;
 
-# remove it again: the site first, then the package, then reload
+# purge it: the site first, then the package, then reload
 
 unlink $conf;
-($rc, $out) = sh("dpkg -r $name");
-is($rc, 0, 'the package removes') or diag $out;
+($rc, $out) = sh("dpkg --purge $name");
+is($rc, 0, 'the package purges') or diag $out;
 ok(!-e $so, 'the module is gone');
 ok(!-e $link && !-l $link, 'and no longer enabled');
+ok(!-e "/usr/share/doc/$name", 'its documentation and rules are gone');
+unlike(`dpkg-query -W -f='\${Status}' $name 2>&1`,
+       qr/(?<!not-)installed|config-files/,
+       'and dpkg keeps nothing of it');
 ($rc, $out) = sh('nginx -t && nginx -s reload');
 is($rc, 0, 'nginx reloads without it') or diag $out;
 
