@@ -196,3 +196,41 @@ ngx_http_ws_heartbeat_match_tag(u_char *p, u_char *end,
 
     return value->len == 0;
 }
+
+
+/*
+ * At most n of the live records from slot *next up to end that q selects
+ * (every one without q), copied into views under the mutex, which is
+ * held for one such batch only; *next moves to the first slot not looked
+ * at.  How many were copied.
+ */
+
+ngx_uint_t
+ngx_http_ws_heartbeat_views(ngx_http_ws_heartbeat_zone_t *zone,
+    uint32_t *next, uint32_t end, ngx_http_ws_heartbeat_query_t *q,
+    uint64_t now, ngx_http_ws_heartbeat_view_t *views, ngx_uint_t n)
+{
+    ngx_uint_t                       k;
+    ngx_http_ws_heartbeat_record_t  *rec;
+
+    k = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    while (*next < end && k < n) {
+        rec = &zone->sh->records[*next];
+
+        if (rec->state != NGX_HTTP_WSHB_STATE_FREE
+            && (q == NULL
+                || ngx_http_ws_heartbeat_match_locked(zone, rec, q, now)))
+        {
+            ngx_http_ws_heartbeat_view_locked(zone, rec, &views[k++]);
+        }
+
+        (*next)++;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return k;
+}

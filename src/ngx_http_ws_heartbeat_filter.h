@@ -24,6 +24,9 @@ const char *ngx_http_ws_heartbeat_filter_check(
 ngx_uint_t ngx_http_ws_heartbeat_match_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_record_t *rec,
     ngx_http_ws_heartbeat_query_t *q, uint64_t now);
+ngx_uint_t ngx_http_ws_heartbeat_views(ngx_http_ws_heartbeat_zone_t *zone,
+    uint32_t *next, uint32_t end, ngx_http_ws_heartbeat_query_t *q,
+    uint64_t now, ngx_http_ws_heartbeat_view_t *views, ngx_uint_t n);
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_FILTER_H_INCLUDED_ */

@@ -237,27 +237,10 @@ ngx_http_ws_heartbeat_slice_render(ngx_http_ws_heartbeat_slices_t *sl)
     while (sl->sent < q->sessions && sl->next < end
            && rendered < NGX_HTTP_WSHB_SLICE)
     {
-        n = 0;
-
-        ngx_shmtx_lock(&sl->zone->shpool->mutex);
-
-        while (sl->next < end && n < NGX_HTTP_WSHB_BATCH
-               && sl->sent + n < q->sessions)
-        {
-            if (sh->records[sl->next].state != NGX_HTTP_WSHB_STATE_FREE
-                && ngx_http_ws_heartbeat_match_locked(sl->zone,
-                                                      &sh->records[sl->next],
-                                                      q, sl->now))
-            {
-                ngx_http_ws_heartbeat_view_locked(sl->zone,
-                                                  &sh->records[sl->next],
-                                                  &sl->batch[n++]);
-            }
-
-            sl->next++;
-        }
-
-        ngx_shmtx_unlock(&sl->zone->shpool->mutex);
+        n = ngx_http_ws_heartbeat_views(sl->zone, &sl->next, end, q,
+                                        sl->now, sl->batch,
+                                        ngx_min(NGX_HTTP_WSHB_BATCH,
+                                                q->sessions - sl->sent));
 
         for (k = 0; k < n; k++) {
             if (ngx_http_ws_heartbeat_json_session(&sl->out, &sl->batch[k],

@@ -20,6 +20,7 @@
 #include "ngx_http_ws_heartbeat_json.h"
 #include "ngx_http_ws_heartbeat_stream.h"
 #include "ngx_http_ws_heartbeat_slices.h"
+#include "ngx_http_ws_heartbeat_filter.h"
 #include "ngx_http_ws_heartbeat_subscriber.h"
 
 
@@ -486,22 +487,9 @@ ngx_http_ws_heartbeat_snapshot_slice(ngx_http_ws_heartbeat_sub_t *sub,
     rendered = 0;
 
     while (sub->snap_next < end && rendered < NGX_HTTP_WSHB_SLICE) {
-        n = 0;
-
-        ngx_shmtx_lock(&sub->zone->shpool->mutex);
-
-        while (sub->snap_next < end && n < NGX_HTTP_WSHB_EVENT_BATCH) {
-            if (sh->records[sub->snap_next].state != NGX_HTTP_WSHB_STATE_FREE)
-            {
-                ngx_http_ws_heartbeat_view_locked(sub->zone,
-                                          &sh->records[sub->snap_next],
-                                          &batch[n++]);
-            }
-
-            sub->snap_next++;
-        }
-
-        ngx_shmtx_unlock(&sub->zone->shpool->mutex);
+        n = ngx_http_ws_heartbeat_views(sub->zone, &sub->snap_next, end,
+                                        NULL, 0, batch,
+                                        NGX_HTTP_WSHB_EVENT_BATCH);
 
         for (k = 0; k < n; k++) {
             if (ngx_http_ws_heartbeat_json_session(&out, &batch[k],
