@@ -271,6 +271,15 @@ ngx_http_ws_heartbeat_json_totals(u_char *p, u_char *last,
                      t->rejected, t->evicted, t->unkeyed, t->untracked,
                      t->reaped);
 
+    p = ngx_slprintf(p, last, ",\"skipped\":{");
+
+    for (i = 0; i < NGX_HTTP_WSHB_NSKIPS; i++) {
+        p = ngx_slprintf(p, last, "%s\"%s\":%uA", i ? "," : "",
+                         ngx_http_ws_heartbeat_skips[i], t->skipped[i]);
+    }
+
+    p = ngx_slprintf(p, last, "}");
+
     p = ngx_slprintf(p, last, ",\"pings\":{\"client\":%uA,\"upstream\":%uA}"
                               ",\"pongs\":{\"client\":%uA,\"upstream\":%uA}",
                      t->pings[0], t->pings[1], t->pongs[0], t->pongs[1]);

@@ -18,6 +18,7 @@
 
 static ngx_int_t ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_ws_heartbeat_accepted(ngx_http_request_t *r);
+static void ngx_http_ws_heartbeat_skip_upgrade(ngx_uint_t cause);
 static char *ngx_http_ws_heartbeat_positive(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_ws_heartbeat_max_msec(ngx_conf_t *cf, void *post,
@@ -203,11 +204,7 @@ ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r)
     ngx_int_t                          rc;
     ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
 
-    if (r->headers_out.status != NGX_HTTP_SWITCHING_PROTOCOLS
-        || r != r->main
-        || r->upstream == NULL
-        || !r->upstream->upgrade)
-    {
+    if (r != r->main || r->upstream == NULL || !r->upstream->upgrade) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -217,9 +214,21 @@ ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
+    /* nginx 1.31's tunnel module answers a CONNECT with an upgrade and 200 */
+
+    if (r->headers_out.status != NGX_HTTP_SWITCHING_PROTOCOLS) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "ws_heartbeat: upgrade answered %ui, not 101, "
+                      "passing it through", r->headers_out.status);
+        ngx_http_ws_heartbeat_skip_upgrade(NGX_HTTP_WSHB_SKIP_NOT_101);
+        return ngx_http_next_header_filter(r);
+    }
+
     if (r->http_version >= NGX_HTTP_VERSION_20) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "ws_heartbeat: not HTTP/1.x, skipped");
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "ws_heartbeat: upgrade is not over HTTP/1.x, "
+                      "passing it through");
+        ngx_http_ws_heartbeat_skip_upgrade(NGX_HTTP_WSHB_SKIP_NOT_HTTP1);
         return ngx_http_next_header_filter(r);
     }
 
@@ -229,6 +238,7 @@ ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "ws_heartbeat: upgrade is not to WebSocket, "
                       "passing it through");
+        ngx_http_ws_heartbeat_skip_upgrade(NGX_HTTP_WSHB_SKIP_NOT_WS);
         return ngx_http_next_header_filter(r);
     }
 
@@ -242,9 +252,22 @@ ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "ws_heartbeat: could not start heartbeats, "
                       "passing the session through");
+        ngx_http_ws_heartbeat_skip_upgrade(NGX_HTTP_WSHB_SKIP_FAILED);
     }
 
     return rc;
+}
+
+
+/* an upgrade passed through without heartbeats, counted by its cause */
+
+static void
+ngx_http_ws_heartbeat_skip_upgrade(ngx_uint_t cause)
+{
+    if (ngx_http_ws_heartbeat_wzone) {
+        (void) ngx_atomic_fetch_add(
+                   &ngx_http_ws_heartbeat_wzone->sh->totals.skipped[cause], 1);
+    }
 }
 
 

@@ -576,6 +576,15 @@ ngx_http_ws_heartbeat_prometheus_sessions(u_char *p, u_char *last,
     p = ngx_slprintf(p, last, "nginx_ws_sessions_untracked_total %uA\n",
                      t->untracked);
 
+    p = ngx_http_ws_heartbeat_meta(p, "upgrades_skipped_total", "counter",
+            "Upgrades passed through without heartbeats, by cause.");
+
+    for (i = 0; i < NGX_HTTP_WSHB_NSKIPS; i++) {
+        p = ngx_slprintf(p, last, "nginx_ws_upgrades_skipped_total"
+                                  "{cause=\"%s\"} %uA\n",
+                         ngx_http_ws_heartbeat_skips[i], t->skipped[i]);
+    }
+
     p = ngx_http_ws_heartbeat_meta(p, "sessions_reaped_total", "counter",
             "Records of worker processes that died, removed.");
     p = ngx_slprintf(p, last, "nginx_ws_sessions_reaped_total %uA\n",

@@ -98,6 +98,11 @@ char  *ngx_http_ws_heartbeat_sub_reasons[] = {
     "client", "zombie", "slow", "shutdown", "error"
 };
 
+/* why an upgrade was passed through without heartbeats */
+char  *ngx_http_ws_heartbeat_skips[] = {
+    "not_101", "not_http1", "not_websocket", "failed"
+};
+
 /* the direction of the frames and bytes read from each peer */
 char  *ngx_http_ws_heartbeat_directions[] = {
     "client_to_upstream", "upstream_to_client"

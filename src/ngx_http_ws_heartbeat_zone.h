@@ -93,6 +93,13 @@
 #define NGX_HTTP_WSHB_SUB_ERROR       4
 #define NGX_HTTP_WSHB_SUB_NREASONS    5
 
+/* why an upgrade on a location with heartbeats on was passed through */
+#define NGX_HTTP_WSHB_SKIP_NOT_101    0   /* answered another status */
+#define NGX_HTTP_WSHB_SKIP_NOT_HTTP1  1   /* over HTTP/2 or HTTP/3 */
+#define NGX_HTTP_WSHB_SKIP_NOT_WS     2   /* to another protocol */
+#define NGX_HTTP_WSHB_SKIP_FAILED     3   /* could not start (memory) */
+#define NGX_HTTP_WSHB_NSKIPS          4
+
 
 typedef struct {
     u_char                        family;       /* 0: unknown */
@@ -243,6 +250,7 @@ typedef struct {
     ngx_atomic_t                  unkeyed;      /* no room for their key */
     ngx_atomic_t                  untracked;
     ngx_atomic_t                  reaped;
+    ngx_atomic_t                  skipped[NGX_HTTP_WSHB_NSKIPS]; /* by cause */
     ngx_atomic_t                  pings[2];
     ngx_atomic_t                  pongs[2];
     ngx_atomic_t                  frames[2];
@@ -358,6 +366,7 @@ extern ngx_str_t   ngx_http_ws_heartbeat_reasons[];
 extern char       *ngx_http_ws_heartbeat_peers[];
 extern char       *ngx_http_ws_heartbeat_directions[];
 extern char       *ngx_http_ws_heartbeat_sub_reasons[];
+extern char       *ngx_http_ws_heartbeat_skips[];
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_ZONE_H_INCLUDED_ */

@@ -17,8 +17,14 @@ use WsHbFrames qw(frame parse_frames connect_ws serve_once pump);
 my $t = WsHb->new;
 
 $t->write_conf(<<'EOF');
+    ws_heartbeat_zone ws:1m;
+
     server {
         listen 127.0.0.1:%%PORT_http%%;
+
+        location = /status {
+            ws_heartbeat_status;
+        }
 
         location / {
             proxy_pass http://127.0.0.1:%%PORT_app%%;
@@ -116,6 +122,12 @@ for my $case (['another protocol', upgrade => 'h2c'],
     is($m, $n + 1, 'and one log line says so');
     close $s;
 }
+
+my $st = $t->status('/status?sessions=0');
+is_deeply($st->{totals}{skipped},
+          { not_101 => 0, not_http1 => 0, not_websocket => 4, failed => 0 },
+          'the status counts the four upgrades as skipped, not WebSocket');
+is($st->{totals}{opened}, 0, 'and none as a session');
 
 # --- a stream that stops parsing ---------------------------------------------
 
