@@ -42,6 +42,42 @@ static void ngx_http_ws_heartbeat_limit_cleanup(void *data);
 static void ngx_http_ws_heartbeat_key_cleanup(void *data);
 
 
+/*
+ * Whether the watch is to look for silent sessions this second: while a
+ * limit of all sessions is near its number, or any limit per key is
+ * configured (its keys come near theirs one by one).  Otherwise nothing
+ * walks the sessions of the worker every second.
+ */
+
+ngx_uint_t
+ngx_http_ws_heartbeat_limits_pressed(void)
+{
+    ngx_uint_t                          i;
+    ngx_http_ws_heartbeat_limit_t     **lp;
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_ws_heartbeat_module);
+
+    if (wmcf == NULL || wmcf->zone == NULL) {
+        return 0;
+    }
+
+    lp = wmcf->limits.elts;
+
+    for (i = 0; i < wmcf->limits.nelts; i++) {
+        if (lp[i]->key
+            || ngx_http_ws_heartbeat_under_pressure(wmcf->zone, lp[i]->index,
+                                                    lp[i]->max))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* ws_heartbeat_max_sessions number [key=value] [evict] [code=code] */
 
 char *

@@ -116,6 +116,7 @@ void ngx_http_ws_heartbeat_accept(u_char *key, u_char *accept);
 char *ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_http_ws_heartbeat_limit_ids(ngx_array_t *limits);
+ngx_uint_t ngx_http_ws_heartbeat_limits_pressed(void);
 void ngx_http_ws_heartbeat_limit_where(ngx_http_ws_heartbeat_limit_t *l,
     ngx_str_t *server, ngx_str_t *location, ngx_str_t *key);
 ngx_int_t ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r);

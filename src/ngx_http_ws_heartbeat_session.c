@@ -776,11 +776,11 @@ ngx_http_ws_heartbeat_cleanup(void *data)
 
 /*
  * Every second while the worker has sessions: the limit probe (see
- * ngx_http_ws_heartbeat_probe()) or, once the worker is shutting down,
- * the drain.  Our pings would keep its sessions alive for ever: they are
- * closed with 1001, spread evenly over the drain window, so that clients
- * do not all reconnect at the same moment.  Answers whether it is wanted
- * again.
+ * ngx_http_ws_heartbeat_probe()) if a limit may need it, or, once the
+ * worker is shutting down, the drain.  Our pings would keep its sessions
+ * alive for ever: they are closed with 1001, spread evenly over the drain
+ * window, so that clients do not all reconnect at the same moment.
+ * Answers whether it is wanted again.
  */
 
 static ngx_uint_t
@@ -802,7 +802,10 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
     ngx_http_ws_heartbeat_close_marked();
 
     if (!ngx_exiting) {
-        ngx_http_ws_heartbeat_probe(NULL, 0);
+        if (ngx_http_ws_heartbeat_limits_pressed()) {
+            ngx_http_ws_heartbeat_probe(NULL, 0);
+        }
+
         return 1;
     }
 
