@@ -429,9 +429,16 @@ ngx_http_ws_heartbeat_pong(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_HEALTHY);
 
     /*
-     * The timer stays: set at the earlier of the next ping time and the
-     * deadline, it is never late, at worst early.
+     * With no pong owed any more, the timer moves from the deadline to
+     * the next ping time now, while the session is at hand, rather than
+     * waking the worker at the deadline for nothing
      */
+
+    if (!ctx->peer[i ^ 1].awaiting && !ctx->passthrough && !ctx->closing
+        && !ctx->close_seen && !ctx->draining && !ctx->ending)
+    {
+        ngx_http_ws_heartbeat_schedule(ctx);
+    }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, peer->connection->log, 0,
                    "ws_heartbeat: %s pong %uD, rtt %M",
