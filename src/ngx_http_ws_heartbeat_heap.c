@@ -13,9 +13,8 @@ static void ngx_http_ws_heartbeat_heap_down(ngx_http_ws_heartbeat_heap_t *h,
     size_t i);
 
 
-/* a fires before b */
-#define ngx_http_ws_heartbeat_before(a, b)                                    \
-    ((int32_t) ((a)->key - (b)->key) < 0)
+/* key a comes before key b */
+#define ngx_http_ws_heartbeat_before(a, b)  ((int32_t) ((a) - (b)) < 0)
 
 
 void
@@ -27,15 +26,17 @@ ngx_http_ws_heartbeat_heap_add(ngx_http_ws_heartbeat_heap_t *h,
     if (t->index == NGX_HTTP_WSHB_NO_TIMER) {
         t->key = key;
         t->index = (uint32_t) h->n;
-        h->nodes[h->n++] = t;
+        h->nodes[h->n].key = key;
+        h->nodes[h->n++].timer = t;
         ngx_http_ws_heartbeat_heap_up(h, t->index);
         return;
     }
 
     old = t->key;
     t->key = key;
+    h->nodes[t->index].key = key;
 
-    if ((int32_t) (key - old) < 0) {
+    if (ngx_http_ws_heartbeat_before(key, old)) {
         ngx_http_ws_heartbeat_heap_up(h, t->index);
 
     } else if (key != old) {
@@ -48,8 +49,8 @@ void
 ngx_http_ws_heartbeat_heap_del(ngx_http_ws_heartbeat_heap_t *h,
     ngx_http_ws_heartbeat_timer_t *t)
 {
-    size_t                          i;
-    ngx_http_ws_heartbeat_timer_t  *last;
+    size_t                              i;
+    ngx_http_ws_heartbeat_heap_node_t  *last;
 
     if (t->index == NGX_HTTP_WSHB_NO_TIMER) {
         return;
@@ -58,18 +59,21 @@ ngx_http_ws_heartbeat_heap_del(ngx_http_ws_heartbeat_heap_t *h,
     i = t->index;
     t->index = NGX_HTTP_WSHB_NO_TIMER;
 
-    last = h->nodes[--h->n];
+    last = &h->nodes[--h->n];
 
-    if (last == t) {
+    if (last->timer == t) {
         return;
     }
 
     /* the last one in its place, then up or down to where it belongs */
 
-    h->nodes[i] = last;
-    last->index = (uint32_t) i;
+    h->nodes[i] = *last;
+    h->nodes[i].timer->index = (uint32_t) i;
 
-    if (i > 0 && ngx_http_ws_heartbeat_before(last, h->nodes[(i - 1) / 2])) {
+    if (i > 0
+        && ngx_http_ws_heartbeat_before(h->nodes[i].key,
+                                        h->nodes[(i - 1) / 2].key))
+    {
         ngx_http_ws_heartbeat_heap_up(h, i);
 
     } else {
@@ -81,37 +85,37 @@ ngx_http_ws_heartbeat_heap_del(ngx_http_ws_heartbeat_heap_t *h,
 static void
 ngx_http_ws_heartbeat_heap_up(ngx_http_ws_heartbeat_heap_t *h, size_t i)
 {
-    size_t                           parent;
-    ngx_http_ws_heartbeat_timer_t   *t, **nodes;
+    size_t                              parent;
+    ngx_http_ws_heartbeat_heap_node_t   node, *nodes;
 
     nodes = h->nodes;
-    t = nodes[i];
+    node = nodes[i];
 
     while (i > 0) {
         parent = (i - 1) / 2;
 
-        if (!ngx_http_ws_heartbeat_before(t, nodes[parent])) {
+        if (!ngx_http_ws_heartbeat_before(node.key, nodes[parent].key)) {
             break;
         }
 
         nodes[i] = nodes[parent];
-        nodes[i]->index = (uint32_t) i;
+        nodes[i].timer->index = (uint32_t) i;
         i = parent;
     }
 
-    nodes[i] = t;
-    t->index = (uint32_t) i;
+    nodes[i] = node;
+    node.timer->index = (uint32_t) i;
 }
 
 
 static void
 ngx_http_ws_heartbeat_heap_down(ngx_http_ws_heartbeat_heap_t *h, size_t i)
 {
-    size_t                           child;
-    ngx_http_ws_heartbeat_timer_t   *t, **nodes;
+    size_t                              child;
+    ngx_http_ws_heartbeat_heap_node_t   node, *nodes;
 
     nodes = h->nodes;
-    t = nodes[i];
+    node = nodes[i];
 
     for ( ;; ) {
         child = 2 * i + 1;
@@ -121,20 +125,21 @@ ngx_http_ws_heartbeat_heap_down(ngx_http_ws_heartbeat_heap_t *h, size_t i)
         }
 
         if (child + 1 < h->n
-            && ngx_http_ws_heartbeat_before(nodes[child + 1], nodes[child]))
+            && ngx_http_ws_heartbeat_before(nodes[child + 1].key,
+                                            nodes[child].key))
         {
             child++;
         }
 
-        if (!ngx_http_ws_heartbeat_before(nodes[child], t)) {
+        if (!ngx_http_ws_heartbeat_before(nodes[child].key, node.key)) {
             break;
         }
 
         nodes[i] = nodes[child];
-        nodes[i]->index = (uint32_t) i;
+        nodes[i].timer->index = (uint32_t) i;
         i = child;
     }
 
-    nodes[i] = t;
-    t->index = (uint32_t) i;
+    nodes[i] = node;
+    node.timer->index = (uint32_t) i;
 }

@@ -26,10 +26,22 @@ typedef struct {
 } ngx_http_ws_heartbeat_timer_t;
 
 
+/*
+ * A node keeps its timer's key beside the pointer: moving a node up or
+ * down compares keys in the heap's own array, and touches a timer only to
+ * tell it its new place
+ */
+
 typedef struct {
-    ngx_http_ws_heartbeat_timer_t  **nodes;   /* room for cap of them */
-    size_t                           n;
-    size_t                           cap;
+    uint32_t                         key;
+    ngx_http_ws_heartbeat_timer_t   *timer;
+} ngx_http_ws_heartbeat_heap_node_t;
+
+
+typedef struct {
+    ngx_http_ws_heartbeat_heap_node_t  *nodes;   /* room for cap of them */
+    size_t                              n;
+    size_t                              cap;
 } ngx_http_ws_heartbeat_heap_t;
 
 
@@ -41,7 +53,10 @@ void ngx_http_ws_heartbeat_heap_del(ngx_http_ws_heartbeat_heap_t *h,
 
 
 #define ngx_http_ws_heartbeat_heap_min(h)                                     \
-    ((h)->n ? (h)->nodes[0] : NULL)
+    ((h)->n ? (h)->nodes[0].timer : NULL)
+
+/* with a min only */
+#define ngx_http_ws_heartbeat_heap_min_key(h)  ((h)->nodes[0].key)
 
 #define ngx_http_ws_heartbeat_timer_set(t)                                    \
     ((t)->index != NGX_HTTP_WSHB_NO_TIMER)

@@ -46,8 +46,8 @@ ngx_http_ws_heartbeat_timers_init(ngx_cycle_t *cycle,
 ngx_int_t
 ngx_http_ws_heartbeat_timers_reserve(size_t n, ngx_log_t *log)
 {
-    ngx_http_ws_heartbeat_heap_t    *h;
-    ngx_http_ws_heartbeat_timer_t  **nodes;
+    ngx_http_ws_heartbeat_heap_t       *h;
+    ngx_http_ws_heartbeat_heap_node_t  *nodes;
 
     h = &ngx_http_ws_heartbeat_heap;
 
@@ -57,14 +57,14 @@ ngx_http_ws_heartbeat_timers_reserve(size_t n, ngx_log_t *log)
 
     n = ngx_max(n, 2 * h->cap);
 
-    nodes = ngx_alloc(n * sizeof(ngx_http_ws_heartbeat_timer_t *), log);
+    nodes = ngx_alloc(n * sizeof(ngx_http_ws_heartbeat_heap_node_t), log);
     if (nodes == NULL) {
         return NGX_ERROR;
     }
 
     if (h->nodes) {
         ngx_memcpy(nodes, h->nodes,
-                   h->n * sizeof(ngx_http_ws_heartbeat_timer_t *));
+                   h->n * sizeof(ngx_http_ws_heartbeat_heap_node_t));
         ngx_free(h->nodes);
     }
 
@@ -161,6 +161,7 @@ ngx_http_ws_heartbeat_tick(ngx_event_t *ev)
 {
     ngx_msec_t                      at;
     ngx_uint_t                      armed;
+    ngx_msec_int_t                  d;
     ngx_http_ws_heartbeat_heap_t   *h;
     ngx_http_ws_heartbeat_timer_t  *t;
 
@@ -168,7 +169,10 @@ ngx_http_ws_heartbeat_tick(ngx_event_t *ev)
 
     while ((t = ngx_http_ws_heartbeat_heap_min(h))) {
 
-        if ((int32_t) (t->key - (uint32_t) ngx_current_msec) > 0) {
+        if ((int32_t) (ngx_http_ws_heartbeat_heap_min_key(h)
+                       - (uint32_t) ngx_current_msec)
+            > 0)
+        {
             break;
         }
 
@@ -195,10 +199,10 @@ ngx_http_ws_heartbeat_tick(ngx_event_t *ev)
     at = 0;
     armed = 0;
 
-    if ((t = ngx_http_ws_heartbeat_heap_min(h))) {
-        at = ngx_current_msec
-             + (ngx_msec_int_t) (int32_t) (t->key
-                                           - (uint32_t) ngx_current_msec);
+    if (ngx_http_ws_heartbeat_heap_min(h)) {
+        d = (int32_t) (ngx_http_ws_heartbeat_heap_min_key(h)
+                       - (uint32_t) ngx_current_msec);
+        at = ngx_current_msec + d;
         armed = 1;
     }
 

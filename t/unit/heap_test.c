@@ -33,7 +33,10 @@ ok(int cond, const char *name)
 }
 
 
-/* every parent fires no later than its children, and every index is right */
+/*
+ * Every parent fires no later than its children, every index is right,
+ * and every node's key is its timer's
+ */
 
 static int
 valid(ngx_http_ws_heartbeat_heap_t *h)
@@ -41,11 +44,13 @@ valid(ngx_http_ws_heartbeat_heap_t *h)
     size_t  i;
 
     for (i = 0; i < h->n; i++) {
-        if (h->nodes[i]->index != i) {
+        if (h->nodes[i].timer->index != i
+            || h->nodes[i].key != h->nodes[i].timer->key)
+        {
             return 0;
         }
 
-        if (i && (int32_t) (h->nodes[i]->key - h->nodes[(i - 1) / 2]->key)
+        if (i && (int32_t) (h->nodes[i].key - h->nodes[(i - 1) / 2].key)
                  < 0)
         {
             return 0;
@@ -81,11 +86,12 @@ earliest(ngx_http_ws_heartbeat_timer_t *t, size_t n)
 int
 main(void)
 {
-    int                             round, good, order;
-    size_t                          i, set;
-    uint32_t                        now, last;
-    ngx_http_ws_heartbeat_heap_t    h;
-    ngx_http_ws_heartbeat_timer_t   t[N], *min, *nodes[N];
+    int                                 round, good, order;
+    size_t                              i, set;
+    uint32_t                            now, last;
+    ngx_http_ws_heartbeat_heap_t        h;
+    ngx_http_ws_heartbeat_timer_t       t[N], *min;
+    ngx_http_ws_heartbeat_heap_node_t   nodes[N];
 
     srand(6455);
 
