@@ -41,7 +41,13 @@ ngx_http_ws_heartbeat_timers_init(ngx_cycle_t *cycle,
 }
 
 
-/* room for n timers in all: the heap's array doubles as needed */
+/*
+ * Room for n timers in all.  The first time, room for as many sessions
+ * as the worker has connections for (two each): a large array is mapped
+ * and its pages are touched only as the heap fills them, where arrays
+ * that doubled would each leave the last one in the worker's memory.
+ * Beyond that, the array doubles.
+ */
 
 ngx_int_t
 ngx_http_ws_heartbeat_timers_reserve(size_t n, ngx_log_t *log)
@@ -55,7 +61,7 @@ ngx_http_ws_heartbeat_timers_reserve(size_t n, ngx_log_t *log)
         return NGX_OK;
     }
 
-    n = ngx_max(n, 2 * h->cap);
+    n = ngx_max(n, h->cap ? 2 * h->cap : ngx_cycle->connection_n / 2);
 
     nodes = ngx_alloc(n * sizeof(ngx_http_ws_heartbeat_heap_node_t), log);
     if (nodes == NULL) {
