@@ -334,6 +334,10 @@ sub frozen {
     my $doc = decode_json($t->get($port, '/status?sessions=0')->{body});
     my $used0 = $doc->{zone}{used_records};
     my $closed0 = $doc->{totals}{closed}{client_timeout};
+
+    # a probe's session that ends meanwhile, closed by its client, is not
+    # a healthy session the module closed
+    my $left0 = $doc->{totals}{closed}{client_close};
     my ($frozen, @stop) = (0);
 
     # generators from the last one back, until 30 % of the sessions
@@ -356,12 +360,14 @@ sub frozen {
     }
 
     my $secs = time - $t0;
+    my $left = $doc->{totals}{closed}{client_close} - $left0;
+
     say_line('frozen: %d of %d sessions stopped; %d closed as '
-             . 'client_timeout in %.1f s, %d left open', $frozen, $used0,
-             $closed, $secs, $used);
+             . 'client_timeout in %.1f s, %d by their clients, %d left '
+             . 'open', $frozen, $used0, $closed, $secs, $left, $used);
 
     $r{frozen} = { share => $closed / $frozen,
-                   others => $used0 - $frozen - $used };
+                   others => $used0 - $frozen - $used - $left };
     $_->kill for @stop;
 }
 
