@@ -24,7 +24,6 @@ ngx_http_ws_heartbeat_heap_add(ngx_http_ws_heartbeat_heap_t *h,
     uint32_t  old;
 
     if (t->index == NGX_HTTP_WSHB_NO_TIMER) {
-        t->key = key;
         t->index = (uint32_t) h->n;
         h->nodes[h->n].key = key;
         h->nodes[h->n++].timer = t;
@@ -32,8 +31,7 @@ ngx_http_ws_heartbeat_heap_add(ngx_http_ws_heartbeat_heap_t *h,
         return;
     }
 
-    old = t->key;
-    t->key = key;
+    old = h->nodes[t->index].key;
     h->nodes[t->index].key = key;
 
     if (ngx_http_ws_heartbeat_before(key, old)) {

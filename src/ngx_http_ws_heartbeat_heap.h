@@ -20,14 +20,15 @@
 #define NGX_HTTP_WSHB_NO_TIMER  ((uint32_t) -1)
 
 
+/* a timer knows its place; its key, when it fires, is in its node */
+
 typedef struct {
-    uint32_t                         key;     /* when it fires */
     uint32_t                         index;   /* in the heap, or NO_TIMER */
 } ngx_http_ws_heartbeat_timer_t;
 
 
 /*
- * A node keeps its timer's key beside the pointer: moving a node up or
+ * A node holds its timer's key beside the pointer: moving a node up or
  * down compares keys in the heap's own array, and touches a timer only to
  * tell it its new place
  */
@@ -57,6 +58,9 @@ void ngx_http_ws_heartbeat_heap_del(ngx_http_ws_heartbeat_heap_t *h,
 
 /* with a min only */
 #define ngx_http_ws_heartbeat_heap_min_key(h)  ((h)->nodes[0].key)
+
+/* a set timer's key */
+#define ngx_http_ws_heartbeat_heap_key(h, t)   ((h)->nodes[(t)->index].key)
 
 #define ngx_http_ws_heartbeat_timer_set(t)                                    \
     ((t)->index != NGX_HTTP_WSHB_NO_TIMER)

@@ -43,10 +43,10 @@ ngx_http_ws_heartbeat_timers_init(ngx_cycle_t *cycle,
 
 /*
  * Room for n timers in all.  The first time, room for as many sessions
- * as the worker has connections for (two each): a large array is mapped
- * and its pages are touched only as the heap fills them, where arrays
- * that doubled would each leave the last one in the worker's memory.
- * Beyond that, the array doubles.
+ * as the worker has connections for (two each), so that the array is
+ * not copied and freed again and again as sessions come: the system
+ * backs a large allocation with pages only as the heap fills it.  Beyond
+ * that, the array doubles.
  */
 
 ngx_int_t
@@ -103,7 +103,10 @@ ngx_http_ws_heartbeat_timer_add(ngx_http_ws_heartbeat_timer_t *t,
 
     key = (uint32_t) (ngx_current_msec + delay);
 
-    if (ngx_http_ws_heartbeat_timer_set(t) && t->key == key) {
+    if (ngx_http_ws_heartbeat_timer_set(t)
+        && ngx_http_ws_heartbeat_heap_key(&ngx_http_ws_heartbeat_heap, t)
+           == key)
+    {
         return;
     }
 

@@ -33,19 +33,23 @@ ok(int cond, const char *name)
 }
 
 
+/* the key each timer was last given, kept here apart from the heap */
+static uint32_t  keys[N];
+
+
 /*
  * Every parent fires no later than its children, every index is right,
- * and every node's key is its timer's
+ * and every node has the key its timer was given
  */
 
 static int
-valid(ngx_http_ws_heartbeat_heap_t *h)
+valid(ngx_http_ws_heartbeat_heap_t *h, ngx_http_ws_heartbeat_timer_t *t)
 {
     size_t  i;
 
     for (i = 0; i < h->n; i++) {
         if (h->nodes[i].timer->index != i
-            || h->nodes[i].key != h->nodes[i].timer->key)
+            || h->nodes[i].key != keys[h->nodes[i].timer - t])
         {
             return 0;
         }
@@ -61,25 +65,37 @@ valid(ngx_http_ws_heartbeat_heap_t *h)
 }
 
 
-/* the earliest of the timers that are set, by a scan */
+/* the earliest key of the timers that are set, by a scan; 1 if any */
 
-static ngx_http_ws_heartbeat_timer_t *
-earliest(ngx_http_ws_heartbeat_timer_t *t, size_t n)
+static int
+earliest(ngx_http_ws_heartbeat_timer_t *t, size_t n, uint32_t *key)
 {
-    size_t                          i;
-    ngx_http_ws_heartbeat_timer_t  *min;
+    int     found;
+    size_t  i;
 
-    min = NULL;
+    found = 0;
 
     for (i = 0; i < n; i++) {
         if (ngx_http_ws_heartbeat_timer_set(&t[i])
-            && (min == NULL || (int32_t) (t[i].key - min->key) < 0))
+            && (!found || (int32_t) (keys[i] - *key) < 0))
         {
-            min = &t[i];
+            *key = keys[i];
+            found = 1;
         }
     }
 
-    return min;
+    return found;
+}
+
+
+/* adds (or moves) timer i, and keeps its key */
+
+static void
+add(ngx_http_ws_heartbeat_heap_t *h, ngx_http_ws_heartbeat_timer_t *t,
+    size_t i, uint32_t key)
+{
+    keys[i] = key;
+    ngx_http_ws_heartbeat_heap_add(h, &t[i], key);
 }
 
 
@@ -88,7 +104,7 @@ main(void)
 {
     int                                 round, good, order;
     size_t                              i, set;
-    uint32_t                            now, last;
+    uint32_t                            now, last, key;
     ngx_http_ws_heartbeat_heap_t        h;
     ngx_http_ws_heartbeat_timer_t       t[N], *min;
     ngx_http_ws_heartbeat_heap_node_t   nodes[N];
@@ -119,16 +135,15 @@ main(void)
             ngx_http_ws_heartbeat_heap_del(&h, &t[i]);
             break;
         default:
-            ngx_http_ws_heartbeat_heap_add(&h, &t[i],
-                                           now + (uint32_t) (rand() % 60000));
+            add(&h, t, i, now + (uint32_t) (rand() % 60000));
         }
 
         if (round % 97 == 0) {
-            good &= valid(&h);
+            good &= valid(&h, t);
             good &= (ngx_http_ws_heartbeat_heap_min(&h) == NULL
-                     ? earliest(t, N) == NULL
-                     : ngx_http_ws_heartbeat_heap_min(&h)->key
-                       == earliest(t, N)->key);
+                     ? !earliest(t, N, &key)
+                     : earliest(t, N, &key)
+                       && ngx_http_ws_heartbeat_heap_min_key(&h) == key);
         }
     }
 
@@ -148,13 +163,15 @@ main(void)
     last = 0;
 
     for (i = 0; (min = ngx_http_ws_heartbeat_heap_min(&h)); i++) {
-        if (i && (int32_t) (min->key - last) < 0) {
+        key = ngx_http_ws_heartbeat_heap_min_key(&h);
+
+        if (i && (int32_t) (key - last) < 0) {
             order = 0;
         }
 
-        last = min->key;
+        last = key;
         ngx_http_ws_heartbeat_heap_del(&h, min);
-        order &= valid(&h);
+        order &= valid(&h, t);
     }
 
     ok(order && i == set, "taking the min each time gives them in order");
@@ -165,11 +182,12 @@ main(void)
     ngx_http_ws_heartbeat_heap_del(&h, &t[0]);
     ok(h.n == 0, "deleting a timer not set changes nothing");
 
-    ngx_http_ws_heartbeat_heap_add(&h, &t[0], 10);
-    ngx_http_ws_heartbeat_heap_add(&h, &t[1], 20);
-    ngx_http_ws_heartbeat_heap_add(&h, &t[1], 20);
-    ngx_http_ws_heartbeat_heap_add(&h, &t[1], 5);
-    ok(h.n == 2 && ngx_http_ws_heartbeat_heap_min(&h) == &t[1],
+    add(&h, t, 0, 10);
+    add(&h, t, 1, 20);
+    add(&h, t, 1, 20);
+    add(&h, t, 1, 5);
+    ok(h.n == 2 && ngx_http_ws_heartbeat_heap_min(&h) == &t[1]
+       && ngx_http_ws_heartbeat_heap_key(&h, &t[0]) == 10,
        "a timer moved earlier comes first; one added twice is there once");
 
     printf("1..%d\n", tests);
