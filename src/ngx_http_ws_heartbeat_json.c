@@ -23,6 +23,8 @@ static u_char *ngx_http_ws_heartbeat_json_peer(u_char *p, char *name,
     ngx_http_ws_heartbeat_record_t *rec, ngx_uint_t i, uint64_t now);
 static u_char *ngx_http_ws_heartbeat_json_at(u_char *p, uint64_t start,
     uint32_t at);
+static u_char *ngx_http_ws_heartbeat_json_buckets(u_char *p, u_char *last,
+    ngx_uint_t *bounds, ngx_atomic_t *counts, ngx_uint_t n);
 static u_char *ngx_http_ws_heartbeat_json_totals(u_char *p, u_char *last,
     ngx_http_ws_heartbeat_totals_t *t);
 static u_char *ngx_http_ws_heartbeat_json_rtt(u_char *p, u_char *last,
@@ -255,7 +257,7 @@ static u_char *
 ngx_http_ws_heartbeat_json_totals(u_char *p, u_char *last,
     ngx_http_ws_heartbeat_totals_t *t)
 {
-    ngx_uint_t  i, b;
+    ngx_uint_t  i;
 
     p = ngx_slprintf(p, last, "\"totals\":{\"opened\":%uA,\"closed\":{",
                      t->opened);
@@ -292,14 +294,10 @@ ngx_http_ws_heartbeat_json_totals(u_char *p, u_char *last,
                          i > 1 ? "," : "", &ngx_http_ws_heartbeat_reasons[i],
                          t->duration_sum[i]);
 
-        for (b = 0; b < NGX_HTTP_WSHB_DURATION_BUCKETS; b++) {
-            p = ngx_slprintf(p, last, "\"%ui\":%uA,",
-                             ngx_http_ws_heartbeat_duration_bounds[b],
-                             t->duration_bucket[i][b]);
-        }
-
-        p = ngx_slprintf(p, last, "\"+Inf\":%uA}}",
-                         t->duration_bucket[i][NGX_HTTP_WSHB_DURATION_BUCKETS]);
+        p = ngx_http_ws_heartbeat_json_buckets(p, last,
+                                ngx_http_ws_heartbeat_duration_bounds,
+                                t->duration_bucket[i],
+                                NGX_HTTP_WSHB_DURATION_BUCKETS);
     }
 
     p = ngx_slprintf(p, last, "}");
@@ -315,13 +313,32 @@ ngx_http_ws_heartbeat_json_totals(u_char *p, u_char *last,
 }
 
 
+/*
+ * A histogram's n buckets, not cumulative, by their bounds, and the one
+ * above them ("+Inf"); closes the buckets' object and the histogram's
+ */
+
+static u_char *
+ngx_http_ws_heartbeat_json_buckets(u_char *p, u_char *last,
+    ngx_uint_t *bounds, ngx_atomic_t *counts, ngx_uint_t n)
+{
+    ngx_uint_t  b;
+
+    for (b = 0; b < n; b++) {
+        p = ngx_slprintf(p, last, "\"%ui\":%uA,", bounds[b], counts[b]);
+    }
+
+    return ngx_slprintf(p, last, "\"+Inf\":%uA}}", counts[n]);
+}
+
+
 /* "rtt": the RTT histogram of each peer, in milliseconds */
 
 static u_char *
 ngx_http_ws_heartbeat_json_rtt(u_char *p, u_char *last,
     ngx_http_ws_heartbeat_totals_t *t)
 {
-    ngx_uint_t  i, b;
+    ngx_uint_t  i;
 
     p = ngx_slprintf(p, last, "\"rtt\":{");
 
@@ -333,14 +350,10 @@ ngx_http_ws_heartbeat_json_rtt(u_char *p, u_char *last,
                          t->rtt_count[i] ? t->rtt_sum[i] / t->rtt_count[i]
                          : 0);
 
-        for (b = 0; b < NGX_HTTP_WSHB_RTT_BUCKETS; b++) {
-            p = ngx_slprintf(p, last, "\"%ui\":%uA,",
-                             ngx_http_ws_heartbeat_rtt_bounds[b],
-                             t->rtt_bucket[i][b]);
-        }
-
-        p = ngx_slprintf(p, last, "\"+Inf\":%uA}}",
-                         t->rtt_bucket[i][NGX_HTTP_WSHB_RTT_BUCKETS]);
+        p = ngx_http_ws_heartbeat_json_buckets(p, last,
+                                               ngx_http_ws_heartbeat_rtt_bounds,
+                                               t->rtt_bucket[i],
+                                               NGX_HTTP_WSHB_RTT_BUCKETS);
     }
 
     return ngx_slprintf(p, last, "}");
