@@ -118,14 +118,15 @@ ngx_http_ws_heartbeat_close_coded(ngx_http_ws_heartbeat_ctx_t *ctx,
 void
 ngx_http_ws_heartbeat_finish(ngx_http_ws_heartbeat_ctx_t *ctx)
 {
-    ngx_connection_t  *c;
+    ngx_connection_t  *c, *uc;
 
     ngx_http_ws_heartbeat_timer_del(&ctx->timer);
 
-    c = ctx->peer[NGX_HTTP_WSHB_CLIENT].connection;
+    c = ctx->client;
+    uc = ngx_http_ws_heartbeat_connection(ctx, NGX_HTTP_WSHB_UPSTREAM);
 
     c->read->eof = 1;
-    ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection->read->eof = 1;
+    uc->read->eof = 1;
 
     ngx_post_event(c->write, &ngx_posted_events);
 }
@@ -159,7 +160,8 @@ ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     ctx->peer[i].answer = 1;
 
-    ngx_post_event(ctx->peer[i].connection->write, &ngx_posted_events);
+    ngx_post_event(ngx_http_ws_heartbeat_connection(ctx, i)->write,
+                   &ngx_posted_events);
 }
 
 
@@ -191,7 +193,7 @@ ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         return n;
     }
 
-    c = ctx->peer[i].connection;
+    c = ngx_http_ws_heartbeat_connection(ctx, i);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "ws_heartbeat: %s stream ended without a close frame, "
@@ -260,7 +262,8 @@ ngx_http_ws_heartbeat_discard(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         data = p->data_frames;
         control = p->control_frames;
 
-        (void) ngx_http_ws_heartbeat_parse(p, buf, n, NULL);
+        (void) ngx_http_ws_heartbeat_parse(p, ngx_http_ws_heartbeat_cookie,
+                                           buf, n, NULL);
 
         p->data_frames = data;
         p->control_frames = control;
@@ -286,7 +289,7 @@ ngx_http_ws_heartbeat_fail(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
         return;
     }
 
-    ngx_log_error(NGX_LOG_INFO, ctx->peer[NGX_HTTP_WSHB_CLIENT].connection->log,
+    ngx_log_error(NGX_LOG_INFO, ctx->client->log,
                   0, "ws_heartbeat: %s stream does not parse (%s), "
                   "session " NGX_HTTP_WSHB_ID_FMT " passed through from now on",
                   ngx_http_ws_heartbeat_peers[i],
@@ -373,7 +376,7 @@ ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
         return ctx->reason;
     }
 
-    uc = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection;
+    uc = r->upstream ? r->upstream->peer.connection : NULL;
 
     if (r->connection->timedout
         || (uc && (uc->read->timedout || uc->write->timedout)))

@@ -20,10 +20,9 @@ static size_t ngx_http_ws_heartbeat_header_size(uint8_t b0, uint8_t b1);
 static unsigned ngx_http_ws_heartbeat_header(ngx_http_ws_heartbeat_parser_t *p,
     const uint8_t *h);
 static unsigned ngx_http_ws_heartbeat_match(ngx_http_ws_heartbeat_parser_t *p,
-    const uint8_t *b, size_t n, uint32_t *seq);
-static unsigned ngx_http_ws_heartbeat_match_whole(
-    ngx_http_ws_heartbeat_parser_t *p, const uint8_t *payload,
-    const uint8_t *mask, uint32_t *seq);
+    const uint8_t *cookie, const uint8_t *b, size_t n, uint32_t *seq);
+static unsigned ngx_http_ws_heartbeat_match_whole(const uint8_t *cookie,
+    const uint8_t *payload, const uint8_t *mask, uint32_t *seq);
 
 
 /* ngx_http_ws_heartbeat_busy() reads these four bytes at once */
@@ -48,19 +47,20 @@ static const char  *ngx_http_ws_heartbeat_errors[] = {
 
 void
 ngx_http_ws_heartbeat_parser_init(ngx_http_ws_heartbeat_parser_t *p,
-    int masked, const uint8_t *cookie)
+    int masked)
 {
     memset(p, 0, sizeof(ngx_http_ws_heartbeat_parser_t));
 
     p->masked = masked ? 1 : 0;
-    memcpy(p->cookie, cookie, NGX_HTTP_WSHB_COOKIE_LEN);
 }
 
 
 /*
- * Parses buf[0..len) in place.  Our pongs are cut out, a pong that may be
- * ours but is not complete yet is withheld in the stash (the caller puts it
- * back in front of the next bytes with ngx_http_ws_heartbeat_unstash()).
+ * Parses buf[0..len) in place.  Our pongs (with the cookie, which the
+ * caller keeps and gives to every parse of the stream) are cut out, a pong
+ * that may be ours but is not complete yet is withheld in the stash (the
+ * caller puts it back in front of the next bytes with
+ * ngx_http_ws_heartbeat_unstash()).
  * Everything else stays byte for byte.  Returns the length of the output;
  * counts what it saw in the parser.  If boundary is not NULL, it receives
  * the offset of the first frame boundary in the output, or
@@ -69,8 +69,8 @@ ngx_http_ws_heartbeat_parser_init(ngx_http_ws_heartbeat_parser_t *p,
  */
 
 size_t
-ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
-    size_t len, size_t *boundary)
+ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p,
+    const uint8_t *cookie, uint8_t *buf, size_t len, size_t *boundary)
 {
     size_t     n, need, first, plen;
     uint8_t   *r, *w, *end, b1;
@@ -129,8 +129,8 @@ ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p, uint8_t *buf,
                                  : 2 + NGX_HTTP_WSHB_PAYLOAD_LEN;
                 n = (size_t) (end - r);
 
-                rc = ngx_http_ws_heartbeat_match(p, r, n < need ? n : need,
-                                                 &seq);
+                rc = ngx_http_ws_heartbeat_match(p, cookie, r,
+                                                 n < need ? n : need, &seq);
 
                 if (rc == NGX_HTTP_WSHB_MATCH) {
                     p->control_frames++;
@@ -376,7 +376,7 @@ ngx_http_ws_heartbeat_header(ngx_http_ws_heartbeat_parser_t *p,
 
 static unsigned
 ngx_http_ws_heartbeat_match(ngx_http_ws_heartbeat_parser_t *p,
-    const uint8_t *b, size_t n, uint32_t *seq)
+    const uint8_t *cookie, const uint8_t *b, size_t n, uint32_t *seq)
 {
     size_t          i, off, full;
     uint8_t         c;
@@ -402,7 +402,7 @@ ngx_http_ws_heartbeat_match(ngx_http_ws_heartbeat_parser_t *p,
     mask = p->masked ? &b[2] : NULL;
 
     if (n >= full) {
-        return ngx_http_ws_heartbeat_match_whole(p, &b[off], mask, seq);
+        return ngx_http_ws_heartbeat_match_whole(cookie, &b[off], mask, seq);
     }
 
     /* part of it: as far as it goes, byte by byte */
@@ -415,7 +415,7 @@ ngx_http_ws_heartbeat_match(ngx_http_ws_heartbeat_parser_t *p,
         }
 
         if (c != (i < 4 ? (uint8_t) NGX_HTTP_WSHB_MAGIC[i]
-                        : p->cookie[i - 4]))
+                        : cookie[i - 4]))
         {
             return NGX_HTTP_WSHB_NO_MATCH;
         }
@@ -549,7 +549,7 @@ ngx_http_ws_heartbeat_strerror(unsigned error)
  */
 
 static unsigned
-ngx_http_ws_heartbeat_match_whole(ngx_http_ws_heartbeat_parser_t *p,
+ngx_http_ws_heartbeat_match_whole(const uint8_t *cookie,
     const uint8_t *payload, const uint8_t *mask, uint32_t *seq)
 {
     uint8_t   tail[4];
@@ -567,7 +567,7 @@ ngx_http_ws_heartbeat_match_whole(ngx_http_ws_heartbeat_parser_t *p,
     }
 
     memcpy(want, NGX_HTTP_WSHB_MAGIC, 4);
-    memcpy(&want[1], p->cookie, NGX_HTTP_WSHB_COOKIE_LEN);
+    memcpy(&want[1], cookie, NGX_HTTP_WSHB_COOKIE_LEN);
 
     if (((w[0] ^ want[0]) | (w[1] ^ want[1]) | (w[2] ^ want[2])) != 0) {
         return NGX_HTTP_WSHB_NO_MATCH;

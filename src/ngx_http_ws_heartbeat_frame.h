@@ -17,7 +17,7 @@
 #include <string.h>
 
 
-/* ping payload: magic (4), session cookie (8), sequence (4) */
+/* ping payload: magic (4), a cookie to know our pongs by (8), sequence (4) */
 #define NGX_HTTP_WSHB_MAGIC          "WSHB"
 #define NGX_HTTP_WSHB_COOKIE_LEN     8
 #define NGX_HTTP_WSHB_PREFIX_LEN     12
@@ -64,7 +64,6 @@ typedef struct {
     uint32_t   control_frames;  /* close, ping, pong */
     uint32_t   pongs;           /* our pongs removed from the stream */
     uint32_t   pong_seq;        /* sequence number of the last one */
-    uint8_t    cookie[NGX_HTTP_WSHB_COOKIE_LEN];  /* in our payloads */
 
     /*
      * Either the bytes of a header split across reads (hlen of them) or
@@ -90,9 +89,9 @@ typedef struct {
 
 
 void ngx_http_ws_heartbeat_parser_init(ngx_http_ws_heartbeat_parser_t *p,
-    int masked, const uint8_t *cookie);
+    int masked);
 size_t ngx_http_ws_heartbeat_parse(ngx_http_ws_heartbeat_parser_t *p,
-    uint8_t *buf, size_t len, size_t *boundary);
+    const uint8_t *cookie, uint8_t *buf, size_t len, size_t *boundary);
 size_t ngx_http_ws_heartbeat_unstash(ngx_http_ws_heartbeat_parser_t *p,
     uint8_t *buf);
 void ngx_http_ws_heartbeat_restash(ngx_http_ws_heartbeat_parser_t *p,

@@ -26,7 +26,8 @@ ngx_http_ws_heartbeat_heap_add(ngx_http_ws_heartbeat_heap_t *h,
     if (t->index == NGX_HTTP_WSHB_NO_TIMER) {
         t->index = (uint32_t) h->n;
         h->nodes[h->n].key = key;
-        h->nodes[h->n++].timer = t;
+        h->nodes[h->n++].id = (uint32_t) (((unsigned char *) t - h->base)
+                                          / h->stride);
         ngx_http_ws_heartbeat_heap_up(h, t->index);
         return;
     }
@@ -59,14 +60,14 @@ ngx_http_ws_heartbeat_heap_del(ngx_http_ws_heartbeat_heap_t *h,
 
     last = &h->nodes[--h->n];
 
-    if (last->timer == t) {
+    if (last == &h->nodes[i]) {
         return;
     }
 
     /* the last one in its place, then up or down to where it belongs */
 
     h->nodes[i] = *last;
-    h->nodes[i].timer->index = (uint32_t) i;
+    ngx_http_ws_heartbeat_heap_timer(h, last->id)->index = (uint32_t) i;
 
     if (i > 0
         && ngx_http_ws_heartbeat_before(h->nodes[i].key,
@@ -97,12 +98,12 @@ ngx_http_ws_heartbeat_heap_up(ngx_http_ws_heartbeat_heap_t *h, size_t i)
         }
 
         nodes[i] = nodes[parent];
-        nodes[i].timer->index = (uint32_t) i;
+        ngx_http_ws_heartbeat_heap_timer(h, nodes[i].id)->index = (uint32_t) i;
         i = parent;
     }
 
     nodes[i] = node;
-    node.timer->index = (uint32_t) i;
+    ngx_http_ws_heartbeat_heap_timer(h, node.id)->index = (uint32_t) i;
 }
 
 
@@ -134,10 +135,10 @@ ngx_http_ws_heartbeat_heap_down(ngx_http_ws_heartbeat_heap_t *h, size_t i)
         }
 
         nodes[i] = nodes[child];
-        nodes[i].timer->index = (uint32_t) i;
+        ngx_http_ws_heartbeat_heap_timer(h, nodes[i].id)->index = (uint32_t) i;
         i = child;
     }
 
     nodes[i] = node;
-    node.timer->index = (uint32_t) i;
+    ngx_http_ws_heartbeat_heap_timer(h, node.id)->index = (uint32_t) i;
 }

@@ -28,14 +28,16 @@ typedef struct {
 
 
 /*
- * A node holds its timer's key beside the pointer: moving a node up or
- * down compares keys in the heap's own array, and touches a timer only to
- * tell it its new place
+ * A node holds its timer's key and its number: moving a node up or down
+ * compares keys in the heap's own array, and touches a timer only to tell
+ * it its new place.  The timers are members of equal structures in one
+ * array, the heap's owners: timer k is "stride" bytes after timer k - 1,
+ * and timer 0 is at "base".
  */
 
 typedef struct {
-    uint32_t                         key;
-    ngx_http_ws_heartbeat_timer_t   *timer;
+    uint32_t                            key;
+    uint32_t                            id;
 } ngx_http_ws_heartbeat_heap_node_t;
 
 
@@ -43,18 +45,23 @@ typedef struct {
     ngx_http_ws_heartbeat_heap_node_t  *nodes;   /* room for cap of them */
     size_t                              n;
     size_t                              cap;
+    unsigned char                      *base;    /* timer 0 */
+    size_t                              stride;
 } ngx_http_ws_heartbeat_heap_t;
 
 
-/* with n < cap; a timer in the heap already is moved instead */
+/* a timer of the owners; one in the heap already is moved instead */
 void ngx_http_ws_heartbeat_heap_add(ngx_http_ws_heartbeat_heap_t *h,
     ngx_http_ws_heartbeat_timer_t *t, uint32_t key);
 void ngx_http_ws_heartbeat_heap_del(ngx_http_ws_heartbeat_heap_t *h,
     ngx_http_ws_heartbeat_timer_t *t);
 
 
+#define ngx_http_ws_heartbeat_heap_timer(h, k)                                \
+    ((ngx_http_ws_heartbeat_timer_t *) ((h)->base + (size_t) (k) * (h)->stride))
+
 #define ngx_http_ws_heartbeat_heap_min(h)                                     \
-    ((h)->n ? (h)->nodes[0].timer : NULL)
+    ((h)->n ? ngx_http_ws_heartbeat_heap_timer(h, (h)->nodes[0].id) : NULL)
 
 /* with a min only */
 #define ngx_http_ws_heartbeat_heap_min_key(h)  ((h)->nodes[0].key)

@@ -337,7 +337,7 @@ ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
     ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_AWAITING);
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, peer->connection->log, 0,
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_http_ws_heartbeat_log(ctx), 0,
                    "ws_heartbeat: ping %uD to %s",
                    peer->pings, ngx_http_ws_heartbeat_peers[i]);
 
@@ -345,7 +345,8 @@ ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
     if (ngx_http_ws_heartbeat_append(ctx, i, frame, len) == NGX_OK) {
         ngx_http_ws_heartbeat_ping_queued(ctx, i);
-        ngx_post_event(peer->connection->write, &ngx_posted_events);
+        ngx_post_event(ngx_http_ws_heartbeat_connection(ctx, i)->write,
+                       &ngx_posted_events);
         return;
     }
 
@@ -370,13 +371,13 @@ ngx_http_ws_heartbeat_build(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
 
     if (i == NGX_HTTP_WSHB_CLIENT) {
         return ngx_http_ws_heartbeat_build_ping(out,
-                                                ctx->peer[0].parser.cookie,
+                                                ngx_http_ws_heartbeat_cookie,
                                                 peer->pings, NULL);
     }
 
     rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
 
-    return ngx_http_ws_heartbeat_build_ping(out, ctx->peer[0].parser.cookie,
+    return ngx_http_ws_heartbeat_build_ping(out, ngx_http_ws_heartbeat_cookie,
                                             peer->pings, (u_char *) &rnd);
 }
 
@@ -440,7 +441,7 @@ ngx_http_ws_heartbeat_pong(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         ngx_http_ws_heartbeat_schedule(ctx);
     }
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, peer->connection->log, 0,
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_ws_heartbeat_log(ctx), 0,
                    "ws_heartbeat: %s pong %uD, rtt %M",
                    ngx_http_ws_heartbeat_peers[i], p->pong_seq,
                    (ngx_msec_t) peer->rtt);
@@ -559,19 +560,19 @@ ngx_http_ws_heartbeat_reading(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     uint32_t                       edge, wnd;
     uint64_t                       sent;
     ngx_uint_t                     rc, outq, delivered, moved;
+    ngx_connection_t              *c;
     ngx_http_ws_heartbeat_peer_t  *peer;
 
     peer = &ctx->peer[i];
+    c = ngx_http_ws_heartbeat_connection(ctx, i);
 
-    if (ngx_http_ws_heartbeat_window(peer->connection, &edge, &wnd)
-        != NGX_OK)
-    {
+    if (ngx_http_ws_heartbeat_window(c, &edge, &wnd) != NGX_OK) {
         return ngx_http_ws_heartbeat_progress(ctx, i);
     }
 
     pending = ngx_http_ws_heartbeat_pending_to(ctx, i);
     sent = ngx_http_ws_heartbeat_queued(ctx, i) - pending;
-    outq = ngx_http_ws_heartbeat_outq(peer->connection);
+    outq = ngx_http_ws_heartbeat_outq(c);
 
     if (peer->inject) {
         /* our ping is not out: the stream to the peer is mid-frame */
@@ -604,7 +605,7 @@ ngx_http_ws_heartbeat_reading(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
              ? NGX_HTTP_WSHB_WAIT : NGX_HTTP_WSHB_DEAD;
     }
 
-    ngx_log_debug8(NGX_LOG_DEBUG_HTTP, peer->connection->log, 0,
+    ngx_log_debug8(NGX_LOG_DEBUG_HTTP, ngx_http_ws_heartbeat_log(ctx), 0,
                    "ws_heartbeat: %s silent: edge %uD -> %uD, window "
                    "%uD -> %uD, ping delivered %ui, outq %ui: %ui",
                    ngx_http_ws_heartbeat_peers[i], peer->edge, edge,
@@ -639,7 +640,8 @@ ngx_http_ws_heartbeat_progress(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     sent = (uint32_t) (ngx_http_ws_heartbeat_queued(ctx, i)
                        - ngx_http_ws_heartbeat_pending_to(ctx, i));
-    outq = ngx_http_ws_heartbeat_outq(peer->connection);
+    outq = ngx_http_ws_heartbeat_outq(ngx_http_ws_heartbeat_connection(ctx,
+                                                                        i));
 
     if (peer->looked) {
         rc = (sent != peer->wnd || outq < peer->edge)
@@ -667,15 +669,14 @@ ngx_http_ws_heartbeat_progress(ngx_http_ws_heartbeat_ctx_t *ctx,
 static void
 ngx_http_ws_heartbeat_look(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 {
+    ngx_connection_t              *c;
     ngx_http_ws_heartbeat_peer_t  *peer;
 
     peer = &ctx->peer[i];
+    c = ngx_http_ws_heartbeat_connection(ctx, i);
 
-    if (ngx_http_ws_heartbeat_window(peer->connection, &peer->edge,
-                                     &peer->wnd)
-        != NGX_OK)
-    {
-        peer->edge = (uint32_t) ngx_http_ws_heartbeat_outq(peer->connection);
+    if (ngx_http_ws_heartbeat_window(c, &peer->edge, &peer->wnd) != NGX_OK) {
+        peer->edge = (uint32_t) ngx_http_ws_heartbeat_outq(c);
         peer->wnd = (uint32_t) (ngx_http_ws_heartbeat_queued(ctx, i)
                                 - ngx_http_ws_heartbeat_pending_to(ctx, i));
     }

@@ -35,9 +35,6 @@
 #define ngx_http_ws_heartbeat_noinline
 #endif
 
-#define NGX_HTTP_WSHB_CTX_CHUNK       64
-
-
 static ngx_http_ws_heartbeat_ctx_t *ngx_http_ws_heartbeat_ctx_alloc(
     ngx_log_t *log);
 static void ngx_http_ws_heartbeat_peers_init(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -74,34 +71,37 @@ static void ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx);
 
 
 /*
- * Contexts come in blocks, kept for the worker's life, freed at its exit;
- * the sessions are walked block by block (ctx->active), and free contexts
- * are kept in a list through ctx->hook.next.  From the request pool, a context
+ * The worker's contexts are one array, as its connections are: one for
+ * each connection, as a session's context lives no longer than its
+ * request, which holds a client connection.  The array is taken at the
+ * first session and kept for the worker's life; the system backs its
+ * pages only as contexts are used.  Free contexts are kept in a list
+ * through ctx->hook.next, the last freed first; the sessions are walked
+ * over the contexts used so far (ctx->active).  The timer heap names a
+ * session by its place in the array.  From the request pool, a context
  * taken after the handshake would often start a new 4k pool block of its
  * own.
  */
 
-typedef struct ngx_http_ws_heartbeat_block_s  ngx_http_ws_heartbeat_block_t;
-
-struct ngx_http_ws_heartbeat_block_s {
-    ngx_http_ws_heartbeat_block_t    *next;
-    ngx_http_ws_heartbeat_ctx_t       ctx[NGX_HTTP_WSHB_CTX_CHUNK];
-};
-
-static ngx_http_ws_heartbeat_block_t  *ngx_http_ws_heartbeat_blocks;
-static ngx_http_ws_heartbeat_ctx_t    *ngx_http_ws_heartbeat_free;
+static ngx_http_ws_heartbeat_ctx_t    *ngx_http_ws_heartbeat_ctxs;
 static ngx_uint_t                      ngx_http_ws_heartbeat_nctx;
+static ngx_uint_t                      ngx_http_ws_heartbeat_ctx_cap;
+static ngx_http_ws_heartbeat_ctx_t    *ngx_http_ws_heartbeat_free;
 static ngx_uint_t                      ngx_http_ws_heartbeat_nsessions;
 static ngx_uint_t                      ngx_http_ws_heartbeat_counter;
 static ngx_atomic_uint_t               ngx_http_ws_heartbeat_commanded;
 
 time_t                                 ngx_http_ws_heartbeat_worker_start;
+u_char                                 ngx_http_ws_heartbeat_cookie[
+                                                 NGX_HTTP_WSHB_COOKIE_LEN];
 ngx_http_ws_heartbeat_zone_t          *ngx_http_ws_heartbeat_wzone;
 
 
 ngx_int_t
 ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
 {
+    uint32_t                            rnd;
+    ngx_uint_t                          i;
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
 
     wmcf = ngx_http_cycle_get_module_main_conf(cycle,
@@ -111,6 +111,17 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
     ngx_http_ws_heartbeat_nsessions = 0;
     ngx_http_ws_heartbeat_counter = 0;
     ngx_http_ws_heartbeat_worker_start = ngx_time();
+
+    /*
+     * Our pings carry it, and a pong with it is ours.  A pong with it in
+     * another session's stream is of no use to its sender: each stream is
+     * parsed on its own, and only its own pings are answered there.
+     */
+
+    for (i = 0; i < NGX_HTTP_WSHB_COOKIE_LEN; i += 4) {
+        rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+        ngx_memcpy(&ngx_http_ws_heartbeat_cookie[i], &rnd, 4);
+    }
 
     ngx_http_ws_heartbeat_timers_init(cycle, ngx_http_ws_heartbeat_fired,
                                       ngx_http_ws_heartbeat_watch);
@@ -129,22 +140,20 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
 
 /*
  * At worker exit: nothing runs any session's code after exit_process, and
- * the module is unloaded right after, so its blocks must not outlive it.
+ * the module is unloaded right after, so its contexts must not outlive it.
  */
 
 void
 ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle)
 {
-    ngx_http_ws_heartbeat_block_t  *block, *next;
-
-    for (block = ngx_http_ws_heartbeat_blocks; block; block = next) {
-        next = block->next;
-        ngx_free(block);
+    if (ngx_http_ws_heartbeat_ctxs) {
+        ngx_free(ngx_http_ws_heartbeat_ctxs);
     }
 
-    ngx_http_ws_heartbeat_blocks = NULL;
+    ngx_http_ws_heartbeat_ctxs = NULL;
     ngx_http_ws_heartbeat_free = NULL;
     ngx_http_ws_heartbeat_nctx = 0;
+    ngx_http_ws_heartbeat_ctx_cap = 0;
 
     ngx_http_ws_heartbeat_timers_done();
     ngx_http_ws_heartbeat_wake_done();
@@ -154,41 +163,46 @@ ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle)
 static ngx_http_ws_heartbeat_ctx_t *
 ngx_http_ws_heartbeat_ctx_alloc(ngx_log_t *log)
 {
-    ngx_uint_t                      i;
-    ngx_http_ws_heartbeat_ctx_t    *ctx;
-    ngx_http_ws_heartbeat_block_t  *block;
+    size_t                        n;
+    ngx_http_ws_heartbeat_ctx_t  *ctx;
 
-    if (ngx_http_ws_heartbeat_free == NULL) {
+    if (ngx_http_ws_heartbeat_free) {
+        ctx = ngx_http_ws_heartbeat_free;
+        ngx_http_ws_heartbeat_free = ctx->hook.next;
 
-        /* room in the timer heap for every context */
+    } else {
 
-        if (ngx_http_ws_heartbeat_timers_reserve(
-                   ngx_http_ws_heartbeat_nctx + NGX_HTTP_WSHB_CTX_CHUNK, log)
-            != NGX_OK)
-        {
+        if (ngx_http_ws_heartbeat_ctxs == NULL) {
+            n = ngx_cycle->connection_n;
+
+            ngx_http_ws_heartbeat_ctxs =
+                          ngx_alloc(n * sizeof(ngx_http_ws_heartbeat_ctx_t),
+                                    log);
+            if (ngx_http_ws_heartbeat_ctxs == NULL) {
+                return NULL;
+            }
+
+            /* a timer for every context */
+
+            if (ngx_http_ws_heartbeat_timers_reserve(
+                    &ngx_http_ws_heartbeat_ctxs[0].timer,
+                    sizeof(ngx_http_ws_heartbeat_ctx_t), n, log)
+                != NGX_OK)
+            {
+                ngx_free(ngx_http_ws_heartbeat_ctxs);
+                ngx_http_ws_heartbeat_ctxs = NULL;
+                return NULL;
+            }
+
+            ngx_http_ws_heartbeat_ctx_cap = n;
+        }
+
+        if (ngx_http_ws_heartbeat_nctx == ngx_http_ws_heartbeat_ctx_cap) {
             return NULL;
         }
 
-        block = ngx_alloc(sizeof(ngx_http_ws_heartbeat_block_t), log);
-        if (block == NULL) {
-            return NULL;
-        }
-
-        block->next = ngx_http_ws_heartbeat_blocks;
-        ngx_http_ws_heartbeat_blocks = block;
-        ngx_http_ws_heartbeat_nctx += NGX_HTTP_WSHB_CTX_CHUNK;
-
-        for (i = 0; i < NGX_HTTP_WSHB_CTX_CHUNK; i++) {
-            block->ctx[i].active = 0;
-            block->ctx[i].hook.next = (i + 1 < NGX_HTTP_WSHB_CTX_CHUNK)
-                                      ? &block->ctx[i + 1] : NULL;
-        }
-
-        ngx_http_ws_heartbeat_free = &block->ctx[0];
+        ctx = &ngx_http_ws_heartbeat_ctxs[ngx_http_ws_heartbeat_nctx++];
     }
-
-    ctx = ngx_http_ws_heartbeat_free;
-    ngx_http_ws_heartbeat_free = ctx->hook.next;
 
     ngx_memzero(ctx, sizeof(ngx_http_ws_heartbeat_ctx_t));
     ctx->timer.index = NGX_HTTP_WSHB_NO_TIMER;
@@ -227,6 +241,7 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    ctx->client = c;
     ctx->start = ngx_http_ws_heartbeat_msec();
     ctx->counter = (uint32_t) ngx_http_ws_heartbeat_counter++;
 
@@ -288,30 +303,21 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 
 
 /*
- * Both peers: their connections and the recv each had, their parsers,
- * with "WSHB" and a random cookie of the session to know our pongs by,
- * and the first pings an interval after the start
+ * Both peers: their connections and the recv each had, their parsers, and
+ * the first pings an interval after the start
  */
 
 static void
 ngx_http_ws_heartbeat_peers_init(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_connection_t *c, ngx_connection_t *uc, ngx_uint_t upstream)
 {
-    u_char                         cookie[NGX_HTTP_WSHB_COOKIE_LEN];
-    uint32_t                       rnd;
     ngx_uint_t                     i;
     ngx_http_ws_heartbeat_peer_t  *peer;
-
-    for (i = 0; i < NGX_HTTP_WSHB_COOKIE_LEN; i += 4) {
-        rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
-        ngx_memcpy(&cookie[i], &rnd, 4);
-    }
 
     for (i = 0; i < 2; i++) {
         peer = &ctx->peer[i];
 
-        peer->connection = (i == NGX_HTTP_WSHB_CLIENT) ? c : uc;
-        peer->recv = peer->connection->recv;
+        peer->recv = (i == NGX_HTTP_WSHB_CLIENT) ? c->recv : uc->recv;
         peer->enabled = (i == NGX_HTTP_WSHB_CLIENT || upstream) ? 1 : 0;
         peer->ping_time = ctx->start;
         peer->last_data = ctx->start;
@@ -319,7 +325,7 @@ ngx_http_ws_heartbeat_peers_init(ngx_http_ws_heartbeat_ctx_t *ctx,
         /* frames from the client are masked */
 
         ngx_http_ws_heartbeat_parser_init(&peer->parser,
-                                          i == NGX_HTTP_WSHB_CLIENT, cookie);
+                                          i == NGX_HTTP_WSHB_CLIENT);
     }
 }
 
@@ -338,8 +344,9 @@ ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
 
     /* nothing can be removed yet: no ping of ours went out */
 
-    (void) ngx_http_ws_heartbeat_parse(&ctx->peer[i].parser, b->pos, len,
-                                       NULL);
+    (void) ngx_http_ws_heartbeat_parse(&ctx->peer[i].parser,
+                                       ngx_http_ws_heartbeat_cookie, b->pos,
+                                       len, NULL);
 
     ctx->peer[i].rx_bytes += len;
 
@@ -500,7 +507,8 @@ ngx_http_ws_heartbeat_parse_rest(ngx_http_ws_heartbeat_ctx_t *ctx,
     data = p->data_frames;
     pongs = p->pongs;
 
-    out += ngx_http_ws_heartbeat_parse(p, buf + out, len - out, at);
+    out += ngx_http_ws_heartbeat_parse(p, ngx_http_ws_heartbeat_cookie,
+                                       buf + out, len - out, at);
 
     /* what was removed or withheld is not queued: see ..._queued() */
     ctx->peer[i ^ 1].adjust += out - len;
@@ -527,7 +535,8 @@ static ngx_http_ws_heartbeat_noinline ssize_t
 ngx_http_ws_heartbeat_withheld(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i)
 {
-    return ngx_http_ws_heartbeat_again(ctx->peer[i].connection);
+    return ngx_http_ws_heartbeat_again(ngx_http_ws_heartbeat_connection(ctx,
+                                                                        i));
 }
 
 
@@ -708,8 +717,8 @@ ngx_http_ws_heartbeat_end(ngx_http_ws_heartbeat_ctx_t *ctx)
 
     ngx_http_ws_heartbeat_timer_del(&ctx->timer);
 
-    c = ctx->peer[NGX_HTTP_WSHB_CLIENT].connection;
-    uc = ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection;
+    c = ctx->client;
+    uc = ngx_http_ws_heartbeat_connection(ctx, NGX_HTTP_WSHB_UPSTREAM);
 
     if (c->recv == ngx_http_ws_heartbeat_recv_client) {
         c->recv = ctx->peer[NGX_HTTP_WSHB_CLIENT].recv;
@@ -744,8 +753,6 @@ ngx_http_ws_heartbeat_end(ngx_http_ws_heartbeat_ctx_t *ctx)
             ctx->record = NGX_HTTP_WSHB_NO_RECORD;
         }
     }
-
-    ctx->peer[NGX_HTTP_WSHB_UPSTREAM].connection = NULL;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT " done",
@@ -790,7 +797,6 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
     ngx_uint_t                          n, k, j;
     ngx_http_request_t                 *r;
     ngx_http_ws_heartbeat_ctx_t        *ctx;
-    ngx_http_ws_heartbeat_block_t      *block;
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
 
     if (ngx_http_ws_heartbeat_nsessions == 0) {
@@ -815,23 +821,20 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "ws_heartbeat: worker exiting, draining %ui sessions", n);
 
-    for (block = ngx_http_ws_heartbeat_blocks; block; block = block->next) {
-        for (j = 0; j < NGX_HTTP_WSHB_CTX_CHUNK; j++) {
-            ctx = &block->ctx[j];
+    for (j = 0; j < ngx_http_ws_heartbeat_nctx; j++) {
+        ctx = &ngx_http_ws_heartbeat_ctxs[j];
 
-            if (!ctx->active || ctx->draining || ctx->closing) {
-                continue;
-            }
-
-            r = ngx_http_ws_heartbeat_request(ctx);
-            wmcf = ngx_http_get_module_main_conf(r,
-                                                 ngx_http_ws_heartbeat_module);
-
-            /* the k-th of n at k/n of the window: the last one at its end */
-
-            delay = wmcf->drain * ++k / n;
-            ngx_http_ws_heartbeat_drain(ctx, ngx_max(delay, 1));
+        if (!ctx->active || ctx->draining || ctx->closing) {
+            continue;
         }
+
+        r = ngx_http_ws_heartbeat_request(ctx);
+        wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+
+        /* the k-th of n at k/n of the window: the last one at its end */
+
+        delay = wmcf->drain * ++k / n;
+        ngx_http_ws_heartbeat_drain(ctx, ngx_max(delay, 1));
     }
 
     return 0;
@@ -937,14 +940,11 @@ ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx)
 void
 ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_each_pt handler)
 {
-    ngx_uint_t                      j;
-    ngx_http_ws_heartbeat_block_t  *block;
+    ngx_uint_t  j;
 
-    for (block = ngx_http_ws_heartbeat_blocks; block; block = block->next) {
-        for (j = 0; j < NGX_HTTP_WSHB_CTX_CHUNK; j++) {
-            if (block->ctx[j].active) {
-                handler(&block->ctx[j]);
-            }
+    for (j = 0; j < ngx_http_ws_heartbeat_nctx; j++) {
+        if (ngx_http_ws_heartbeat_ctxs[j].active) {
+            handler(&ngx_http_ws_heartbeat_ctxs[j]);
         }
     }
 }
@@ -963,18 +963,15 @@ void
 ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit,
     uint32_t key)
 {
-    ngx_uint_t                      j;
-    ngx_http_ws_heartbeat_msec_t    now;
-    ngx_http_ws_heartbeat_block_t  *block;
+    ngx_uint_t                     j;
+    ngx_http_ws_heartbeat_msec_t   now;
 
     now = ngx_http_ws_heartbeat_msec();
 
-    for (block = ngx_http_ws_heartbeat_blocks; block; block = block->next) {
-        for (j = 0; j < NGX_HTTP_WSHB_CTX_CHUNK; j++) {
-            if (block->ctx[j].active) {
-                ngx_http_ws_heartbeat_probe_session(&block->ctx[j], limit,
-                                                    key, now);
-            }
+    for (j = 0; j < ngx_http_ws_heartbeat_nctx; j++) {
+        if (ngx_http_ws_heartbeat_ctxs[j].active) {
+            ngx_http_ws_heartbeat_probe_session(&ngx_http_ws_heartbeat_ctxs[j],
+                                                limit, key, now);
         }
     }
 }

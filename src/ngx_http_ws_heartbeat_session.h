@@ -30,7 +30,6 @@
 
 
 typedef struct {
-    ngx_connection_t                 *connection;
     ngx_recv_pt                       recv;        /* the one we wrapped */
     ngx_http_ws_heartbeat_parser_t    parser;      /* frames from the peer */
 
@@ -77,6 +76,9 @@ typedef struct {
 typedef struct {
     ngx_http_ws_heartbeat_peer_t      peer[2];
 
+    /* the upstream's is the request's: see ngx_http_ws_heartbeat_connection */
+    ngx_connection_t                 *client;
+
     /*
      * While the context is a session's, the upstream's finalize_request,
      * chained (the session ends with its connection); while it is free,
@@ -115,14 +117,24 @@ typedef struct {
 /* the client connection's request, as nginx's own handlers find it */
 
 #define ngx_http_ws_heartbeat_request(ctx)                                    \
-    ((ngx_http_request_t *) (ctx)->peer[NGX_HTTP_WSHB_CLIENT].connection->data)
+    ((ngx_http_request_t *) (ctx)->client->data)
+
+/*
+ * Peer i's connection.  The upstream's is the one that nginx's upstream
+ * holds, which the session's is as long as the session is active, and
+ * which is NULL once nginx has closed it.
+ */
+#define ngx_http_ws_heartbeat_connection(ctx, i)                              \
+    ((i) == NGX_HTTP_WSHB_CLIENT                                              \
+     ? (ctx)->client                                                          \
+     : ngx_http_ws_heartbeat_request(ctx)->upstream->peer.connection)
 
 #define ngx_http_ws_heartbeat_loc_conf(ctx)                                   \
     ngx_http_get_module_loc_conf(ngx_http_ws_heartbeat_request(ctx),          \
                                  ngx_http_ws_heartbeat_module)
 
 #define ngx_http_ws_heartbeat_log(ctx)                                        \
-    ((ctx)->peer[NGX_HTTP_WSHB_CLIENT].connection->log)
+    ((ctx)->client->log)
 
 /* the arguments of NGX_HTTP_WSHB_ID_FMT */
 #define NGX_HTTP_WSHB_ID(ctx)                                                 \
@@ -297,6 +309,8 @@ void ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
 /* the zone of the cycle this worker serves: every session's */
 extern ngx_http_ws_heartbeat_zone_t  *ngx_http_ws_heartbeat_wzone;
 extern time_t                         ngx_http_ws_heartbeat_worker_start;
+/* in our pings to sessions: see ngx_http_ws_heartbeat_init_worker() */
+extern u_char                         ngx_http_ws_heartbeat_cookie[];
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_SESSION_H_INCLUDED_ */

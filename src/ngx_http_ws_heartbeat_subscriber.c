@@ -171,8 +171,7 @@ ngx_http_ws_heartbeat_sub_start(ngx_http_ws_heartbeat_sub_t *sub)
 
     r = sub->request;
 
-    ngx_http_ws_heartbeat_parser_init(&sub->parser, 1,
-                                      ngx_http_ws_heartbeat_sub_cookie);
+    ngx_http_ws_heartbeat_parser_init(&sub->parser, 1);
 
     sub->timer.handler = ngx_http_ws_heartbeat_sub_timer;
     sub->timer.data = sub;
@@ -531,7 +530,9 @@ ngx_http_ws_heartbeat_sub_input(ngx_http_ws_heartbeat_sub_t *sub,
         return;
     }
 
-    (void) ngx_http_ws_heartbeat_parse(&sub->parser, buf, n, &boundary);
+    (void) ngx_http_ws_heartbeat_parse(&sub->parser,
+                                       ngx_http_ws_heartbeat_sub_cookie, buf,
+                                       n, &boundary);
 
     if (sub->parser.error) {
         ngx_log_error(NGX_LOG_INFO, sub->request->connection->log, 0,

@@ -42,40 +42,28 @@ ngx_http_ws_heartbeat_timers_init(ngx_cycle_t *cycle,
 
 
 /*
- * Room for n timers in all.  The first time, room for as many sessions
- * as the worker has connections for (two each), so that the array is
- * not copied and freed again and again as sessions come: the system
- * backs a large allocation with pages only as the heap fills it.  Beyond
- * that, the array doubles.
+ * Room for the n timers of the owners, the k-th at base + k * stride: an
+ * array reserved once, whose pages the system backs only as the heap
+ * fills it
  */
 
 ngx_int_t
-ngx_http_ws_heartbeat_timers_reserve(size_t n, ngx_log_t *log)
+ngx_http_ws_heartbeat_timers_reserve(void *base, size_t stride, size_t n,
+    ngx_log_t *log)
 {
-    ngx_http_ws_heartbeat_heap_t       *h;
-    ngx_http_ws_heartbeat_heap_node_t  *nodes;
+    ngx_http_ws_heartbeat_heap_t  *h;
 
     h = &ngx_http_ws_heartbeat_heap;
 
-    if (n <= h->cap) {
-        return NGX_OK;
-    }
-
-    n = ngx_max(n, h->cap ? 2 * h->cap : ngx_cycle->connection_n / 2);
-
-    nodes = ngx_alloc(n * sizeof(ngx_http_ws_heartbeat_heap_node_t), log);
-    if (nodes == NULL) {
+    h->nodes = ngx_alloc(n * sizeof(ngx_http_ws_heartbeat_heap_node_t), log);
+    if (h->nodes == NULL) {
         return NGX_ERROR;
     }
 
-    if (h->nodes) {
-        ngx_memcpy(nodes, h->nodes,
-                   h->n * sizeof(ngx_http_ws_heartbeat_heap_node_t));
-        ngx_free(h->nodes);
-    }
-
-    h->nodes = nodes;
+    h->n = 0;
     h->cap = n;
+    h->base = base;
+    h->stride = stride;
 
     return NGX_OK;
 }

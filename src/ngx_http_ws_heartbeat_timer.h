@@ -33,7 +33,8 @@ typedef ngx_uint_t (*ngx_http_ws_heartbeat_periodic_pt)(ngx_log_t *log);
 void ngx_http_ws_heartbeat_timers_init(ngx_cycle_t *cycle,
     ngx_http_ws_heartbeat_fired_pt fired,
     ngx_http_ws_heartbeat_periodic_pt periodic);
-ngx_int_t ngx_http_ws_heartbeat_timers_reserve(size_t n, ngx_log_t *log);
+ngx_int_t ngx_http_ws_heartbeat_timers_reserve(void *base, size_t stride,
+    size_t n, ngx_log_t *log);
 void ngx_http_ws_heartbeat_timers_done(void);
 void ngx_http_ws_heartbeat_timer_add(ngx_http_ws_heartbeat_timer_t *t,
     ngx_msec_t delay);

@@ -188,7 +188,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rlen = reference(in, len, masked, armed, ref, starts, &data_frames,
                      &closes);
 
-    ngx_http_ws_heartbeat_parser_init(&p, masked, prefix + 4);
+    ngx_http_ws_heartbeat_parser_init(&p, masked);
     p.armed = armed;
 
     from = 0;
@@ -207,8 +207,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * message (ngx_http_ws_heartbeat_busy() is 0) */
 
         if (i & 1) {
-            n = ngx_http_ws_heartbeat_parse(&p, buf, k + to - from,
-                                            &boundary);
+            n = ngx_http_ws_heartbeat_parse(&p, prefix + 4, buf,
+                                            k + to - from, &boundary);
 
         } else {
             n = ngx_http_ws_heartbeat_skip(&p, buf, k + to - from, masked,
@@ -216,7 +216,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                            && !ngx_http_ws_heartbeat_busy(&p),
                                            &frames);
             if (n < k + to - from) {
-                n += ngx_http_ws_heartbeat_parse(&p, buf + n,
+                n += ngx_http_ws_heartbeat_parse(&p, prefix + 4, buf + n,
                                                  k + to - from - n, NULL);
             }
         }

@@ -85,6 +85,19 @@ typedef struct {
 } result_t;
 
 
+/* the cookie that the parses of the stream get, as a session keeps it */
+
+static const uint8_t  *cookie;
+
+
+static void
+init(ngx_http_ws_heartbeat_parser_t *p, int masked, const uint8_t *c)
+{
+    ngx_http_ws_heartbeat_parser_init(p, masked);
+    cookie = c;
+}
+
+
 /* feeds stream in pieces cut at the given offsets, as a recv wrapper does */
 
 static void
@@ -103,7 +116,8 @@ feed(ngx_http_ws_heartbeat_parser_t *p, const uint8_t *in, size_t len,
         k = ngx_http_ws_heartbeat_unstash(p, buf);
         memcpy(buf + k, in + from, to - from);
 
-        n = ngx_http_ws_heartbeat_parse(p, buf, k + to - from, &boundary);
+        n = ngx_http_ws_heartbeat_parse(p, cookie, buf, k + to - from,
+                                        &boundary);
 
         if (boundary != NGX_HTTP_WSHB_NO_BOUNDARY && boundary > n) {
             printf("# boundary %zu past the output %zu\n", boundary, n);
@@ -160,7 +174,7 @@ test_every_split(void)
     good = 1;
 
     for (cut = 0; cut <= len; cut++) {
-        ngx_http_ws_heartbeat_parser_init(&p, 1, prefix);
+        init(&p, 1, prefix);
         p.armed = 1;
         feed(&p, s, len, &cut, 1, res);
 
@@ -183,7 +197,7 @@ test_every_split(void)
         for (i = cut; i < 340; i++) {
             size_t  cuts[2] = { cut, i };
 
-            ngx_http_ws_heartbeat_parser_init(&p, 1, prefix);
+            init(&p, 1, prefix);
             feed(&p, s, len, cuts, 2, res);
 
             if (!same(res, s, len) || res->frames != 7) {
@@ -227,7 +241,7 @@ test_pong_removed(int masked)
     good = 1;
 
     for (cut = 0; cut <= len; cut++) {
-        ngx_http_ws_heartbeat_parser_init(&p, masked, prefix);
+        init(&p, masked, prefix);
         p.armed = 1;
         feed(&p, s, len, &cut, 1, res);
 
@@ -246,7 +260,7 @@ test_pong_removed(int masked)
 
     /* a pong with another cookie is somebody else's */
 
-    ngx_http_ws_heartbeat_parser_init(&p, masked, other);
+    init(&p, masked, other);
     p.armed = 1;
     cut = pos + 3;
     feed(&p, s, len, &cut, 1, res);
@@ -255,7 +269,7 @@ test_pong_removed(int masked)
 
     /* not armed: nothing is withheld or removed */
 
-    ngx_http_ws_heartbeat_parser_init(&p, masked, prefix);
+    init(&p, masked, prefix);
     feed(&p, s, len, &cut, 1, res);
     ok(same(res, s, len) && res->pongs == 0,
        "nothing is removed before our first ping");
@@ -278,7 +292,7 @@ test_truncated_pong(void)
     s[0] = 0x8a;
     len -= 3;                            /* the stream ends inside it */
 
-    ngx_http_ws_heartbeat_parser_init(&p, 0, prefix);
+    init(&p, 0, prefix);
     p.armed = 1;
     cut = 5;
     feed(&p, s, len, &cut, 1, res);
@@ -320,7 +334,7 @@ test_errors(void)
         len += frame(s + len, cases[i].b0, cases[i].masked, cases[i].len, 'e');
         len += frame(s + len, 0x81, 1, 3, 'o');
 
-        ngx_http_ws_heartbeat_parser_init(&p, 1, prefix);
+        init(&p, 1, prefix);
         p.armed = 1;
         cut = 7;
         feed(&p, s, len, &cut, 1, res);
@@ -334,7 +348,7 @@ test_errors(void)
     memcpy(s + len, "\x82\x7f\x80\x00\x00\x00\x00\x00\x00\x01", 10);
     len += 10;
 
-    ngx_http_ws_heartbeat_parser_init(&p, 0, prefix);
+    init(&p, 0, prefix);
     feed(&p, s, len, NULL, 0, res);
     ok(same(res, s, len) && p.error == NGX_HTTP_WSHB_ERR_LENGTH,
        "2^63 length stops parsing");
@@ -346,7 +360,7 @@ test_errors(void)
     memset(s + len + 8, 'x', 16);
     len += 24;
 
-    ngx_http_ws_heartbeat_parser_init(&p, 1, prefix);
+    init(&p, 1, prefix);
     p.armed = 1;
     feed(&p, s, len, NULL, 0, res);
     ok(same(res, s, len) && p.error == NGX_HTTP_WSHB_ERR_CONTROL,
@@ -378,8 +392,9 @@ test_build(void)
        && (out[7] ^ 2) == 0xe9 && (out[8] ^ 3) == 'x', "masked close frame");
 
     n = ngx_http_ws_heartbeat_build_ping(out, prefix, 42, mask);
-    ngx_http_ws_heartbeat_parser_init(&p, 1, prefix);
-    ok(n == 22 && ngx_http_ws_heartbeat_parse(&p, out, n, &boundary) == n
+    init(&p, 1, prefix);
+    ok(n == 22
+       && ngx_http_ws_heartbeat_parse(&p, cookie, out, n, &boundary) == n
        && ngx_http_ws_heartbeat_frames(&p) == 1 && boundary == 0
        && ngx_http_ws_heartbeat_at_boundary(&p), "masked ping parses");
 
@@ -409,18 +424,19 @@ test_build(void)
     n = ngx_http_ws_heartbeat_build_header(out, NGX_HTTP_WSHB_OP_TEXT, 300,
                                            NULL);
     memset(out + n, 'j', 300);
-    ngx_http_ws_heartbeat_parser_init(&p, 0, prefix);
-    ok(ngx_http_ws_heartbeat_parse(&p, out, n + 300, NULL) == n + 300
+    init(&p, 0, prefix);
+    ok(ngx_http_ws_heartbeat_parse(&p, cookie, out, n + 300, NULL)
+       == n + 300
        && p.data_frames == 1 && ngx_http_ws_heartbeat_at_boundary(&p),
        "a built header parses, its payload stepped over");
 
     /* a boundary at the very end is reported too */
 
     n = frame(out, 0x81, 1, 3, 'x');
-    ngx_http_ws_heartbeat_parser_init(&p, 1, prefix);
-    ok(ngx_http_ws_heartbeat_parse(&p, out, n, &boundary) == n
+    init(&p, 1, prefix);
+    ok(ngx_http_ws_heartbeat_parse(&p, cookie, out, n, &boundary) == n
        && boundary == 0 && p.data_frames == 1, "boundary at the start");
-    ok(ngx_http_ws_heartbeat_parse(&p, out, 0, &boundary) == 0
+    ok(ngx_http_ws_heartbeat_parse(&p, cookie, out, 0, &boundary) == 0
        && boundary == 0, "boundary at the end of an empty read");
 }
 
@@ -485,7 +501,7 @@ test_random(void)
             }
         }
 
-        ngx_http_ws_heartbeat_parser_init(&p, masked, prefix);
+        init(&p, masked, prefix);
         p.armed = 1;
         feed(&p, s, len, cuts, 8, res);
 

@@ -2,7 +2,8 @@
 /*
  * Unit tests of the timer heap (src/ngx_http_ws_heartbeat_heap.c): random
  * adds, moves and deletes checked against a plain scan, with keys that
- * wrap around 2^32.  Prints TAP.
+ * wrap around 2^32, and timers inside larger structures, as the
+ * sessions' are.  Prints TAP.
  */
 
 
@@ -33,6 +34,20 @@ ok(int cond, const char *name)
 }
 
 
+/* the heap's owners: a timer between other members */
+
+typedef struct {
+    uint64_t                         before;
+    ngx_http_ws_heartbeat_timer_t    timer;
+    uint32_t                         after[3];
+} owner_t;
+
+
+static owner_t   own[N];
+
+#define T(i)     (&own[i].timer)
+
+
 /* the key each timer was last given, kept here apart from the heap */
 static uint32_t  keys[N];
 
@@ -43,13 +58,14 @@ static uint32_t  keys[N];
  */
 
 static int
-valid(ngx_http_ws_heartbeat_heap_t *h, ngx_http_ws_heartbeat_timer_t *t)
+valid(ngx_http_ws_heartbeat_heap_t *h)
 {
     size_t  i;
 
     for (i = 0; i < h->n; i++) {
-        if (h->nodes[i].timer->index != i
-            || h->nodes[i].key != keys[h->nodes[i].timer - t])
+        if (h->nodes[i].id >= N
+            || ngx_http_ws_heartbeat_heap_timer(h, h->nodes[i].id)->index != i
+            || h->nodes[i].key != keys[h->nodes[i].id])
         {
             return 0;
         }
@@ -68,15 +84,15 @@ valid(ngx_http_ws_heartbeat_heap_t *h, ngx_http_ws_heartbeat_timer_t *t)
 /* the earliest key of the timers that are set, by a scan; 1 if any */
 
 static int
-earliest(ngx_http_ws_heartbeat_timer_t *t, size_t n, uint32_t *key)
+earliest(uint32_t *key)
 {
     int     found;
     size_t  i;
 
     found = 0;
 
-    for (i = 0; i < n; i++) {
-        if (ngx_http_ws_heartbeat_timer_set(&t[i])
+    for (i = 0; i < N; i++) {
+        if (ngx_http_ws_heartbeat_timer_set(T(i))
             && (!found || (int32_t) (keys[i] - *key) < 0))
         {
             *key = keys[i];
@@ -91,11 +107,10 @@ earliest(ngx_http_ws_heartbeat_timer_t *t, size_t n, uint32_t *key)
 /* adds (or moves) timer i, and keeps its key */
 
 static void
-add(ngx_http_ws_heartbeat_heap_t *h, ngx_http_ws_heartbeat_timer_t *t,
-    size_t i, uint32_t key)
+add(ngx_http_ws_heartbeat_heap_t *h, size_t i, uint32_t key)
 {
     keys[i] = key;
-    ngx_http_ws_heartbeat_heap_add(h, &t[i], key);
+    ngx_http_ws_heartbeat_heap_add(h, T(i), key);
 }
 
 
@@ -106,7 +121,7 @@ main(void)
     size_t                              i, set;
     uint32_t                            now, last, key;
     ngx_http_ws_heartbeat_heap_t        h;
-    ngx_http_ws_heartbeat_timer_t       t[N], *min;
+    ngx_http_ws_heartbeat_timer_t      *min;
     ngx_http_ws_heartbeat_heap_node_t   nodes[N];
 
     srand(6455);
@@ -114,9 +129,11 @@ main(void)
     h.nodes = nodes;
     h.n = 0;
     h.cap = N;
+    h.base = (unsigned char *) T(0);
+    h.stride = sizeof(owner_t);
 
     for (i = 0; i < N; i++) {
-        t[i].index = NGX_HTTP_WSHB_NO_TIMER;
+        T(i)->index = NGX_HTTP_WSHB_NO_TIMER;
     }
 
     ok(ngx_http_ws_heartbeat_heap_min(&h) == NULL, "an empty heap has no min");
@@ -132,17 +149,17 @@ main(void)
 
         switch (rand() % 4) {
         case 0:
-            ngx_http_ws_heartbeat_heap_del(&h, &t[i]);
+            ngx_http_ws_heartbeat_heap_del(&h, T(i));
             break;
         default:
-            add(&h, t, i, now + (uint32_t) (rand() % 60000));
+            add(&h, i, now + (uint32_t) (rand() % 60000));
         }
 
         if (round % 97 == 0) {
-            good &= valid(&h, t);
+            good &= valid(&h);
             good &= (ngx_http_ws_heartbeat_heap_min(&h) == NULL
-                     ? !earliest(t, N, &key)
-                     : earliest(t, N, &key)
+                     ? !earliest(&key)
+                     : earliest(&key)
                        && ngx_http_ws_heartbeat_heap_min_key(&h) == key);
         }
     }
@@ -152,7 +169,7 @@ main(void)
 
     set = 0;
     for (i = 0; i < N; i++) {
-        set += ngx_http_ws_heartbeat_timer_set(&t[i]);
+        set += ngx_http_ws_heartbeat_timer_set(T(i));
     }
 
     ok(set == h.n, "the heap holds exactly the timers that are set");
@@ -171,23 +188,23 @@ main(void)
 
         last = key;
         ngx_http_ws_heartbeat_heap_del(&h, min);
-        order &= valid(&h, t);
+        order &= valid(&h);
     }
 
     ok(order && i == set, "taking the min each time gives them in order");
-    ok(!ngx_http_ws_heartbeat_timer_set(&t[0]), "and none is left set");
+    ok(!ngx_http_ws_heartbeat_timer_set(T(0)), "and none is left set");
 
     /* deleting a timer that is not set, and moving one to its own key */
 
-    ngx_http_ws_heartbeat_heap_del(&h, &t[0]);
+    ngx_http_ws_heartbeat_heap_del(&h, T(0));
     ok(h.n == 0, "deleting a timer not set changes nothing");
 
-    add(&h, t, 0, 10);
-    add(&h, t, 1, 20);
-    add(&h, t, 1, 20);
-    add(&h, t, 1, 5);
-    ok(h.n == 2 && ngx_http_ws_heartbeat_heap_min(&h) == &t[1]
-       && ngx_http_ws_heartbeat_heap_key(&h, &t[0]) == 10,
+    add(&h, 0, 10);
+    add(&h, 1, 20);
+    add(&h, 1, 20);
+    add(&h, 1, 5);
+    ok(h.n == 2 && ngx_http_ws_heartbeat_heap_min(&h) == T(1)
+       && ngx_http_ws_heartbeat_heap_key(&h, T(0)) == 10,
        "a timer moved earlier comes first; one added twice is there once");
 
     printf("1..%d\n", tests);
