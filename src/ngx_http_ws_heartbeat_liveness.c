@@ -251,7 +251,9 @@ ngx_http_ws_heartbeat_schedule(ngx_http_ws_heartbeat_ctx_t *ctx)
 
         /*
          * Awaiting a pong: the deadline, or the next ping time if that
-         * comes first, so that a pong in time needs no move of the timer
+         * comes first (a timeout longer than the interval).  The pong
+         * that ends the wait moves the timer to the next ping: see
+         * ngx_http_ws_heartbeat_pong().
          */
 
         if (peer->awaiting

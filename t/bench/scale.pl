@@ -4,7 +4,9 @@
 # (ws_heartbeat on, upstream pings, 30 s interval) and, in the same run,
 # through stock nginx (no module loaded), in steps up to SCALE_SESSIONS
 # (default 100 000).  Prints, per step and contender: memory per session,
-# the workers' CPU while idle, the time to open the step's sessions; for
+# the workers' CPU while idle (with the module at the last step, over
+# SCALE_CPU_WINDOWS intervals, default 3: each, and the median one), the
+# time to open the step's sessions; for
 # the module, the status endpoint's timings, the p99 of paced probe
 # echoes while nothing else happens, while the full JSON is fetched in a
 # loop and while subscribers take snapshots, and the share of 30 % frozen
@@ -43,6 +45,7 @@ my $out_dir = "$top/build/bench";
 my $per_proc = 10000;
 my $interval = $ENV{SCALE_INTERVAL} // 30;
 my $timeout = $ENV{SCALE_TIMEOUT} // 10;
+my $windows = $ENV{SCALE_CPU_WINDOWS} // 3;
 my $nprocs = ceil($N / $per_proc);
 my $workers = ceil($N / 8000);
 # ten source addresses: 10 000 ports each to nginx's one, far from the
@@ -119,6 +122,35 @@ sub fetch {
     my ($len, $buf) = (0, '');
     $len += length $buf while sysread $s, $buf, 1 << 20;
     return (time - $t0, $len);
+}
+
+# the workers' and the peers' CPU over one interval, as % of a core, and
+# the pings sent a second
+
+sub window {
+    my ($t, $port, $module, $wp, $peers) = @_;
+    my $pings0 = 0;
+
+    if ($module) {
+        my $st = decode_json($t->get($port, '/status?sessions=0')->{body});
+        $pings0 = $st->{totals}{pings}{client}
+                  + $st->{totals}{pings}{upstream};
+    }
+
+    my ($c0, $p0, $w0) = (cpu($t, @$wp), cpu($t, @$peers), time);
+    sleep $interval;
+    my ($c1, $p1, $w1) = (cpu($t, @$wp), cpu($t, @$peers), time);
+    my $pings = 0;
+
+    if ($module) {
+        my $st = decode_json($t->get($port, '/status?sessions=0')->{body});
+        $pings = $st->{totals}{pings}{client}
+                 + $st->{totals}{pings}{upstream} - $pings0;
+    }
+
+    return { cpu => ($c1 - $c0) / ($w1 - $w0) * 100,
+             peer_cpu => ($p1 - $p0) / ($w1 - $w0) * 100,
+             pings => $pings / ($w1 - $w0) };
 }
 
 # a process that runs $code in a loop until killed
@@ -234,23 +266,17 @@ EOF
         my $mem = (rss($t) - $rss0 + $shm) / $step;
         my @wp = $t->worker_pids;
         my @peers = map { $_->pid } @gens, @upstreams;
-        my ($c0, $p0, $w0) = (cpu($t, @wp), cpu($t, @peers), time);
-        my $pings0 = $module ? $st->{totals}{pings}{client}
-                               + $st->{totals}{pings}{upstream} : 0;
-        sleep $interval;
-        my ($c1, $p1, $w1) = (cpu($t, @wp), cpu($t, @peers), time);
-        my $pings = 0;
 
-        if ($module) {
-            $st = decode_json($t->get($port, '/status?sessions=0')->{body});
-            $pings = $st->{totals}{pings}{client}
-                     + $st->{totals}{pings}{upstream} - $pings0;
-        }
+        # at the last step, several windows: how far one reading is from
+        # the next on this machine shows in the range printed
+
+        my @w = map { window($t, $port, $module, \@wp, \@peers) }
+                1 .. ($module && $step == $N ? $windows : 1);
+        my $mid = (sort { $a->{cpu} <=> $b->{cpu} } @w)[int(@w / 2)];
 
         my %s = (sessions => $up, opened => $opened, mem => $mem,
-                 cpu => ($c1 - $c0) / ($w1 - $w0) * 100,
-                 peer_cpu => ($p1 - $p0) / ($w1 - $w0) * 100,
-                 pings => $pings / ($w1 - $w0));
+                 cpu => $mid->{cpu}, peer_cpu => $mid->{peer_cpu},
+                 pings => $mid->{pings}, windows => \@w);
 
         say_line('%-7s %6d sessions: opened in %5.1f s, %6.0f B each, '
                  . 'workers %5.2f %% of a core, peers %5.2f %%, %6.0f '
@@ -381,6 +407,17 @@ target("module memory per session at $N, bytes", $m->{mem} - $s->{mem},
        '<=', 512);
 target("nginx memory per session at $N, module on / stock",
        $m->{mem} / $s->{mem}, '<=', 1.03);
+
+# each window's ratio and the median one's; the target line reads the
+# window of median worker CPU, as the table does
+
+for my $w (@{ $m->{windows} }) {
+    my $peers = $w->{peer_cpu} - $s->{peer_cpu};
+    say_line('module  %6d sessions: window: workers %5.2f %%, peers %5.2f '
+             . '%%, ratio %s', $N, $w->{cpu} - $s->{cpu}, $peers,
+             $peers > 0 ? sprintf('%.2f', ($w->{cpu} - $s->{cpu}) / $peers)
+                        : '-');
+}
 
 if ($m->{pings} > 0 && $m->{peer_cpu} - $s->{peer_cpu} > 0) {
     target('worker CPU per ping / the peers\' CPU answering it',
