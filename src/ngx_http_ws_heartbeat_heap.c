@@ -58,11 +58,11 @@ ngx_http_ws_heartbeat_heap_del(ngx_http_ws_heartbeat_heap_t *h,
     i = t->index;
     t->index = NGX_HTTP_WSHB_NO_TIMER;
 
-    last = &h->nodes[--h->n];
-
-    if (last == &h->nodes[i]) {
+    if (i == --h->n) {
         return;
     }
+
+    last = &h->nodes[h->n];
 
     /* the last one in its place, then up or down to where it belongs */
 
