@@ -303,8 +303,8 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 
 
 /*
- * Both peers: their connections and the recv each had, their parsers, and
- * the first pings an interval after the start
+ * Both peers: the recv each connection had, their parsers, and the first
+ * pings an interval after the start
  */
 
 static void
