@@ -42,9 +42,8 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_ws_heartbeat_heap_node_t  *nodes;   /* room for cap of them */
+    ngx_http_ws_heartbeat_heap_node_t  *nodes;   /* room for one a timer */
     size_t                              n;
-    size_t                              cap;
     unsigned char                      *base;    /* timer 0 */
     size_t                              stride;
 } ngx_http_ws_heartbeat_heap_t;

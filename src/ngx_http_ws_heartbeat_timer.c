@@ -61,7 +61,6 @@ ngx_http_ws_heartbeat_timers_reserve(void *base, size_t stride, size_t n,
     }
 
     h->n = 0;
-    h->cap = n;
     h->base = base;
     h->stride = stride;
 

@@ -128,7 +128,6 @@ main(void)
 
     h.nodes = nodes;
     h.n = 0;
-    h.cap = N;
     h.base = (unsigned char *) T(0);
     h.stride = sizeof(owner_t);
 
