@@ -172,13 +172,27 @@ is(limit_of($doc, '/chat/')->{sessions}, 2, 'which counts two sessions');
 
 # --- keys across two workers ---------------------------------------------
 
-my @erin = map { scalar session("/wide/e$_?user=erin") } 1 .. 12;
-is(scalar(grep { defined } @erin), 12, 'erin opens twelve sessions');
+# each of the twelve connections lands on either worker (reuseport); all
+# on one, a chance of 1 in 2048, proves nothing, and they are opened again
 
-$doc = $t->status('/status?sessions=100&uri=/wide/');
-my %pids = map { $_->{pid} => 1 } @{ $doc->{sessions} };
-# each of the twelve connections lands on either worker (reuseport): all
-# on one would be a chance of 1 in 2048
+my (@erin, %pids);
+
+for my $try (1 .. 3) {
+    @erin = map { scalar session("/wide/e$_?user=erin") } 1 .. 12;
+    $doc = $t->status('/status?sessions=100&uri=/wide/');
+    %pids = map { $_->{pid} => 1 } @{ $doc->{sessions} };
+    last if keys %pids == 2 || $try == 3;
+
+    $_->kill for grep { defined } @erin;
+    $end = time + 10;
+    while (time < $end) {
+        $doc = $t->status('/status?sessions=100&uri=/wide/');
+        last unless @{ $doc->{sessions} };
+        sleep 0.1;
+    }
+}
+
+is(scalar(grep { defined } @erin), 12, 'erin opens twelve sessions');
 is(scalar keys %pids, 2, 'in both workers');
 ok(refused('/wide/e13?user=erin'), 'her thirteenth is refused');
 
