@@ -3,10 +3,11 @@
  * Copyright (C) The ngx_http_ws_heartbeat_module authors
  *
  * Is the peer there?  Pings on a schedule, the pongs that answer them and
- * their RTT, the judgment of a peer that owes a pong (its bytes, and its
- * TCP receive window: a stopped process still takes data into its
- * kernel), and the session timer that runs it all.  Zombies and idle
- * sessions are handed to ngx_http_ws_heartbeat_close().
+ * their RTT, the judgment of a peer that owes a pong (its bytes, our ping
+ * in its kernel, and its TCP receive window: a stopped process still
+ * takes data into its kernel), the state its record shows, and the
+ * session timer that runs it all.  Zombies and idle sessions are handed
+ * to ngx_http_ws_heartbeat_close().
  */
 
 
@@ -55,10 +56,14 @@ static ngx_uint_t ngx_http_ws_heartbeat_progress(
     ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i);
 static void ngx_http_ws_heartbeat_look(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i);
+static void ngx_http_ws_heartbeat_seen(ngx_http_ws_heartbeat_peer_t *peer,
+    uint32_t edge, uint32_t wnd);
 static ngx_int_t ngx_http_ws_heartbeat_window(ngx_connection_t *c,
     uint32_t *edge, uint32_t *wnd);
 static ngx_uint_t ngx_http_ws_heartbeat_outq(ngx_connection_t *c);
 static ngx_http_ws_heartbeat_msec_t ngx_http_ws_heartbeat_last_data(
+    ngx_http_ws_heartbeat_ctx_t *ctx);
+static ngx_uint_t ngx_http_ws_heartbeat_state(
     ngx_http_ws_heartbeat_ctx_t *ctx);
 
 
@@ -161,7 +166,7 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
     }
 
     if (!pinged) {
-        ngx_http_ws_heartbeat_publish(ctx, 0);
+        ngx_http_ws_heartbeat_publish(ctx, ngx_http_ws_heartbeat_state(ctx));
     }
 
     ngx_http_ws_heartbeat_schedule(ctx);
@@ -312,7 +317,7 @@ ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     peer->awaiting = 1;
     peer->ping_time = ngx_http_ws_heartbeat_msec();
     peer->deadline = peer->ping_time + wlcf->timeout;
-    peer->rx_mark = peer->rx_bytes;
+    peer->rx_mark = (uint32_t) peer->rx_bytes;
     peer->parser.armed = 1;
 
     /*
@@ -429,7 +434,7 @@ ngx_http_ws_heartbeat_pong(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     peer->rtt_set = 1;
 
     ngx_http_ws_heartbeat_rtt(ctx, i);
-    ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_HEALTHY);
+    ngx_http_ws_heartbeat_publish(ctx, ngx_http_ws_heartbeat_state(ctx));
 
     /*
      * With no pong owed any more, the timer moves from the deadline to
@@ -509,7 +514,7 @@ ngx_http_ws_heartbeat_held_from(ngx_http_ws_heartbeat_ctx_t *ctx,
 static ngx_uint_t
 ngx_http_ws_heartbeat_heard(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 {
-    return ctx->peer[i].rx_bytes != ctx->peer[i].rx_mark
+    return (uint32_t) ctx->peer[i].rx_bytes != ctx->peer[i].rx_mark
            || ngx_http_ws_heartbeat_held_from(ctx, i) != 0;
 }
 
@@ -534,21 +539,32 @@ ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 
 /*
  * Does peer i, silent since our ping, still read?  A stopped process (a
- * suspended app, a hung event loop) keeps its kernel taking bytes into
- * its receive buffer, so bytes leaving nginx or the socket prove nothing.
- * Only the application frees room in that buffer, and that moves the right
- * edge of the window the peer advertises (bytes acknowledged + window)
- * forward:
+ * suspended app, a hung event loop) keeps its kernel acknowledging bytes
+ * into its receive buffer, so bytes leaving nginx or the socket prove
+ * nothing, and neither does the right edge of the window it advertises
+ * (bytes acknowledged + window) moving on its own: while the buffer has
+ * room, Linux advertises a window of the same size, and every byte its
+ * kernel takes moves the edge, ours included.  The edge says that the
+ * application freed room only while unread data bind the window: the
+ * window is below the largest seen, and Linux never moves an edge back,
+ * so that a stopped peer's edge then stands still.  A closed window is
+ * bound by unread data whatever was seen before.
  *
  * - our ping not yet in the peer's kernel (in nginx's buffer or the
  *   socket's send queue, or not yet in the stream, which is mid-frame,
- *   while bytes are on their way): it reads if the edge moved since the
- *   last look;
+ *   while bytes are on their way): the window or the link holds it back,
+ *   and the peer reads if the edge moved since the last look (by more
+ *   than an eighth of the largest window: less is the kernel's own);
  *
- * - our ping in the peer's kernel: it reads if the edge moved and the
- *   window did not shrink, or the window is closed (room freed and filled
- *   at once).  A stopped peer's window shrinks as data arrive and stay,
- *   even while its kernel still grows the window and so moves the edge.
+ * - our ping in the peer's kernel: an application that reads gets to it
+ *   and answers; the peer may only be behind a backlog too large for the
+ *   window, and is taken to read through it if the window is bound by
+ *   unread data and the edge moved: by more than the window at the look
+ *   before (a stopped peer's kernel moves it only while it has room, by
+ *   less than that, before the window closes), or, with the window bound
+ *   at that look too, at all while the window did not shrink (or is
+ *   closed: room freed and filled at once).  Otherwise the missing pong
+ *   decides: the peer is dead.
  *
  * Looks are at the ping (unless nothing was in flight then) and at each
  * deadline.  Without the window (a kernel before Linux 5.4, another
@@ -559,9 +575,9 @@ static ngx_uint_t
 ngx_http_ws_heartbeat_reading(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 {
     size_t                         pending;
-    uint32_t                       edge, wnd;
+    uint32_t                       edge, wnd, step;
     uint64_t                       sent;
-    ngx_uint_t                     rc, outq, delivered, moved;
+    ngx_uint_t                     rc, outq, delivered, moved, full;
     ngx_connection_t              *c;
     ngx_http_ws_heartbeat_peer_t  *peer;
 
@@ -589,7 +605,14 @@ ngx_http_ws_heartbeat_reading(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
                      && outq <= sent - peer->ping_end);
     }
 
-    moved = peer->looked && (int32_t) (edge - peer->edge) > 0;
+    /*
+     * A move of the edge by an eighth of the largest window or less is
+     * the kernel's own: it makes room as it packs the data it holds
+     */
+
+    step = peer->looked ? edge - peer->edge : 0;
+    moved = ((int32_t) step > (int32_t) (peer->wnd_max / 8));
+    full = (wnd < peer->wnd_max || wnd == 0);
 
     if (peer->inject && pending == 0 && outq == 0) {
         /* nothing is on its way to the peer: it owes nothing yet */
@@ -603,7 +626,9 @@ ngx_http_ws_heartbeat_reading(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
         rc = moved ? NGX_HTTP_WSHB_WAIT : NGX_HTTP_WSHB_DEAD;
 
     } else {
-        rc = (moved && (wnd >= peer->wnd || wnd == 0))
+        rc = (moved && full
+              && (step > peer->wnd
+                  || (peer->full && (wnd >= peer->wnd || wnd == 0))))
              ? NGX_HTTP_WSHB_WAIT : NGX_HTTP_WSHB_DEAD;
     }
 
@@ -612,10 +637,13 @@ ngx_http_ws_heartbeat_reading(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
                    "%uD -> %uD, ping delivered %ui, outq %ui: %ui",
                    ngx_http_ws_heartbeat_peers[i], peer->edge, edge,
                    peer->wnd, wnd, delivered, outq, rc);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_ws_heartbeat_log(ctx), 0,
+                   "ws_heartbeat: %s window bound by unread data: "
+                   "%ui -> %ui",
+                   ngx_http_ws_heartbeat_peers[i], (ngx_uint_t) peer->full,
+                   full);
 
-    peer->edge = edge;
-    peer->wnd = wnd;
-    peer->looked = 1;
+    ngx_http_ws_heartbeat_seen(peer, edge, wnd);
 
     return rc;
 }
@@ -671,18 +699,38 @@ ngx_http_ws_heartbeat_progress(ngx_http_ws_heartbeat_ctx_t *ctx,
 static void
 ngx_http_ws_heartbeat_look(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 {
+    uint32_t                       edge, wnd;
     ngx_connection_t              *c;
     ngx_http_ws_heartbeat_peer_t  *peer;
 
     peer = &ctx->peer[i];
     c = ngx_http_ws_heartbeat_connection(ctx, i);
 
-    if (ngx_http_ws_heartbeat_window(c, &peer->edge, &peer->wnd) != NGX_OK) {
-        peer->edge = (uint32_t) ngx_http_ws_heartbeat_outq(c);
-        peer->wnd = (uint32_t) (ngx_http_ws_heartbeat_queued(ctx, i)
-                                - ngx_http_ws_heartbeat_pending_to(ctx, i));
+    if (ngx_http_ws_heartbeat_window(c, &edge, &wnd) == NGX_OK) {
+        ngx_http_ws_heartbeat_seen(peer, edge, wnd);
+        return;
     }
 
+    peer->edge = (uint32_t) ngx_http_ws_heartbeat_outq(c);
+    peer->wnd = (uint32_t) (ngx_http_ws_heartbeat_queued(ctx, i)
+                            - ngx_http_ws_heartbeat_pending_to(ctx, i));
+    peer->looked = 1;
+}
+
+
+/* a look at the window: the largest so far, and if unread data bind it */
+
+static void
+ngx_http_ws_heartbeat_seen(ngx_http_ws_heartbeat_peer_t *peer, uint32_t edge,
+    uint32_t wnd)
+{
+    if (wnd > peer->wnd_max) {
+        peer->wnd_max = wnd;
+    }
+
+    peer->full = (wnd < peer->wnd_max || wnd == 0);
+    peer->edge = edge;
+    peer->wnd = wnd;
     peer->looked = 1;
 }
 
@@ -746,6 +794,28 @@ ngx_http_ws_heartbeat_outq(ngx_connection_t *c)
 #else
     return 0;
 #endif
+}
+
+
+/*
+ * The state a session's record shows: closing from the first close frame
+ * seen or sent, awaiting_pong while either peer owes a pong
+ */
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_state(ngx_http_ws_heartbeat_ctx_t *ctx)
+{
+    if (ctx->closing || ctx->close_seen || ctx->ending) {
+        return NGX_HTTP_WSHB_STATE_CLOSING;
+    }
+
+    if (ctx->peer[NGX_HTTP_WSHB_CLIENT].awaiting
+        || ctx->peer[NGX_HTTP_WSHB_UPSTREAM].awaiting)
+    {
+        return NGX_HTTP_WSHB_STATE_AWAITING;
+    }
+
+    return NGX_HTTP_WSHB_STATE_HEALTHY;
 }
 
 

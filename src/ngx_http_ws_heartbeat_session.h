@@ -36,7 +36,6 @@ typedef struct {
     uint64_t                          rx_bytes;    /* read from the peer */
     uint64_t                          adjust;      /* see ..._queued() */
     uint64_t                          ping_end;    /* queued, up to our ping */
-    uint64_t                          rx_mark;     /* rx_bytes at the ping */
 
     ngx_http_ws_heartbeat_msec_t      ping_time;  /* next ping: + interval */
     ngx_http_ws_heartbeat_msec_t      last_rx;    /* see ..._last_rx() */
@@ -46,21 +45,28 @@ typedef struct {
     ngx_http_ws_heartbeat_msec_t      rtt;
 
     uint32_t                          pings;      /* our last one's number */
+    uint32_t                          rx_mark;    /* rx_bytes at the ping,
+                                                     cut to 32 bits */
 
     /*
      * The last look at the peer's TCP receive window (see
      * ngx_http_ws_heartbeat_reading() in ..._liveness.c): its right edge
-     * and its size, cut
-     * to 32 bits.  Without the window: the send queue and the bytes sent.
+     * and its size, cut to 32 bits, and the largest window seen.  Without
+     * the window: the send queue and the bytes sent.
      */
     uint32_t                          edge;
     uint32_t                          wnd;
+    uint32_t                          wnd_max;
 
     unsigned                          gone:1;     /* its stream ended */
     unsigned                          answer:1;   /* we sent it a close
                                                      frame: its own may
                                                      follow */
     unsigned                          looked:1;   /* edge and wnd are set */
+    unsigned                          full:1;     /* at that look, the
+                                                     window was closed or
+                                                     below its largest:
+                                                     unread data bound it */
     unsigned                          waits:2;    /* deadlines moved, no
                                                      window known */
     unsigned                          enabled:1;

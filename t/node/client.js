@@ -5,8 +5,16 @@
 //   ping <text>      send an application ping
 //   close            close normally (1000)
 //   push <bytes> <ms>  send a binary message of that size every ms ms
+//   flood            send 64 KB binary messages as fast as the socket
+//                    takes them
+//   stoppush         stop pushing or flooding; say how many bytes it sent
+//   slow <p> <r>     read in bursts: paused p ms, reading r ms
 //
-//   node client.js --url ws://... [--ca file] [--no-pong] [--slow]
+// A text message "end" from the peer makes the client say how many binary
+// bytes it received before it.  A close frame is said as it arrives
+// (closeframe), before the closing handshake ends (close).  --quiet leaves out the line per message.
+//
+//   node client.js --url ws://... [--ca file] [--no-pong] [--quiet]
 //                  [--local address] [--header 'Name: value']...
 
 'use strict';
@@ -14,6 +22,7 @@
 const fs = require('fs');
 const readline = require('readline');
 const WebSocket = require('ws');
+const load = require('./load');
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -48,16 +57,30 @@ args.forEach((a, i) => {
 
 const ws = new WebSocket(opt('url'), options);
 let received = 0;
+let binary = 0;
+const pusher = load.pusher(ws);
 
-ws.on('open', () => say({ event: 'open' }));
+ws.on('open', () => {
+  say({ event: 'open' });
+  // the close frame's arrival, before the closing handshake ends
+  ws._receiver.on('conclude', (code, reason) =>
+    say({ event: 'closeframe', code, reason: reason.toString() }));
+});
 ws.on('ping', (data) => say({ event: 'ping', len: data.length,
                                hex: data.toString('hex') }));
 ws.on('pong', (data) => say({ event: 'pong', len: data.length,
                                hex: data.toString('hex') }));
-ws.on('message', (data) => {
+ws.on('message', (data, isBinary) => {
   received += data.length;
-  say({ event: 'message', len: data.length, total: received,
-        text: data.length < 200 ? data.toString() : undefined });
+  if (isBinary) {
+    binary += data.length;
+  } else if (data.toString() === 'end') {
+    say({ event: 'received', total: binary });
+  }
+  if (!flag('quiet')) {
+    say({ event: 'message', len: data.length, total: received,
+          text: data.length < 200 ? data.toString() : undefined });
+  }
 });
 ws.on('close', (code, reason) => {
   say({ event: 'close', code, reason: reason.toString() });
@@ -79,16 +102,8 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
   } else if (cmd === 'close') {
     ws.close(1000, 'bye');
   } else if (cmd === 'slow') {
-    // read in short bursts: paused P ms, reading R ms, over and over
     const [p, r] = arg.split(' ').map(Number);
-    const cycle = () => {
-      ws._socket.pause();
-      setTimeout(() => {
-        ws._socket.resume();
-        setTimeout(cycle, r);
-      }, p);
-    };
-    cycle();
+    load.slow(ws, p, r);
   } else if (cmd === 'sendmany') {
     // N binary messages of S bytes each, as fast as the socket takes them
     const [n, size] = arg.split(' ').map(Number);
@@ -98,9 +113,14 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
     say({ event: 'queued', bytes: n * size });
   } else if (cmd === 'push') {
     const [size, ms] = arg.split(' ').map(Number);
-    const chunk = Buffer.alloc(size, 0x70);
-    setInterval(() => ws.send(chunk), ms);
+    pusher.start(size, ms);
     say({ event: 'pushing' });
+  } else if (cmd === 'flood') {
+    pusher.start('flood');
+    say({ event: 'pushing' });
+  } else if (cmd === 'stoppush') {
+    pusher.stop();
+    say({ event: 'pushed', bytes: pusher.pushed() });
   } else if (cmd === 'pause') {
     ws._socket.pause();
   } else if (cmd === 'resume') {

@@ -2,11 +2,18 @@
 // Prints one JSON line per event on stdout; the first is {"event":"ready"}.
 //
 //   node server.js --port N [--tls cert,key] [--mode echo|stream|silent]
-//                  [--no-pong] [--push BYTES,MS]
+//                  [--no-pong] [--push BYTES,MS] [--quiet]
 //
-// --push sends every session a binary message of BYTES every MS ms.  A
+// --push sends every session a binary message of BYTES every MS ms; a
+// session's URL may ask for its own: ?push=BYTES,MS, or ?push=flood for
+// 64 KB messages as fast as the socket takes them.  ?slow=P,R makes the
+// session read in bursts: paused P ms, reading R ms, over and over;
+// ?close=MS sends it a close frame 1000 after MS ms.  A
 // text message "die" makes the server drop that session's socket without
-// a close frame.
+// a close frame; "stop" ends the pushing (the server says how many bytes
+// it pushed, and sends the text "end" after them); "report" makes the
+// server say how many binary bytes it received before it.  --quiet leaves
+// out the line per message.
 
 'use strict';
 
@@ -14,6 +21,7 @@ const fs = require('fs');
 const http = require('http');
 const https = require('https');
 const { WebSocketServer } = require('ws');
+const load = require('./load');
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -45,18 +53,34 @@ let next = 0;
 wss.on('connection', (ws, req) => {
   const id = ++next;
   say({ event: 'open', id, url: req.url });
+  // the close frame's arrival, before the closing handshake ends
+  ws._receiver.on('conclude', (code, reason) =>
+    say({ event: 'closeframe', id, code, reason: reason.toString() }));
 
   let total = 0;
-  if (opt('push', null)) {
-    const [bytes, ms] = opt('push').split(',').map(Number);
-    const chunk = Buffer.alloc(bytes, 0x70);
-    const timer = setInterval(() => ws.send(chunk), ms);
-    ws.on('close', () => clearInterval(timer));
+  let binary = 0;
+  const pusher = load.pusher(ws);
+  const query = new URL(req.url, 'http://x').searchParams;
+  const push = query.get('push') || opt('push', null);
+  if (push === 'flood') {
+    pusher.start('flood');
+  } else if (push) {
+    pusher.start(...push.split(',').map(Number));
   }
   const pause = Number(opt('pause-ms', '0'));
   if (pause) {
     ws._socket.pause();
     setTimeout(() => ws._socket.resume(), pause);
+  }
+  if (query.get('close')) {
+    // the application ends the session: a close frame, then it waits
+    setTimeout(() => {
+      ws.close(1000, 'bye');
+      say({ event: 'closing', id });
+    }, Number(query.get('close')));
+  }
+  if (query.get('slow')) {
+    load.slow(ws, ...query.get('slow').split(',').map(Number));
   }
   ws.on('message', (data) => {
     total += data.length;
@@ -69,17 +93,30 @@ wss.on('connection', (ws, req) => {
                                  hex: data.toString('hex') }));
   ws.on('pong', (data) => say({ event: 'pong', id, len: data.length,
                                  hex: data.toString('hex') }));
-  ws.on('message', (data, binary) => {
-    if (data.length === 3 && data.toString() === 'die') {
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) {
+      binary += data.length;
+    }
+    if (!isBinary && data.length === 3 && data.toString() === 'die') {
       // the process's end, as far as the peer can tell: no close frame
       ws._socket.destroy();
       return;
     }
-    if (!flag('count')) {
+    if (!isBinary && data.toString() === 'stop') {
+      pusher.stop();
+      ws.send('end');
+      say({ event: 'pushed', id, bytes: pusher.pushed() });
+      return;
+    }
+    if (!isBinary && data.toString() === 'report') {
+      say({ event: 'received', id, total: binary });
+      return;
+    }
+    if (!flag('count') && !flag('quiet')) {
       say({ event: 'message', id, len: data.length });
     }
     if (mode === 'echo') {
-      ws.send(data, { binary });
+      ws.send(data, { binary: isBinary });
     }
     if (mode === 'stream') {
       // answer "N" with N bytes in 64 KB messages
