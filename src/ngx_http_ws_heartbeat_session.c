@@ -671,6 +671,8 @@ ngx_http_ws_heartbeat_events(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         if (ctx->reason == NGX_HTTP_WSHB_REASON_NONE) {
             ctx->reason = NGX_HTTP_WSHB_CLIENT_CLOSE + i;
         }
+
+        ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_CLOSING);
     }
 
     if (p->error) {
