@@ -78,7 +78,10 @@ ngx_http_ws_heartbeat_limits_pressed(void)
 }
 
 
-/* ws_heartbeat_max_sessions number [key=value] [evict] [code=code] */
+/*
+ * ws_heartbeat_max_sessions number [key=value [uncounted=refuse|admit]]
+ *     [evict] [code=code]
+ */
 
 char *
 ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -112,6 +115,7 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
 
     l->max = n;
     l->code = 1008;
+    l->uncounted = NGX_CONF_UNSET_UINT;
     code = 0;
 
     for (i = 2; i < cf->args->nelts; i++) {
@@ -128,6 +132,27 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
 
         if (ngx_strcmp(value[i].data, "evict") == 0 && !l->evict) {
             l->evict = 1;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "uncounted=", 10) == 0
+            && l->uncounted == NGX_CONF_UNSET_UINT)
+        {
+            if (ngx_strcmp(value[i].data + 10, "refuse") == 0) {
+                l->uncounted = 0;
+
+            } else if (ngx_strcmp(value[i].data + 10, "admit") == 0) {
+                l->uncounted = 1;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be \"uncounted=refuse\" "
+                                   "or \"uncounted=admit\"",
+                                   &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
             continue;
         }
 
@@ -160,6 +185,17 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
                            "\"code=\" in \"%V\" directive needs \"evict\"",
                            &cmd->name);
         return NGX_CONF_ERROR;
+    }
+
+    if (l->uncounted != NGX_CONF_UNSET_UINT && l->key == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"uncounted=\" in \"%V\" directive needs "
+                           "\"key=\"", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (l->uncounted == NGX_CONF_UNSET_UINT) {
+        l->uncounted = 0;
     }
 
     /* a level has at most one limit of all its sessions, and one per key */
@@ -487,14 +523,23 @@ ngx_http_ws_heartbeat_key_handler(ngx_http_request_t *r)
     kc->zone = zone;
 
     rc = ngx_http_ws_heartbeat_key_admit(zone, limit->index, limit->max,
-                                         limit->evict, limit->code, &key,
+                                         limit->evict, limit->code,
+                                         limit->uncounted, &key,
                                          r->connection->log, &kc->key,
                                          &victim);
 
     switch (rc) {
 
     case NGX_HTTP_WSHB_KEY_UNKEYED:
-        return NGX_DECLINED;
+        if (limit->uncounted) {
+            return NGX_DECLINED;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "ws_heartbeat: no room to count a session per \"%V\", "
+                      "upgrade refused", &limit->key->value);
+
+        return ngx_http_ws_heartbeat_refuse(r, wlcf);
 
     case NGX_HTTP_WSHB_KEY_REFUSED:
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

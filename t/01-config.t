@@ -125,6 +125,10 @@ my @bad = (
       qr/invalid parameter "sometimes" in "ws_heartbeat_max_sessions"/ ],
     [ 'ws_heartbeat_max_sessions 5 key=$arg_u evict evict;',
       qr/invalid parameter "evict" in "ws_heartbeat_max_sessions"/ ],
+    [ 'ws_heartbeat_max_sessions 5 key=$arg_u uncounted=maybe;',
+      qr/invalid value "uncounted=maybe" in "ws_heartbeat_max_sessions"/ ],
+    [ 'ws_heartbeat_max_sessions 5 uncounted=admit;',
+      qr/"uncounted=" in "ws_heartbeat_max_sessions" directive needs "key="/ ],
     [ "ws_heartbeat_max_sessions 5 key=\$arg_u;\n"
       . "    ws_heartbeat_max_sessions 3 key=\$arg_v;",
       qr/"ws_heartbeat_max_sessions" directive with "key=" is duplicate/ ],
