@@ -145,6 +145,44 @@ for my $case (@bad) {
     like($out, $re, "and names the directive: $name");
 }
 
+# an evict key that the client chooses lets anyone evict anyone: nginx -t
+# passes and warns, naming the directive and the key
+
+sub evict_conf {
+    my ($limit) = @_;
+    return conf_test(<<"EOF");
+    ws_heartbeat_zone ws:1m;
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location /ws/ {
+            proxy_pass http://127.0.0.1:1;
+            ws_heartbeat on;
+            $limit;
+        }
+    }
+EOF
+}
+
+for my $key ('$http_x_user_id', '$arg_user', '$cookie_sid',
+             '${http_x_tenant}:$args', 'user-$query_string')
+{
+    my ($rc, $out) = evict_conf("ws_heartbeat_max_sessions 2 key=$key evict");
+    is($rc, 0, "an evict key of $key passes nginx -t") or diag $out;
+    my $said = qq{"ws_heartbeat_max_sessions" directive: the key "$key" }
+               . 'of "evict" is made only of what the client sends';
+    like($out, qr/\[warn\] .*\Q$said\E/, "and is warned of: $key");
+}
+
+for my $limit ('ws_heartbeat_max_sessions 2 key=$remote_user evict',
+               'ws_heartbeat_max_sessions 2 key=$http_x_tenant:$remote_user '
+               . 'evict',
+               'ws_heartbeat_max_sessions 2 key=$http_x_user_id')
+{
+    my ($rc, $out) = evict_conf($limit);
+    is($rc, 0, "$limit passes nginx -t") or diag $out;
+    unlike($out, qr/\[warn\]/, 'without a warning');
+}
+
 ($rc, $out) = conf_test(<<'EOF');
     server {
         listen 127.0.0.1:%%PORT_http%%;
