@@ -1,8 +1,10 @@
 #!/usr/bin/perl
 
 # The session table at its limits: a full zone still proxies and
-# heartbeats every session, counts the extra ones as untracked and warns
-# once; a reload keeps the table and its counts exact.
+# heartbeats every session, counts the extra ones as untracked (and as
+# unjudged while open) and warns once; every record keeps its host and
+# URI; a reload keeps the table and its counts exact, and one that needs
+# more room per session than the zone was made with says so.
 
 use strict;
 use warnings;
@@ -191,6 +193,110 @@ $end = time + 5;
 do { sleep 0.1; $doc = status() }
     while $doc->{zone}{used_records} && time < $end;
 is($doc->{zone}{used_records}, 0, 'and freed when they end');
+
+# --- the room per session is fixed when the zone is made ----------------------
+
+# a reload adds four tags and a limit per key to the zone made without
+# either: both are said to wait for a new zone; the tags that do not fit
+# are left out of new sessions, which a filter by tag cannot judge, and
+# the keys cannot be counted, so their sessions are refused
+
+$t->write_conf(<<'EOF');
+    ws_heartbeat_zone ws:32k;
+    ws_heartbeat_drain 30s;
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+
+        location /ws/ {
+            proxy_pass http://127.0.0.1:%%PORT_app%%;
+            %%WS_PROXY%%
+            ws_heartbeat on;
+            ws_heartbeat_tag user $arg_user;
+            ws_heartbeat_tag tenant $arg_tenant;
+            ws_heartbeat_tag plan $arg_plan;
+            ws_heartbeat_tag region $arg_region;
+        }
+
+        location /keyed/ {
+            proxy_pass http://127.0.0.1:%%PORT_app%%;
+            %%WS_PROXY%%
+            ws_heartbeat on;
+            ws_heartbeat_max_sessions 5 key=$arg_user;
+        }
+
+        location = /status {
+            ws_heartbeat_status;
+            ws_heartbeat_status_token admin-token admin;
+        }
+    }
+EOF
+
+$old = $new;
+$t->reload;
+$end = time + 10;
+do { $doc = status_as(); sleep 0.1 }
+    while (!$doc->{pid} || $doc->{pid} == $old) && time < $end;
+isnt($doc->{pid} // $old, $old, 'reloaded with tags and a limit per key');
+
+sub status_as {
+    my ($query) = @_;
+    return $t->status('/status?' . ($query // 'sessions=0'),
+                      'Authorization: Bearer admin-token');
+}
+
+like($t->error_log,
+     qr/\[warn\].*tags of \d+ bytes wait for a new zone: zone "ws"/,
+     'the tags are said to wait for a new zone');
+like($t->error_log,
+     qr/\[warn\].*limits per key wait for a new zone: zone "ws"/,
+     'and so is the limit per key');
+
+my ($zed) = connect_ws($port,
+                       path => '/ws/z?user=zed&tenant=acme&plan=pro&region=eu');
+ok($zed, 'a session with four tags');
+$doc = status_as('tag.user=zed');
+is($doc->{zone}{unnamed}, 1, 'counted as unnamed: its tags left out');
+is($doc->{sessions_matching}, 0, 'a filter by tag cannot find it');
+is($doc->{sessions_unjudged}, 1, 'and says it could not judge one');
+is(status_as('uri=/ws/z')->{sessions_unjudged}, 0,
+   'a filter by URI judges it');
+is(status_as('uri=/ws/z')->{sessions_matching}, 1, 'and finds it');
+
+my $r = $t->http($port, "DELETE /status?tag.user=zed HTTP/1.0\r\n"
+                        . "Host: localhost\r\n"
+                        . "Authorization: Bearer admin-token\r\n\r\n");
+is($r->{body}, qq({"closed":0,"unjudged":1,"ids":[]}\n),
+   'a DELETE by tag says so too');
+
+my $keyed = eval { connect_ws($port, path => '/keyed/k?user=zed') };
+like($@, qr{^not 101: HTTP/1\.\d 503}, 'a key it cannot count: 503');
+is(status_as()->{totals}{unkeyed}, 1, 'counted as unkeyed');
+
+close $zed;
+$end = time + 5;
+do { sleep 0.1; $doc = status_as() }
+    while $doc->{zone}{used_records} && time < $end;
+is($doc->{sessions_unjudged}, 0, 'none unjudged once it ended');
+
+# --- a worker killed with sessions the zone had no record for -----------------
+
+@s = map { (connect_ws($port, path => "/ws/k$_"))[0] } 1 .. $max + 2;
+is(status_as()->{sessions_unjudged}, 2, 'two sessions without a record');
+
+$t->check_logs;
+$t->{no_log_check} = 1;    # the master logs the worker's death at alert
+
+($old) = $t->worker_pids;
+kill 'KILL', $old;
+$end = time + 10;
+do { sleep 0.2; $doc = status_as() }
+    while (!$doc->{pid} || $doc->{pid} == $old || $doc->{zone}{used_records})
+          && time < $end;
+is($doc->{zone}{used_records}, 0, 'its records are reaped');
+is($doc->{sessions_unjudged}, 0,
+   'and its sessions without a record no longer counted');
+close $_ for @s;
 
 $t->finish;
 done_testing;
