@@ -664,8 +664,8 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
 
     if (warn) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "ws_heartbeat: zone \"%V\" has room for %uD bytes "
-                      "of tags a session, tags of a session left out",
+                      "ws_heartbeat: tags of a session left out: zone "
+                      "\"%V\" has room for %uD bytes of tags a session",
                       &zone->shm_zone->shm.name, sh->tags_room);
     }
 
@@ -1293,7 +1293,11 @@ ngx_http_ws_heartbeat_owner_locked(ngx_http_ws_heartbeat_shctx_t *sh,
 
         if ((o->records || o->untracked) && o->pid == pid) {
             o->records += records;
-            o->untracked += (o->untracked || untracked > 0) ? untracked : 0;
+
+            if (untracked > 0 || o->untracked) {
+                o->untracked += untracked;
+            }
+
             return;
         }
 

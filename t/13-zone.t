@@ -257,6 +257,9 @@ my ($zed) = connect_ws($port,
 ok($zed, 'a session with four tags');
 $doc = status_as('tag.user=zed');
 is($doc->{zone}{unnamed}, 1, 'counted as unnamed: its tags left out');
+like($t->error_log,
+     qr/\[warn\].*tags of a session left out: zone "ws" has room for \d+ bytes/,
+     'and warned of');
 is($doc->{sessions_matching}, 0, 'a filter by tag cannot find it');
 is($doc->{sessions_unjudged}, 1, 'and says it could not judge one');
 is(status_as('uri=/ws/z')->{sessions_unjudged}, 0,
