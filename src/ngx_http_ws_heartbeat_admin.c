@@ -25,9 +25,9 @@
 static ngx_int_t ngx_http_ws_heartbeat_delete_allowed(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q, ngx_http_ws_heartbeat_token_t *token);
 static ngx_uint_t ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
-    ngx_http_ws_heartbeat_query_t *q, u_char *ids);
+    ngx_http_ws_heartbeat_query_t *q, u_char *ids, ngx_uint_t *unjudged);
 static ngx_int_t ngx_http_ws_heartbeat_delete_answer(ngx_http_request_t *r,
-    ngx_uint_t n, u_char *ids);
+    ngx_uint_t n, ngx_uint_t unjudged, u_char *ids);
 
 
 ngx_int_t
@@ -36,7 +36,7 @@ ngx_http_ws_heartbeat_delete(ngx_http_request_t *r,
 {
     u_char                             *ids;
     ngx_int_t                           rc;
-    ngx_uint_t                          n;
+    ngx_uint_t                          n, unjudged;
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
 
     rc = ngx_http_ws_heartbeat_delete_allowed(r, q, token);
@@ -53,19 +53,20 @@ ngx_http_ws_heartbeat_delete(ngx_http_request_t *r,
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
 
-    n = ngx_http_ws_heartbeat_mark(wmcf->zone, q, ids);
+    n = ngx_http_ws_heartbeat_mark(wmcf->zone, q, ids, &unjudged);
 
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                   "ws_heartbeat: client %V, token \"%V\": DELETE \"%V\" "
-                  "closes %ui sessions",
-                  &r->connection->addr_text, &token->name, &r->args, n);
+                  "closes %ui sessions, %ui not judged",
+                  &r->connection->addr_text, &token->name, &r->args, n,
+                  unjudged);
 
     if (n) {
         ngx_http_ws_heartbeat_wake_others();
         ngx_http_ws_heartbeat_close_marked();
     }
 
-    return ngx_http_ws_heartbeat_delete_answer(r, n, ids);
+    return ngx_http_ws_heartbeat_delete_answer(r, n, unjudged, ids);
 }
 
 
@@ -103,12 +104,13 @@ ngx_http_ws_heartbeat_delete_allowed(ngx_http_request_t *r,
 
 /*
  * Under the mutex: the close frame in the next slot, and every matching
- * session marked with it; the first ids copied.  The count of matches.
+ * session marked with it; the first ids copied.  The count of matches,
+ * and in unjudged that of the open sessions the filters cannot judge.
  */
 
 static ngx_uint_t
 ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
-    ngx_http_ws_heartbeat_query_t *q, u_char *ids)
+    ngx_http_ws_heartbeat_query_t *q, u_char *ids, ngx_uint_t *unjudged)
 {
     uint32_t                          i, slot;
     uint64_t                          now;
@@ -166,17 +168,19 @@ ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
         sh->commanded++;
     }
 
+    *unjudged = ngx_http_ws_heartbeat_unjudged_locked(zone, q);
+
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return n;
 }
 
 
-/* {"closed":N,"ids":["...",...]} */
+/* {"closed":N,"unjudged":N,"ids":["...",...]} */
 
 static ngx_int_t
 ngx_http_ws_heartbeat_delete_answer(ngx_http_request_t *r, ngx_uint_t n,
-    u_char *ids)
+    ngx_uint_t unjudged, u_char *ids)
 {
     u_char      *p;
     ngx_buf_t   *b;
@@ -184,14 +188,16 @@ ngx_http_ws_heartbeat_delete_answer(ngx_http_request_t *r, ngx_uint_t n,
 
     listed = ngx_min(n, NGX_HTTP_WSHB_DELETE_IDS);
 
-    b = ngx_create_temp_buf(r->pool, sizeof("{\"closed\":,\"ids\":[]}\n")
-                                     + NGX_INT_T_LEN
+    b = ngx_create_temp_buf(r->pool, sizeof("{\"closed\":,\"unjudged\":,"
+                                            "\"ids\":[]}\n")
+                                     + 2 * NGX_INT_T_LEN
                                      + listed * (NGX_HTTP_WSHB_ID_LEN + 3));
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(b->last, "{\"closed\":%ui,\"ids\":[", n);
+    p = ngx_sprintf(b->last, "{\"closed\":%ui,\"unjudged\":%ui,\"ids\":[",
+                    n, unjudged);
 
     for (i = 0; i < listed; i++) {
         p = ngx_sprintf(p, "%s\"%*s\"", i ? "," : "",

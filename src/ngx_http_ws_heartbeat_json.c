@@ -135,8 +135,9 @@ ngx_http_ws_heartbeat_json_head(ngx_http_ws_heartbeat_out_t *out,
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(p, "],\"sessions_matching\":%ui,\"sessions\":[",
-                    sum->matching);
+    p = ngx_sprintf(p, "],\"sessions_matching\":%ui,"
+                       "\"sessions_unjudged\":%ui,\"sessions\":[",
+                    sum->matching, sum->unjudged);
     out->buf->last = p;
 
     return NGX_OK;

@@ -33,14 +33,16 @@ static void ngx_http_ws_heartbeat_key_free_locked(
 /*
  * A new session of a key: admitted below max; at max, refused or, with
  * evict, admitted with the key's oldest session marked to be closed (a
- * copy of its record in victim).  A key the zone has no room for is not
- * limited.  The key's entry in off, except for a session so admitted.
+ * copy of its record in victim).  A key that finds no entry free (more
+ * sessions of keys under way than the zone has records) cannot be
+ * counted: the caller refuses it, or admits it with "uncounted=admit".
+ * The key's entry in off, except for such a session.
  */
 
 ngx_uint_t
 ngx_http_ws_heartbeat_key_admit(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_uint_t limit, ngx_uint_t max, ngx_uint_t evict, ngx_uint_t code,
-    ngx_str_t *key, ngx_log_t *log, uint32_t *off,
+    ngx_uint_t admit, ngx_str_t *key, ngx_log_t *log, uint32_t *off,
     ngx_http_ws_heartbeat_record_t *victim)
 {
     uint32_t                         i, hash;
@@ -69,11 +71,17 @@ ngx_http_ws_heartbeat_key_admit(ngx_http_ws_heartbeat_zone_t *zone,
 
         (void) ngx_atomic_fetch_add(&sh->totals.unkeyed, 1);
 
+        if (!admit) {
+            (void) ngx_atomic_fetch_add(&sh->limit_rejected[limit], 1);
+            (void) ngx_atomic_fetch_add(&sh->totals.rejected, 1);
+        }
+
         if (warn) {
             ngx_log_error(NGX_LOG_WARN, log, 0,
                           "ws_heartbeat: zone \"%V\" has no room for a new "
-                          "key, its sessions are not limited",
-                          &zone->shm_zone->shm.name);
+                          "key, its sessions are %s",
+                          &zone->shm_zone->shm.name,
+                          admit ? "admitted without the limit" : "refused");
         }
 
         return NGX_HTTP_WSHB_KEY_UNKEYED;
@@ -292,7 +300,10 @@ ngx_http_ws_heartbeat_key_hash(ngx_uint_t limit, u_char *data, size_t len)
 }
 
 
-/* the entry of a key of a limit, made if there is none; NULL: no room */
+/*
+ * The entry of a key of a limit, taken from the free ones if there is
+ * none; NULL: none is free
+ */
 
 static ngx_http_ws_heartbeat_key_t *
 ngx_http_ws_heartbeat_key_find_locked(ngx_http_ws_heartbeat_zone_t *zone,
@@ -315,13 +326,14 @@ ngx_http_ws_heartbeat_key_find_locked(ngx_http_ws_heartbeat_zone_t *zone,
         }
     }
 
-    kp = ngx_slab_alloc_locked(zone->shpool,
-                               offsetof(ngx_http_ws_heartbeat_key_t, data)
-                               + key->len);
-    if (kp == NULL) {
-        *off = 0;
+    *off = sh->keys_free;
+
+    if (*off == 0) {
         return NULL;
     }
+
+    kp = ngx_http_ws_heartbeat_key_at(zone, *off);
+    sh->keys_free = kp->next;
 
     kp->next = *bucket;
     kp->sessions = 0;
@@ -331,7 +343,6 @@ ngx_http_ws_heartbeat_key_find_locked(ngx_http_ws_heartbeat_zone_t *zone,
     kp->len = (u_char) key->len;
     ngx_memcpy(kp->data, key->data, key->len);
 
-    *off = (uint32_t) ((u_char *) kp - (u_char *) zone->shpool);
     *bucket = *off;
 
     sh->limit_keys[limit]++;
@@ -389,5 +400,6 @@ ngx_http_ws_heartbeat_key_free_locked(ngx_http_ws_heartbeat_zone_t *zone,
 
     sh->limit_keys[kp->limit]--;
 
-    ngx_slab_free_locked(zone->shpool, kp);
+    kp->next = sh->keys_free;
+    sh->keys_free = off;
 }

@@ -26,7 +26,7 @@
 #define NGX_HTTP_WSHB_KEY_ADMITTED    0
 #define NGX_HTTP_WSHB_KEY_EVICTED     1   /* admitted, the oldest evicted */
 #define NGX_HTTP_WSHB_KEY_REFUSED     2
-#define NGX_HTTP_WSHB_KEY_UNKEYED     3   /* admitted: no room for the key */
+#define NGX_HTTP_WSHB_KEY_UNKEYED     3   /* not counted: no entry free */
 
 
 /* a key and its sessions, as the JSON status lists the most held */
@@ -40,7 +40,7 @@ typedef struct {
 
 ngx_uint_t ngx_http_ws_heartbeat_key_admit(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_uint_t limit, ngx_uint_t max, ngx_uint_t evict, ngx_uint_t code,
-    ngx_str_t *key, ngx_log_t *log, uint32_t *off,
+    ngx_uint_t admit, ngx_str_t *key, ngx_log_t *log, uint32_t *off,
     ngx_http_ws_heartbeat_record_t *victim);
 void ngx_http_ws_heartbeat_key_release(ngx_http_ws_heartbeat_zone_t *zone,
     uint32_t off);

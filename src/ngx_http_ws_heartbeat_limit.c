@@ -36,6 +36,7 @@ typedef struct {
 
 static char *ngx_http_ws_heartbeat_key_conf(ngx_conf_t *cf,
     ngx_command_t *cmd, ngx_str_t *param, ngx_http_ws_heartbeat_limit_t *l);
+static ngx_uint_t ngx_http_ws_heartbeat_key_spoofable(ngx_str_t *value);
 static ngx_int_t ngx_http_ws_heartbeat_refuse(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t *wlcf);
 static void ngx_http_ws_heartbeat_limit_cleanup(void *data);
@@ -78,7 +79,10 @@ ngx_http_ws_heartbeat_limits_pressed(void)
 }
 
 
-/* ws_heartbeat_max_sessions number [key=value] [evict] [code=code] */
+/*
+ * ws_heartbeat_max_sessions number [key=value [uncounted=refuse|admit]]
+ *     [evict] [code=code]
+ */
 
 char *
 ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -112,6 +116,7 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
 
     l->max = n;
     l->code = 1008;
+    l->uncounted = NGX_CONF_UNSET_UINT;
     code = 0;
 
     for (i = 2; i < cf->args->nelts; i++) {
@@ -128,6 +133,27 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
 
         if (ngx_strcmp(value[i].data, "evict") == 0 && !l->evict) {
             l->evict = 1;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "uncounted=", 10) == 0
+            && l->uncounted == NGX_CONF_UNSET_UINT)
+        {
+            if (ngx_strcmp(value[i].data + 10, "refuse") == 0) {
+                l->uncounted = 0;
+
+            } else if (ngx_strcmp(value[i].data + 10, "admit") == 0) {
+                l->uncounted = 1;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, it must be \"uncounted=refuse\" "
+                                   "or \"uncounted=admit\"",
+                                   &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
             continue;
         }
 
@@ -160,6 +186,28 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
                            "\"code=\" in \"%V\" directive needs \"evict\"",
                            &cmd->name);
         return NGX_CONF_ERROR;
+    }
+
+    if (l->uncounted != NGX_CONF_UNSET_UINT && l->key == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"uncounted=\" in \"%V\" directive needs "
+                           "\"key=\"", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (l->uncounted == NGX_CONF_UNSET_UINT) {
+        l->uncounted = 0;
+    }
+
+    /* whoever can choose the key of an eviction can evict anyone */
+
+    if (l->evict && ngx_http_ws_heartbeat_key_spoofable(&l->key->value)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%V\" directive: the key \"%V\" of \"evict\" "
+                           "is made only of what the client sends (request "
+                           "headers, arguments, cookies), so any client can "
+                           "evict anyone's sessions; use an authenticated "
+                           "identity", &cmd->name, &l->key->value);
     }
 
     /* a level has at most one limit of all its sessions, and one per key */
@@ -246,6 +294,73 @@ ngx_http_ws_heartbeat_key_conf(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * A key whose variables all come from the request as the client sent it:
+ * its headers ($http_*), arguments ($arg_*, $args, $query_string,
+ * $request_uri) or cookies ($cookie_*).  Text around them changes nothing.
+ */
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_key_spoofable(ngx_str_t *value)
+{
+    u_char      *p, *end, *name;
+    size_t       len;
+    ngx_uint_t   n;
+
+    p = value->data;
+    end = p + value->len;
+    n = 0;
+
+    while (p < end) {
+        if (*p++ != '$') {
+            continue;
+        }
+
+        if (p < end && *p == '{') {
+            name = ++p;
+
+            while (p < end && *p != '}') {
+                p++;
+            }
+
+            len = p - name;
+
+        } else {
+            name = p;
+
+            while (p < end
+                   && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                       || (*p >= '0' && *p <= '9') || *p == '_'))
+            {
+                p++;
+            }
+
+            len = p - name;
+        }
+
+        if (len == 0) {
+            continue;
+        }
+
+        n++;
+
+        if ((len > 5 && ngx_strncmp(name, "http_", 5) == 0)
+            || (len > 4 && ngx_strncmp(name, "arg_", 4) == 0)
+            || (len > 7 && ngx_strncmp(name, "cookie_", 7) == 0)
+            || (len == 4 && ngx_strncmp(name, "args", 4) == 0)
+            || (len == 12 && ngx_strncmp(name, "query_string", 12) == 0)
+            || (len == 11 && ngx_strncmp(name, "request_uri", 11) == 0))
+        {
+            continue;
+        }
+
+        return 0;
+    }
+
+    return n > 0;
 }
 
 
@@ -487,14 +602,23 @@ ngx_http_ws_heartbeat_key_handler(ngx_http_request_t *r)
     kc->zone = zone;
 
     rc = ngx_http_ws_heartbeat_key_admit(zone, limit->index, limit->max,
-                                         limit->evict, limit->code, &key,
+                                         limit->evict, limit->code,
+                                         limit->uncounted, &key,
                                          r->connection->log, &kc->key,
                                          &victim);
 
     switch (rc) {
 
     case NGX_HTTP_WSHB_KEY_UNKEYED:
-        return NGX_DECLINED;
+        if (limit->uncounted) {
+            return NGX_DECLINED;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "ws_heartbeat: no room to count a session per \"%V\", "
+                      "upgrade refused", &limit->key->value);
+
+        return ngx_http_ws_heartbeat_refuse(r, wlcf);
 
     case NGX_HTTP_WSHB_KEY_REFUSED:
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

@@ -392,10 +392,12 @@ ngx_http_ws_heartbeat_tag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_ws_heartbeat_loc_conf_t *wlcf = conf;
 
+    size_t                              len;
     ngx_str_t                          *value;
     ngx_uint_t                          i;
     ngx_http_ws_heartbeat_tag_t        *tag;
     ngx_http_compile_complex_value_t    ccv;
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
 
     value = cf->args->elts;
 
@@ -463,6 +465,19 @@ ngx_http_ws_heartbeat_tag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    /* the room the zone keeps for the tags of a session: the longest */
+
+    len = 0;
+    tag = wlcf->tags->elts;
+
+    for (i = 0; i < wlcf->tags->nelts; i++) {
+        len += 2 + tag[i].name.len + NGX_HTTP_WSHB_TAG_VALUE_LEN;
+    }
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_ws_heartbeat_module);
+    wmcf->tags_room = ngx_max(wmcf->tags_room, len);
 
     return NGX_CONF_OK;
 }
@@ -551,6 +566,9 @@ ngx_http_ws_heartbeat_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_ws_heartbeat_main_conf_t  *wmcf = conf;
 
+    ngx_uint_t                       i;
+    ngx_http_ws_heartbeat_limit_t  **lp;
+
     if (wmcf->zone) {
         wmcf->zone->ring_set = (wmcf->ring != NGX_CONF_UNSET_UINT);
     }
@@ -563,6 +581,15 @@ ngx_http_ws_heartbeat_init_main_conf(ngx_conf_t *cf, void *conf)
     if (wmcf->zone) {
         wmcf->zone->nevents = wmcf->ring;
         wmcf->zone->limits = &wmcf->limits;
+        wmcf->zone->tags_room = wmcf->tags_room;
+
+        lp = wmcf->limits.elts;
+
+        for (i = 0; i < wmcf->limits.nelts; i++) {
+            if (lp[i]->key) {
+                wmcf->zone->keyed = 1;
+            }
+        }
     }
 
     return NGX_CONF_OK;

@@ -51,6 +51,8 @@ typedef struct {
     ngx_http_complex_value_t         *key;        /* NULL: all sessions */
     ngx_uint_t                        evict;      /* the oldest, at max */
     ngx_uint_t                        code;       /* of an eviction */
+    ngx_uint_t                        uncounted;  /* admit what a limit per
+                                                     key cannot count */
 } ngx_http_ws_heartbeat_limit_t;
 
 
@@ -97,6 +99,7 @@ typedef struct {
     ngx_uint_t                        status;     /* a status location */
     ngx_array_t                       limits;     /* of ..._limit_t * */
     ngx_uint_t                        ring;       /* deltas kept */
+    size_t                            tags_room;  /* a level's longest */
 } ngx_http_ws_heartbeat_main_conf_t;
 
 

@@ -68,6 +68,7 @@ typedef struct {
     size_t                          names_size;
     ngx_uint_t                      unnamed;
     ngx_uint_t                      matching;   /* sessions passing filters */
+    ngx_uint_t                      unjudged;   /* that filters cannot see */
     time_t                          created;
     ngx_str_t                       zone_name;
     size_t                          zone_size;

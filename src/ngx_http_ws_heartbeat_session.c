@@ -750,10 +750,10 @@ ngx_http_ws_heartbeat_end(ngx_http_ws_heartbeat_ctx_t *ctx)
                                        (ngx_http_ws_heartbeat_msec()
                                         - ctx->start));
 
-        if (ctx->record != NGX_HTTP_WSHB_NO_RECORD) {
-            ngx_http_ws_heartbeat_record_free(zone, ctx->record);
-            ctx->record = NGX_HTTP_WSHB_NO_RECORD;
-        }
+        /* without a record too: it is no longer counted as open */
+
+        ngx_http_ws_heartbeat_record_free(zone, ctx->record);
+        ctx->record = NGX_HTTP_WSHB_NO_RECORD;
     }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,

@@ -622,7 +622,7 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
     sum->used = sh->used;
     sum->nrecords = sh->nrecords;
     sum->nnames = sh->nnames;
-    sum->names_size = sh->names_size;
+    sum->names_size = (size_t) sh->nnames * sh->names_slot;
     sum->unnamed = sh->unnamed;
     sum->seq = sh->seq;
     sum->nevents = sh->nevents;
@@ -637,6 +637,7 @@ ngx_http_ws_heartbeat_summary(ngx_http_request_t *r,
     }
 
     sum->matching = sh->used;
+    sum->unjudged = ngx_http_ws_heartbeat_unjudged_locked(zone, q);
 
     if (!sh->peers_lost) {
         ngx_http_ws_heartbeat_peer_counts_locked(zone, sum);

@@ -27,7 +27,9 @@ static ngx_http_ws_heartbeat_event_t *ngx_http_ws_heartbeat_zone_ring(
     ngx_shm_zone_t *shm_zone, ngx_http_ws_heartbeat_zone_t *zone,
     size_t *nev);
 static ngx_http_ws_heartbeat_shctx_t *ngx_http_ws_heartbeat_zone_records(
-    ngx_slab_pool_t *shpool, size_t n);
+    ngx_slab_pool_t *shpool, size_t n, size_t slot, size_t key);
+static void ngx_http_ws_heartbeat_zone_entries(ngx_slab_pool_t *shpool,
+    u_char *p, size_t n, size_t size, uint32_t *head);
 static ngx_int_t ngx_http_ws_heartbeat_zone_reuse(ngx_shm_zone_t *shm_zone,
     ngx_http_ws_heartbeat_zone_t *zone);
 static ngx_int_t ngx_http_ws_heartbeat_zone_counters(
@@ -36,15 +38,16 @@ static ngx_int_t ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static size_t ngx_http_ws_heartbeat_tags(ngx_http_request_t *r,
     ngx_array_t *tags, u_char *out);
+static size_t ngx_http_ws_heartbeat_tags_fit(u_char *tags, size_t len,
+    size_t room);
 static uint32_t ngx_http_ws_heartbeat_names_ref_locked(
     ngx_http_ws_heartbeat_zone_t *zone, uint32_t hash, ngx_str_t *host,
-    ngx_str_t *uri, ngx_str_t *tags);
+    ngx_str_t *uri, ngx_str_t *tags, ngx_uint_t cut);
 static void ngx_http_ws_heartbeat_names_unref_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_record_t *rec);
 static uint32_t ngx_http_ws_heartbeat_names_hash(u_char *host,
     size_t host_len, u_char *uri, size_t uri_len, u_char *tags,
     size_t tags_len);
-static size_t ngx_http_ws_heartbeat_chunk(size_t size);
 static void ngx_http_ws_heartbeat_text_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_record_t *rec,
     ngx_http_ws_heartbeat_text_t *text);
@@ -53,7 +56,8 @@ static void ngx_http_ws_heartbeat_addr(ngx_http_ws_heartbeat_addr_t *a,
 static ngx_uint_t ngx_http_ws_heartbeat_reap_scan_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_pid_t which);
 static void ngx_http_ws_heartbeat_owner_locked(
-    ngx_http_ws_heartbeat_shctx_t *sh, ngx_pid_t pid, ngx_int_t delta);
+    ngx_http_ws_heartbeat_shctx_t *sh, ngx_pid_t pid, ngx_int_t records,
+    ngx_int_t untracked);
 static void ngx_http_ws_heartbeat_peer_count_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_addr_t *addr,
     ngx_int_t delta);
@@ -197,7 +201,7 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_ws_heartbeat_zone_t  *ozone = data;
 
-    size_t                          len, n, nev, nb;
+    size_t                          len, n, nev, nb, slot, key;
     uint32_t                       *names, *keys;
     ngx_slab_pool_t                *shpool;
     ngx_http_ws_heartbeat_event_t  *events;
@@ -237,16 +241,23 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     /*
-     * As many records as the rest holds with 64 bytes each left for
-     * hosts, URIs and tags: sessions with the same ones share them, so
-     * that is room for distinct ones of up to 48 bytes per session.
+     * As many records as the rest holds with, for each, an entry of names
+     * with room for the longest host, URI and tags of the configuration
+     * and, if it has a limit per key, an entry of a key with room for the
+     * longest key: whatever clients send, every session that has a record
+     * has its names and its key, and none can take another's.
      */
+
+    slot = ngx_align(offsetof(ngx_http_ws_heartbeat_names_t, data)
+                     + NGX_HTTP_WSHB_HOST_LEN + NGX_HTTP_WSHB_URI_LEN
+                     + zone->tags_room, 8);
+    key = zone->keyed ? sizeof(ngx_http_ws_heartbeat_key_t) : 0;
 
     len = nev * sizeof(ngx_http_ws_heartbeat_event_t)
           + offsetof(ngx_http_ws_heartbeat_shctx_t, records);
 
     n = (shm_zone->shm.size > len ? shm_zone->shm.size - len : 0)
-        / (sizeof(ngx_http_ws_heartbeat_record_t) + 64);
+        / (sizeof(ngx_http_ws_heartbeat_record_t) + slot + key);
 
     for (nb = 16; nb < n / 4; nb <<= 1) { /* void */ }
 
@@ -260,14 +271,15 @@ ngx_http_ws_heartbeat_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    sh = ngx_http_ws_heartbeat_zone_records(shpool, n);
+    sh = ngx_http_ws_heartbeat_zone_records(shpool, n, slot, key);
     if (sh == NULL) {
         return NGX_ERROR;
     }
 
-    /* the names may not fit: that is counted and warned of, not logged */
-
-    shpool->log_nomem = 0;
+    sh->tags_room = (uint32_t) (slot
+                                - offsetof(ngx_http_ws_heartbeat_names_t, data)
+                                - NGX_HTTP_WSHB_HOST_LEN
+                                - NGX_HTTP_WSHB_URI_LEN);
 
     sh->created = ngx_time();
     sh->nevents = (uint32_t) nev;
@@ -318,12 +330,15 @@ ngx_http_ws_heartbeat_zone_ring(ngx_shm_zone_t *shm_zone,
 
 /*
  * The table with up to n records, fewer if the slab has no room for as
- * many (other allocations take their share), all of them free
+ * many (other allocations take their share), all of them free, and after
+ * them as many entries of names of slot bytes and, with key, of keys
  */
 
 static ngx_http_ws_heartbeat_shctx_t *
-ngx_http_ws_heartbeat_zone_records(ngx_slab_pool_t *shpool, size_t n)
+ngx_http_ws_heartbeat_zone_records(ngx_slab_pool_t *shpool, size_t n,
+    size_t slot, size_t key)
 {
+    u_char                         *p;
     size_t                          i, len;
     ngx_http_ws_heartbeat_shctx_t  *sh;
 
@@ -331,7 +346,7 @@ ngx_http_ws_heartbeat_zone_records(ngx_slab_pool_t *shpool, size_t n)
 
     for ( ;; ) {
         len = offsetof(ngx_http_ws_heartbeat_shctx_t, records)
-              + n * sizeof(ngx_http_ws_heartbeat_record_t);
+              + n * (sizeof(ngx_http_ws_heartbeat_record_t) + slot + key);
 
         sh = ngx_slab_calloc(shpool, len);
         if (sh) {
@@ -354,7 +369,41 @@ ngx_http_ws_heartbeat_zone_records(ngx_slab_pool_t *shpool, size_t n)
 
     sh->free = 0;
 
+    p = (u_char *) &sh->records[n];
+
+    ngx_http_ws_heartbeat_zone_entries(shpool, p, n, slot, &sh->names_free);
+    sh->names_slot = (uint32_t) slot;
+
+    if (key) {
+        ngx_http_ws_heartbeat_zone_entries(shpool, p + n * slot, n, key,
+                                           &sh->keys_free);
+        sh->nkeys = (uint32_t) n;
+    }
+
     return sh;
+}
+
+
+/*
+ * n entries of size bytes at p on a free list through their first field,
+ * an offset in the zone as the hash chains have
+ */
+
+static void
+ngx_http_ws_heartbeat_zone_entries(ngx_slab_pool_t *shpool, u_char *p,
+    size_t n, size_t size, uint32_t *head)
+{
+    size_t    i;
+    uint32_t  off;
+
+    off = (uint32_t) (p - (u_char *) shpool);
+    *head = off;
+
+    for (i = 0; i < n; i++) {
+        *(uint32_t *) (p + i * size) = (i + 1 < n)
+                                       ? off + (uint32_t) ((i + 1) * size)
+                                       : 0;
+    }
 }
 
 
@@ -379,6 +428,25 @@ ngx_http_ws_heartbeat_zone_reuse(ngx_shm_zone_t *shm_zone,
                       "waits for a new zone: zone \"%V\" keeps its ring "
                       "of %uD deltas until a restart", zone->nevents,
                       &shm_zone->shm.name, zone->sh->nevents);
+    }
+
+    /* the room of each session is fixed when the zone is made, too */
+
+    if (zone->tags_room > zone->sh->tags_room) {
+        ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
+                      "ws_heartbeat: tags of %uz bytes wait for a new "
+                      "zone: zone \"%V\" keeps room for %uD bytes of tags "
+                      "a session until a restart, the rest are left out",
+                      zone->tags_room, &shm_zone->shm.name,
+                      zone->sh->tags_room);
+    }
+
+    if (zone->keyed && zone->sh->nkeys == 0) {
+        ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
+                      "ws_heartbeat: limits per key wait for a new zone: "
+                      "zone \"%V\" was made without room for keys, their "
+                      "sessions cannot be counted until a restart",
+                      &shm_zone->shm.name);
     }
 
     return ngx_http_ws_heartbeat_zone_counters(shm_zone, zone);
@@ -489,9 +557,10 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     uint32_t ends, uint32_t end, uint32_t key)
 {
     u_char                           buf[NGX_HTTP_WSHB_TAGS_LEN];
+    size_t                           len;
     uint32_t                         i, hash;
     ngx_str_t                        host, uri, tag;
-    ngx_uint_t                       warn;
+    ngx_uint_t                       warn, cut;
     ngx_http_ws_heartbeat_shctx_t   *sh;
     ngx_http_ws_heartbeat_record_t  *rec, tmp;
 
@@ -517,7 +586,12 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
                                         NGX_HTTP_WSHB_URI_LEN);
 
     tag.data = buf;
-    tag.len = tags ? ngx_http_ws_heartbeat_tags(r, tags, buf) : 0;
+    len = tags ? ngx_http_ws_heartbeat_tags(r, tags, buf) : 0;
+
+    /* whole tags, as many as the room the zone was made with holds */
+
+    tag.len = ngx_http_ws_heartbeat_tags_fit(buf, len, sh->tags_room);
+    cut = (tag.len < len);
 
     hash = ngx_http_ws_heartbeat_names_hash(host.data, host.len, uri.data,
                                             uri.len, tag.data, tag.len);
@@ -527,6 +601,11 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     i = sh->free;
 
     if (i == NGX_HTTP_WSHB_NO_RECORD) {
+
+        /* open, and no filter can judge it: counted until it ends */
+
+        sh->untracked++;
+        ngx_http_ws_heartbeat_owner_locked(sh, ngx_pid, 0, 1);
 
         if (sh->warned == 0
             || (ngx_msec_int_t) (ngx_current_msec - sh->warned) >= 60000)
@@ -553,11 +632,12 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     sh->used++;
 
     tmp.names = ngx_http_ws_heartbeat_names_ref_locked(zone, hash, &host,
-                                                       &uri, &tag);
+                                                       &uri, &tag, cut);
     warn = 0;
 
-    if (tmp.names == 0) {
+    if (cut) {
         sh->unnamed++;
+        sh->cut++;
 
         if (sh->names_warned == 0
             || (ngx_msec_int_t) (ngx_current_msec - sh->names_warned)
@@ -570,7 +650,7 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
 
     *rec = tmp;
 
-    ngx_http_ws_heartbeat_owner_locked(sh, ngx_pid, 1);
+    ngx_http_ws_heartbeat_owner_locked(sh, ngx_pid, 1, 0);
     ngx_http_ws_heartbeat_peer_count_locked(zone, &rec->upstream, 1);
     (void) ngx_atomic_fetch_add(&sh->states[rec->state], 1);
 
@@ -584,9 +664,9 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
 
     if (warn) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "ws_heartbeat: zone \"%V\" has no room for the host, "
-                      "URI and tags of a session, shown empty",
-                      &zone->shm_zone->shm.name);
+                      "ws_heartbeat: tags of a session left out: zone "
+                      "\"%V\" has room for %uD bytes of tags a session",
+                      &zone->shm_zone->shm.name, sh->tags_room);
     }
 
     return i;
@@ -703,6 +783,32 @@ ngx_http_ws_heartbeat_tag_next(u_char *p, u_char *end,
 }
 
 
+/* the length of the first whole tags of tags[0..len) that fit in room */
+
+static size_t
+ngx_http_ws_heartbeat_tags_fit(u_char *tags, size_t len, size_t room)
+{
+    u_char                             *p, *next, *end;
+    ngx_http_ws_heartbeat_tag_value_t   tag;
+
+    p = tags;
+    end = tags + len;
+
+    while ((next = ngx_http_ws_heartbeat_tag_next(p, end, &tag))
+           && (size_t) (next - tags) <= room)
+    {
+        p = next;
+    }
+
+    return p - tags;
+}
+
+
+/*
+ * The record of a session that ends is freed; a session without a record
+ * (NGX_HTTP_WSHB_NO_RECORD) is no longer counted among those open
+ */
+
 void
 ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
     uint32_t i)
@@ -713,12 +819,22 @@ ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
+    if (i == NGX_HTTP_WSHB_NO_RECORD) {
+        if (sh->untracked) {
+            sh->untracked--;
+        }
+
+        ngx_http_ws_heartbeat_owner_locked(sh, ngx_pid, 0, -1);
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return;
+    }
+
     ngx_http_ws_heartbeat_emit_locked(zone, NGX_HTTP_WSHB_DELETED,
                                       &sh->records[i], NULL);
 
     ngx_http_ws_heartbeat_names_unref_locked(zone, &sh->records[i]);
     ngx_http_ws_heartbeat_key_unlink_locked(zone, i, 0);
-    ngx_http_ws_heartbeat_owner_locked(sh, sh->records[i].pid, -1);
+    ngx_http_ws_heartbeat_owner_locked(sh, sh->records[i].pid, -1, 0);
     ngx_http_ws_heartbeat_peer_count_locked(zone, &sh->records[i].upstream,
                                             -1);
     (void) ngx_atomic_fetch_add(&sh->states[sh->records[i].state],
@@ -730,6 +846,24 @@ ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
     sh->used--;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * How many open sessions the filters of q cannot judge, none of which a
+ * DELETE can close: those the zone had no record for, and, for a filter
+ * by tag, those with tags left out.  Called with the mutex held.
+ */
+
+ngx_uint_t
+ngx_http_ws_heartbeat_unjudged_locked(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_query_t *q)
+{
+    ngx_http_ws_heartbeat_shctx_t  *sh;
+
+    sh = zone->sh;
+
+    return sh->untracked + ((q && q->ntags) ? sh->cut : 0);
 }
 
 
@@ -787,15 +921,16 @@ ngx_http_ws_heartbeat_emit_locked(ngx_http_ws_heartbeat_zone_t *zone,
 
 
 /*
- * A host and URI for a new record: a reference to the entry that holds
- * them, made if there is none; 0 if the zone has no room for it.
+ * A host, URI and tags for a new record: a reference to the entry that
+ * holds them, made if there is none.  There is an entry for every record,
+ * each with room for the longest: a record always finds one.
  */
 
 static uint32_t
 ngx_http_ws_heartbeat_names_ref_locked(ngx_http_ws_heartbeat_zone_t *zone,
-    uint32_t hash, ngx_str_t *host, ngx_str_t *uri, ngx_str_t *tags)
+    uint32_t hash, ngx_str_t *host, ngx_str_t *uri, ngx_str_t *tags,
+    ngx_uint_t cut)
 {
-    size_t                          size;
     u_char                         *base;
     uint32_t                        off, *bucket;
     ngx_http_ws_heartbeat_names_t  *nm;
@@ -811,6 +946,7 @@ ngx_http_ws_heartbeat_names_ref_locked(ngx_http_ws_heartbeat_zone_t *zone,
         if (nm->host_len == host->len
             && nm->uri_len == uri->len
             && nm->tags_len == tags->len
+            && nm->cut == cut
             && ngx_memcmp(nm->data, host->data, host->len) == 0
             && ngx_memcmp(nm->data + host->len, uri->data, uri->len) == 0
             && ngx_memcmp(nm->data + host->len + uri->len, tags->data,
@@ -822,16 +958,19 @@ ngx_http_ws_heartbeat_names_ref_locked(ngx_http_ws_heartbeat_zone_t *zone,
         }
     }
 
-    size = offsetof(ngx_http_ws_heartbeat_names_t, data)
-           + host->len + uri->len + tags->len;
+    off = sh->names_free;
 
-    nm = ngx_slab_alloc_locked(zone->shpool, size);
-    if (nm == NULL) {
+    if (off == 0) {
+        /* not reached: the records are as many as the entries */
         return 0;
     }
 
+    nm = (ngx_http_ws_heartbeat_names_t *) (base + off);
+    sh->names_free = nm->next;
+
     nm->next = *bucket;
     nm->refs = 1;
+    nm->cut = (u_char) cut;
     nm->host_len = (u_char) host->len;
     nm->uri_len = (u_char) uri->len;
     nm->tags_len = (uint16_t) tags->len;
@@ -839,11 +978,9 @@ ngx_http_ws_heartbeat_names_ref_locked(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_memcpy(nm->data + host->len, uri->data, uri->len);
     ngx_memcpy(nm->data + host->len + uri->len, tags->data, tags->len);
 
-    off = (uint32_t) ((u_char *) nm - base);
     *bucket = off;
 
     sh->nnames++;
-    sh->names_size += ngx_http_ws_heartbeat_chunk(size);
 
     return off;
 }
@@ -868,6 +1005,10 @@ ngx_http_ws_heartbeat_names_unref_locked(ngx_http_ws_heartbeat_zone_t *zone,
 
     rec->names = 0;
 
+    if (nm->cut && sh->cut) {
+        sh->cut--;
+    }
+
     if (--nm->refs) {
         return;
     }
@@ -888,11 +1029,9 @@ ngx_http_ws_heartbeat_names_unref_locked(ngx_http_ws_heartbeat_zone_t *zone,
     *link = nm->next;
 
     sh->nnames--;
-    sh->names_size -= ngx_http_ws_heartbeat_chunk(
-                          offsetof(ngx_http_ws_heartbeat_names_t, data)
-                          + nm->host_len + nm->uri_len + nm->tags_len);
 
-    ngx_slab_free_locked(zone->shpool, nm);
+    nm->next = sh->names_free;
+    sh->names_free = (uint32_t) ((u_char *) nm - base);
 }
 
 
@@ -911,19 +1050,6 @@ ngx_http_ws_heartbeat_names_hash(u_char *host, size_t host_len, u_char *uri,
     ngx_crc32_final(hash);
 
     return hash;
-}
-
-
-/* the slab chunk that holds size bytes: a power of two, at least 8 */
-
-static size_t
-ngx_http_ws_heartbeat_chunk(size_t size)
-{
-    size_t  chunk;
-
-    for (chunk = 8; chunk < size; chunk <<= 1) { /* void */ }
-
-    return chunk;
 }
 
 
@@ -1001,7 +1127,7 @@ ngx_http_ws_heartbeat_zone_reap_locked(ngx_http_ws_heartbeat_zone_t *zone)
 
     sh = zone->sh;
 
-    if (sh->used == 0) {
+    if (sh->used == 0 && sh->untracked == 0) {
         return 0;
     }
 
@@ -1014,14 +1140,21 @@ ngx_http_ws_heartbeat_zone_reap_locked(ngx_http_ws_heartbeat_zone_t *zone)
     for (k = 0; k < NGX_HTTP_WSHB_OWNERS; k++) {
         o = &sh->owners[k];
 
-        if (o->records == 0 || o->pid == ngx_pid
+        if ((o->records == 0 && o->untracked == 0) || o->pid == ngx_pid
             || kill(o->pid, 0) == 0 || ngx_errno != NGX_ESRCH)
         {
             continue;
         }
 
-        n += ngx_http_ws_heartbeat_reap_scan_locked(zone, o->pid);
+        if (o->records) {
+            n += ngx_http_ws_heartbeat_reap_scan_locked(zone, o->pid);
+        }
+
+        /* its sessions without a record ended with it */
+
+        sh->untracked -= ngx_min(sh->untracked, o->untracked);
         o->records = 0;
+        o->untracked = 0;
     }
 
     return n;
@@ -1141,11 +1274,14 @@ ngx_http_ws_heartbeat_duration(ngx_http_ws_heartbeat_zone_t *zone,
 }
 
 
-/* one record more (1) or fewer (-1) of a worker */
+/*
+ * One record, or one session without a record, more (1) or fewer (-1) of
+ * a worker
+ */
 
 static void
 ngx_http_ws_heartbeat_owner_locked(ngx_http_ws_heartbeat_shctx_t *sh,
-    ngx_pid_t pid, ngx_int_t delta)
+    ngx_pid_t pid, ngx_int_t records, ngx_int_t untracked)
 {
     ngx_uint_t                      k;
     ngx_http_ws_heartbeat_owner_t  *o, *free;
@@ -1155,20 +1291,26 @@ ngx_http_ws_heartbeat_owner_locked(ngx_http_ws_heartbeat_shctx_t *sh,
     for (k = 0; k < NGX_HTTP_WSHB_OWNERS; k++) {
         o = &sh->owners[k];
 
-        if (o->records && o->pid == pid) {
-            o->records += delta;
+        if ((o->records || o->untracked) && o->pid == pid) {
+            o->records += records;
+
+            if (untracked > 0 || o->untracked) {
+                o->untracked += untracked;
+            }
+
             return;
         }
 
-        if (o->records == 0 && free == NULL) {
+        if (o->records == 0 && o->untracked == 0 && free == NULL) {
             free = o;
         }
     }
 
-    if (delta > 0) {
+    if (records > 0 || untracked > 0) {
         if (free) {
             free->pid = pid;
-            free->records = 1;
+            free->records = (records > 0);
+            free->untracked = (untracked > 0);
 
         } else {
             sh->owners_full = 1;

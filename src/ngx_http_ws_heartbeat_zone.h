@@ -62,8 +62,11 @@
 /* a record's command that evicts it: this, plus its limit's counter */
 #define NGX_HTTP_WSHB_EVICT           0x80
 
-/* the longest key of a limit per key (ws_heartbeat_max_sessions key=) */
-#define NGX_HTTP_WSHB_LIMIT_KEY_LEN   255
+/*
+ * The longest key of a limit per key (ws_heartbeat_max_sessions key=):
+ * every entry of a key has room for one so long
+ */
+#define NGX_HTTP_WSHB_LIMIT_KEY_LEN   64
 
 #define NGX_HTTP_WSHB_STATE_FREE      0
 #define NGX_HTTP_WSHB_STATE_HEALTHY   1
@@ -151,8 +154,11 @@ typedef struct {
 
 
 /*
- * A host, URI and tags that live sessions share, in a slab chunk of 16 to
- * 512 bytes, found through a hash table.  Changed under the zone mutex
+ * A host, URI and tags that live sessions share, found through a hash
+ * table.  The zone has one entry for each record, each with room for the
+ * longest host, URI and tags of the configuration that made the zone
+ * (sh->names_slot bytes), so that no session can take another's.  A free
+ * entry is on the free list through "next".  Changed under the zone mutex
  * only.
  */
 
@@ -162,25 +168,26 @@ typedef struct {
     u_char                        host_len;
     u_char                        uri_len;
     uint16_t                      tags_len;
-    u_char                        data[4];      /* host, URI, tags */
+    u_char                        cut;          /* tags left out: no room */
+    u_char                        data[3];      /* host, URI, tags */
 } ngx_http_ws_heartbeat_names_t;
 
 
 /*
- * A key of a limit per key, with the sessions it holds: in a slab chunk of
- * 32 to 512 bytes, found through a hash table, freed with its last
- * session.  Changed under the zone mutex only; "sessions" is also read
- * without it.
+ * A key of a limit per key, with the sessions it holds: one of as many
+ * entries as the zone has records, found through a hash table, freed with
+ * its last session.  Changed under the zone mutex only; "sessions" is also
+ * read without it.
  */
 
 typedef struct {
-    uint32_t                      next;         /* hash chain; 0: end */
+    uint32_t                      next;         /* hash chain, free list */
     uint32_t                      sessions;     /* admitted, not yet ended */
     uint32_t                      first;        /* its records, oldest */
     uint32_t                      last;         /* first; or NO_RECORD */
     u_char                        limit;        /* its limit's counter */
     u_char                        len;
-    u_char                        data[2];
+    u_char                        data[NGX_HTTP_WSHB_LIMIT_KEY_LEN];
 } ngx_http_ws_heartbeat_key_t;
 
 
@@ -201,6 +208,7 @@ typedef struct {
 typedef struct {
     ngx_pid_t                     pid;
     uint32_t                      records;
+    uint32_t                      untracked;    /* open, without a record */
 } ngx_http_ws_heartbeat_owner_t;
 
 
@@ -303,9 +311,13 @@ typedef struct {
     ngx_http_ws_heartbeat_event_t  *events;
     uint32_t                     *names;        /* hash table of names */
     uint32_t                      names_mask;
-    uint32_t                      nnames;       /* entries */
-    size_t                        names_size;   /* their slab chunks */
-    ngx_atomic_t                  unnamed;      /* no room for the names */
+    uint32_t                      nnames;       /* entries used */
+    uint32_t                      names_free;   /* an entry's offset; 0 */
+    uint32_t                      names_slot;   /* bytes an entry has */
+    uint32_t                      tags_room;    /* of them for tags */
+    ngx_atomic_t                  unnamed;      /* tags left out */
+    uint32_t                      cut;          /* live, with tags left out */
+    uint32_t                      untracked;    /* live, without a record */
     ngx_atomic_t                  states[NGX_HTTP_WSHB_NSTATES]; /* records */
     ngx_http_ws_heartbeat_owner_t  owners[NGX_HTTP_WSHB_OWNERS];
     ngx_uint_t                    owners_full;  /* reaping looks at all */
@@ -314,6 +326,8 @@ typedef struct {
     ngx_uint_t                    peers_lost;   /* counts need a look */
     uint32_t                     *keys;         /* hash table of keys */
     uint32_t                      keys_mask;
+    uint32_t                      keys_free;    /* an entry's offset; 0 */
+    uint32_t                      nkeys;        /* entries: 0 or nrecords */
     ngx_msec_t                    keys_warned;  /* last "no room" warning */
     ngx_atomic_t                  commanded;    /* DELETEs that matched */
     uint32_t                      next_command;
@@ -329,6 +343,8 @@ typedef struct {
     ngx_uint_t                    nevents;      /* ws_heartbeat_stream_ring */
     ngx_uint_t                    ring_set;     /* by the configuration */
     ngx_array_t                  *limits;       /* of ..._limit_t * */
+    size_t                        tags_room;    /* the longest tags */
+    ngx_uint_t                    keyed;        /* has a limit per key */
 } ngx_http_ws_heartbeat_zone_t;
 
 
@@ -340,6 +356,8 @@ uint32_t ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     uint32_t ends, uint32_t end, uint32_t key);
 void ngx_http_ws_heartbeat_record_free(ngx_http_ws_heartbeat_zone_t *zone,
     uint32_t i);
+ngx_uint_t ngx_http_ws_heartbeat_unjudged_locked(
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_query_t *q);
 ngx_uint_t ngx_http_ws_heartbeat_zone_reap_locked(
     ngx_http_ws_heartbeat_zone_t *zone);
 void ngx_http_ws_heartbeat_view_locked(ngx_http_ws_heartbeat_zone_t *zone,

@@ -125,6 +125,10 @@ my @bad = (
       qr/invalid parameter "sometimes" in "ws_heartbeat_max_sessions"/ ],
     [ 'ws_heartbeat_max_sessions 5 key=$arg_u evict evict;',
       qr/invalid parameter "evict" in "ws_heartbeat_max_sessions"/ ],
+    [ 'ws_heartbeat_max_sessions 5 key=$arg_u uncounted=maybe;',
+      qr/invalid value "uncounted=maybe" in "ws_heartbeat_max_sessions"/ ],
+    [ 'ws_heartbeat_max_sessions 5 uncounted=admit;',
+      qr/"uncounted=" in "ws_heartbeat_max_sessions" directive needs "key="/ ],
     [ "ws_heartbeat_max_sessions 5 key=\$arg_u;\n"
       . "    ws_heartbeat_max_sessions 3 key=\$arg_v;",
       qr/"ws_heartbeat_max_sessions" directive with "key=" is duplicate/ ],
@@ -139,6 +143,44 @@ for my $case (@bad) {
         . "    server { listen 127.0.0.1:%%PORT_http%%; }\n");
     isnt($rc, 0, "nginx -t fails: $name");
     like($out, $re, "and names the directive: $name");
+}
+
+# an evict key that the client chooses lets anyone evict anyone: nginx -t
+# passes and warns, naming the directive and the key
+
+sub evict_conf {
+    my ($limit) = @_;
+    return conf_test(<<"EOF");
+    ws_heartbeat_zone ws:1m;
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location /ws/ {
+            proxy_pass http://127.0.0.1:1;
+            ws_heartbeat on;
+            $limit;
+        }
+    }
+EOF
+}
+
+for my $key ('$http_x_user_id', '$arg_user', '$cookie_sid',
+             '${http_x_tenant}:$args', 'user-$query_string')
+{
+    my ($rc, $out) = evict_conf("ws_heartbeat_max_sessions 2 key=$key evict");
+    is($rc, 0, "an evict key of $key passes nginx -t") or diag $out;
+    my $said = qq{"ws_heartbeat_max_sessions" directive: the key "$key" }
+               . 'of "evict" is made only of what the client sends';
+    like($out, qr/\[warn\] .*\Q$said\E/, "and is warned of: $key");
+}
+
+for my $limit ('ws_heartbeat_max_sessions 2 key=$remote_user evict',
+               'ws_heartbeat_max_sessions 2 key=$http_x_tenant:$remote_user '
+               . 'evict',
+               'ws_heartbeat_max_sessions 2 key=$http_x_user_id')
+{
+    my ($rc, $out) = evict_conf($limit);
+    is($rc, 0, "$limit passes nginx -t") or diag $out;
+    unlike($out, qr/\[warn\]/, 'without a warning');
 }
 
 ($rc, $out) = conf_test(<<'EOF');

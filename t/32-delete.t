@@ -154,7 +154,7 @@ is(live('sessions=1000'), join(',', sort qw(a1 a2 b1 c1 d1 e1), @bulk),
 
 $r = delete_req("/status?id=$id{e1}", $admin);
 is($r->{status}, 200, 'DELETE by id: 200');
-is_deeply($r->{json}, { closed => 1, ids => [ $id{e1} ] },
+is_deeply($r->{json}, { closed => 1, unjudged => 0, ids => [ $id{e1} ] },
           'the count and the id');
 my ($c, $u) = closes(5, 'e1');
 is($c->{e1}, '1001 closed by operator', 'the client got 1001');
@@ -193,7 +193,8 @@ is($c->{b1}, '1001 closed by operator', 'bob closed');
 is(live('sessions=1000'), 'c1,d1', 'carol and dave are left');
 
 $r = delete_req('/status?upstream=127.0.0.1:1', $admin);
-is_deeply($r->{json}, { closed => 0, ids => [] }, 'no session to that peer');
+is_deeply($r->{json}, { closed => 0, unjudged => 0, ids => [] },
+          'no session to that peer');
 $r = delete_req('/status?upstream=127.0.0.1:' . $t->port('app')
                 . '&tag.user=carol', $admin);
 is($r->{json}{closed}, 1, 'DELETE by upstream and tag');

@@ -1,8 +1,10 @@
 #!/usr/bin/perl
 
-# A limit per key in a zone without room for another key: the session is
-# admitted and not limited, counted as unkeyed, and the error log warns
-# once, not once per session.  Keys that have their entry stay limited.
+# A limit per key in a zone without room for another key (as many keys
+# hold sessions as the zone has records): the session cannot be counted
+# and is refused with 503, or, with "uncounted=admit", admitted and not
+# limited; counted as unkeyed either way, and the error log warns once,
+# not once per session.  Keys that have their entry stay limited.
 
 use strict;
 use warnings;
@@ -27,6 +29,13 @@ $t->write_conf(<<'EOF');
             ws_heartbeat_max_sessions 1 key=$http_x_user;
         }
 
+        location /open/ {
+            proxy_pass http://127.0.0.1:%%PORT_app%%;
+            %%WS_PROXY%%
+            ws_heartbeat on;
+            ws_heartbeat_max_sessions 1 key=$http_x_user uncounted=admit;
+        }
+
         location = /status {
             ws_heartbeat_status;
         }
@@ -38,42 +47,43 @@ $t->run('http');
 
 my $port = $t->port('http');
 
-# a session of a user with a 100-byte name: a 128-byte chunk of the zone
+# a session of a user with a 60-byte name, where asked
 
-sub user { sprintf '%s-%03d', 'u' x 96, $_[0] }
+sub user { sprintf '%s-%03d', 'u' x 56, $_[0] }
 
 sub open_as {
-    my ($n) = @_;
+    my ($n, $where) = @_;
     my ($s) = eval {
-        connect_ws($port, path => '/ws/', headers => 'X-User: ' . user($n)
-                                                     . "\r\n")
+        connect_ws($port, path => '/' . ($where // 'ws') . '/',
+                   headers => 'X-User: ' . user($n) . "\r\n")
     };
-    return $s;
+    return $s // ($@ =~ m{^not 101: HTTP/1\.\d (\d+)})[0];
 }
 
 my $max = $t->status('/status?sessions=0')->{zone}{max_records};
-my (@s, $doc);
+my @s = map { open_as($_) } 1 .. $max;
 
-for my $n (1 .. $max - 5) {
-    push @s, open_as($n) // last;
-    $doc = $t->status('/status?sessions=0');
-    last if $doc->{totals}{unkeyed} >= 3;
-}
-
+is(scalar(grep { ref } @s), $max, "$max sessions of distinct keys");
+my $doc = $t->status('/status?sessions=0');
 my ($limit) = @{ $doc->{limits} };
-cmp_ok($limit->{keys}, '>', 0, "the zone holds $limit->{keys} keys");
-is($doc->{totals}{unkeyed}, 3, 'the next sessions are admitted, unkeyed');
-is($limit->{sessions}, $limit->{keys},
-   'the limit counts the sessions of its keys');
+is($limit->{keys}, $max, 'the zone holds a key for each record');
+is($limit->{sessions}, $max, 'the limit counts the sessions of its keys');
 
-ok(!open_as(1), 'a key with its entry is still limited');
-my $again = open_as(scalar @s);
-ok($again, 'an unkeyed one is not');
+is(open_as($max + 1), 503, 'a new key that cannot be counted: 503');
+is(open_as($max + 2), 503, 'and another');
+my $admitted = open_as($max + 3, 'open');
+ok(ref $admitted, 'admitted where uncounted=admit says so');
+
+$doc = $t->status('/status?sessions=0');
+is($doc->{totals}{unkeyed}, 3, 'all three counted as unkeyed');
+is($doc->{totals}{rejected}, 2, 'the two refused as rejected');
+
+is(open_as(1), 503, 'a key with its entry is still limited');
 
 my @warned = $t->error_log =~ /has no room for a new key/g;
 is(scalar @warned, 1, 'warned once, not once per session');
 
-close $_ for @s, grep { $_ } $again;
+close $_ for grep { ref } @s, $admitted;
 
 $t->finish;
 done_testing;
