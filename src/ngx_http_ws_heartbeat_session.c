@@ -911,11 +911,15 @@ ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx)
 
     } else {
 
-        /* the slot is the mutex's: a later DELETE may take it */
+        /*
+         * A later DELETE may move the mark to another slot and then free
+         * this one: the mark and its slot are read together
+         */
 
         reason = NGX_HTTP_WSHB_ADMIN;
 
         ngx_shmtx_lock(&zone->shpool->mutex);
+        k = zone->sh->records[ctx->record].command;
         cmd = zone->sh->commands[(k - 1) % NGX_HTTP_WSHB_COMMANDS];
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
