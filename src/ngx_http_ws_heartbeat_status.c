@@ -32,8 +32,8 @@ static ngx_int_t ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_ws_heartbeat_status_query(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q);
 static ngx_int_t ngx_http_ws_heartbeat_status_method(ngx_http_request_t *r);
-static ngx_int_t ngx_http_ws_heartbeat_status_from_origin(ngx_http_request_t *r,
-    ngx_array_t *origins);
+static ngx_int_t ngx_http_ws_heartbeat_status_from_origin(
+    ngx_http_request_t *r, ngx_array_t *origins);
 static ngx_int_t ngx_http_ws_heartbeat_origin_parse(u_char *p, size_t len,
     ngx_http_ws_heartbeat_origin_t *o);
 static ngx_int_t ngx_http_ws_heartbeat_host_port(u_char *p, size_t len,
@@ -451,7 +451,11 @@ ngx_http_ws_heartbeat_status_from_origin(ngx_http_request_t *r,
     return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_FORBIDDEN, &error);
 }
 
-/* an origin, http[s]://host[:port] (RFC 6454): NGX_OK, or NGX_ERROR */
+
+/*
+ * An origin as browsers send it (RFC 6454): the scheme http or https,
+ * then host[:port].  NGX_OK, or NGX_ERROR.
+ */
 
 static ngx_int_t
 ngx_http_ws_heartbeat_origin_parse(u_char *p, size_t len,

@@ -80,7 +80,7 @@ my $other = $t->port('other');
 my $c = $t->ws_client("ws://127.0.0.1:$port/ws/x?user=victim");
 ok($c->expect('open', 10), 'a session to spy on');
 
-# --- in Chromium: a page of another origin --------------------------------------
+# --- in Chromium: a page of another origin -----------------------------------
 
 my $b = $t->spawn('node', 't/node/browser.js', '--page',
                   "http://127.0.0.1:$other/");
@@ -92,7 +92,8 @@ ok($ev, 'its WebSocket to the status location fails');
 is($ev && $ev->{code}, 1006, 'in the handshake (1006)');
 ok(!$b->seen('open'), 'it never opened');
 ok(!grep({ $_->{n} eq '1' } $b->seen('message')), 'and read nothing');
-like($t->error_log, qr/ws_heartbeat: status WebSocket from origin "http:\/\/127\.0\.0\.1:$other" refused/,
+like($t->error_log,
+     qr{status WebSocket from origin "http://127\.0\.0\.1:$other" refused},
      'the refusal is logged with the origin');
 
 $b->send("open 2 ws://127.0.0.1:$port/listed");
@@ -105,7 +106,7 @@ $b->send("open 3 ws://127.0.0.1:$port/any");
 ok($b->expect('open', 10, n => 3), 'so does any origin with "*"');
 $b->kill;
 
-# --- in Chromium: a page of the location's own origin, and the dashboard --------
+# --- in Chromium: a page of the location's own origin, and the dashboard -----
 
 $b = $t->spawn('node', 't/node/browser.js', '--page',
                "http://127.0.0.1:$port/page");
@@ -127,7 +128,7 @@ ok($ev && $ev->{ok}, 'and shows the session');
 $d->send('quit');
 $d->kill;
 
-# --- over raw sockets ------------------------------------------------------------
+# --- over raw sockets --------------------------------------------------------
 
 # the status of a WebSocket handshake, and the body of a refusal
 
@@ -213,7 +214,7 @@ $c->kill;
 $app->kill;
 $t->finish;
 
-# --- nginx -t ----------------------------------------------------------------------
+# --- nginx -t ----------------------------------------------------------------
 
 sub conf_test {
     my ($value) = @_;
@@ -242,7 +243,7 @@ for my $bad ('https://a.example/', 'a.example', 'ws://a.example',
 {
     ($rc, $out) = conf_test($bad);
     isnt($rc, 0, "$bad: nginx -t fails");
-    like($out, qr/invalid origin "\Q$bad\E" in "ws_heartbeat_status_origin" directive/,
+    like($out, qr/invalid origin "\Q$bad\E" in "ws_heartbeat_status_origin"/,
          "$bad: naming the directive");
 }
 

@@ -62,7 +62,7 @@ for my $name (sort keys %user) {
 }
 ok(scalar(keys %sock) == 5, 'five sessions with hostile tag values');
 
-# --- Prometheus ----------------------------------------------------------------
+# --- Prometheus --------------------------------------------------------------
 
 my $r = $t->get($port, '/status?format=prometheus');
 is($r->{status}, 200, 'Prometheus text');
@@ -101,7 +101,7 @@ SKIP: {
         or diag $out;
 }
 
-# --- JSON ----------------------------------------------------------------------
+# --- JSON --------------------------------------------------------------------
 
 $r = $t->get($port, '/status');
 ok($r->{body} !~ /[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]/,
@@ -114,7 +114,7 @@ is_deeply({ map { $_ => $got{$_}{tags}{user} } keys %user },
           { map { $_ => Encode::decode('UTF-8', $user{$_}) } keys %user },
           'and every value decodes exactly');
 
-# --- the dashboard ---------------------------------------------------------------
+# --- the dashboard -----------------------------------------------------------
 
 SKIP: {
     skip 'no /usr/bin/chromium', 6
