@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 
 # Tag values a client sends with terminal escapes (ESC, BEL, DEL, a C1
-# CSI) and a bidi override (U+202E): the Prometheus text carries none of
+# CSI), a bidi override (U+202E), quotes and a backslash: they cannot end
+# a JSON string or a label, and the Prometheus text carries none of
 # them (control pictures or U+FFFD instead, values that render the same
 # as one series) and still passes promtool; the JSON carries them as \u
 # escapes, exactly; and the dashboard, in Chromium, shows each value
@@ -53,6 +54,7 @@ my %user = (
     bidi    => "\xe2\x80\xaeecila",
     plain   => 'alice',
     c1      => "c1\xc2\x9b31m\x7f",
+    quote   => 'q"} 1 \\',
 );
 
 my %sock;
@@ -60,7 +62,7 @@ for my $name (sort keys %user) {
     ($sock{$name}) = connect_ws($port, path => "/ws/$name",
                                 headers => "X-User: $user{$name}\r\n");
 }
-ok(scalar(keys %sock) == 5, 'five sessions with hostile tag values');
+ok(scalar(keys %sock) == 6, 'six sessions with hostile tag values');
 
 # --- Prometheus --------------------------------------------------------------
 
@@ -85,7 +87,8 @@ is($series{"\xef\xbf\xbdecila"}, 1, 'U+202E as U+FFFD');
 is($series{"c1\xef\xbf\xbd31m\xe2\x90\xa1"}, 1,
    'a C1 control as U+FFFD, DEL as its control picture');
 is($series{alice}, 1, 'a plain value as it is');
-is(scalar keys %series, 4, 'four series for five sessions');
+is($series{'q\"} 1 \\\\'}, 1, 'quotes and backslashes escaped');
+is(scalar keys %series, 5, 'five series for six sessions');
 
 SKIP: {
     my $promtool = WsHb->which('promtool');
@@ -125,9 +128,9 @@ SKIP: {
                       "http://127.0.0.1:$port/status?format=html");
     my $ev = $b->expect('loaded', 60);
     is($ev && $ev->{status}, 200, 'the dashboard loads in Chromium');
-    $b->send('wait #total 5');
+    $b->send('wait #total 6');
     $ev = $b->expect('waited', 15);
-    ok($ev && $ev->{ok}, 'and shows the five sessions');
+    ok($ev && $ev->{ok}, 'and shows the six sessions');
 
     my %cell;
     for my $name (qw(bidi esc)) {
