@@ -818,9 +818,6 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
     n = ngx_http_ws_heartbeat_nsessions;
     k = 0;
 
-    ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                  "ws_heartbeat: worker exiting, draining %ui sessions", n);
-
     for (j = 0; j < ngx_http_ws_heartbeat_nctx; j++) {
         ctx = &ngx_http_ws_heartbeat_ctxs[j];
 
@@ -837,7 +834,15 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
         ngx_http_ws_heartbeat_drain(ctx, ngx_max(delay, 1));
     }
 
-    return 0;
+    if (k) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "ws_heartbeat: worker exiting, draining %ui sessions",
+                      n);
+    }
+
+    /* on, for the DELETEs that mark its sessions while they drain */
+
+    return 1;
 }
 
 

@@ -7,7 +7,8 @@
 # 4001 "revoked-A" then gets exactly that after eight DELETEs that match
 # nothing, and sessions marked by seven different DELETEs get each its
 # own.  Another frame while eight slots are held gets 503 and marks
-# nothing; one that is the same as a pending one shares its slot.
+# nothing; one that is the same as a pending one shares its slot.  An old
+# worker that is already draining still acts on a DELETE within a second.
 
 use strict;
 use warnings;
@@ -160,6 +161,23 @@ is_deeply(closes(%c),
           { s9 => '4013 r3', map { ("s$_" => (4010 + $_) . " r$_") } 1 .. 8 },
           'each session gets the frame of the DELETE that marked it');
 ok(wait_exit($old), 'and the old worker exits');
+
+# --- a DELETE while an old worker drains ----------------------------------------
+
+($opened, %c) = open_sessions('late');
+is($opened, 1, 'a session in the new worker');
+
+my ($owner) = $t->worker_pids;
+$t->reload;
+ok($t->wait_log(qr/\[notice\] $owner#\d+: ws_heartbeat: worker exiting, (?x)
+                   draining \s 1 \s sessions/, 10),
+   'a reload: its worker drains it over 30 s');
+
+$r = delete_req('tag.user=late&code=4002&reason=late');
+is($r->{json}{closed}, 1, 'then a DELETE marks it');
+is(closes(%c)->{late}, '4002 late',
+   'and the draining worker closes it with that frame, not at its drain');
+ok(wait_exit($owner), 'and exits');
 
 like($t->error_log,
      qr/token "oncall": DELETE "tag\.user=s9&code=4019&reason=r9" refused, (?x)
