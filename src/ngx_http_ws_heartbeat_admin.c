@@ -124,10 +124,10 @@ ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
 {
     size_t                            len;
     uint32_t                          i, k, slot, held;
-    const u_char                     *text;
     uint64_t                          now;
     ngx_uint_t                        n, code;
     ngx_time_t                       *tp;
+    const u_char                     *text;
     ngx_http_ws_heartbeat_shctx_t    *sh;
     ngx_http_ws_heartbeat_record_t   *rec;
     ngx_http_ws_heartbeat_command_t  *cmd;

@@ -688,7 +688,7 @@ ngx_http_ws_heartbeat_json_ago(u_char *p, uint64_t now, uint64_t start,
 /*
  * Any bytes become a valid JSON string in UTF-8: runs of valid UTF-8 are
  * kept as they are but for nginx's own escapes (ngx_escape_json():
- * quotes, backslashes, C0 controls) and \\u escapes for DEL and the
+ * quotes, backslashes, C0 controls) and \u escapes for DEL and the
  * characters a terminal or a browser would obey rather than show (see
  * ngx_http_ws_heartbeat_utf8_hidden()), and a byte that starts no valid
  * sequence (nor one of a surrogate) becomes U+FFFD.  Needs at most
