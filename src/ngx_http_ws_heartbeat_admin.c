@@ -24,8 +24,10 @@
 
 static ngx_int_t ngx_http_ws_heartbeat_delete_allowed(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q, ngx_http_ws_heartbeat_token_t *token);
-static ngx_uint_t ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
+static ngx_int_t ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_ws_heartbeat_query_t *q, u_char *ids, ngx_uint_t *unjudged);
+static ngx_int_t ngx_http_ws_heartbeat_delete_busy(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_token_t *token);
 static ngx_int_t ngx_http_ws_heartbeat_delete_answer(ngx_http_request_t *r,
     ngx_uint_t n, ngx_uint_t unjudged, u_char *ids);
 
@@ -35,8 +37,8 @@ ngx_http_ws_heartbeat_delete(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q, ngx_http_ws_heartbeat_token_t *token)
 {
     u_char                             *ids;
-    ngx_int_t                           rc;
-    ngx_uint_t                          n, unjudged;
+    ngx_int_t                           rc, n;
+    ngx_uint_t                          unjudged;
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
 
     rc = ngx_http_ws_heartbeat_delete_allowed(r, q, token);
@@ -55,9 +57,13 @@ ngx_http_ws_heartbeat_delete(ngx_http_request_t *r,
 
     n = ngx_http_ws_heartbeat_mark(wmcf->zone, q, ids, &unjudged);
 
+    if (n == NGX_BUSY) {
+        return ngx_http_ws_heartbeat_delete_busy(r, token);
+    }
+
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                   "ws_heartbeat: client %V, token \"%V\": DELETE \"%V\" "
-                  "closes %ui sessions, %ui not judged",
+                  "closes %i sessions, %ui not judged",
                   &r->connection->addr_text, &token->name, &r->args, n,
                   unjudged);
 
@@ -66,7 +72,8 @@ ngx_http_ws_heartbeat_delete(ngx_http_request_t *r,
         ngx_http_ws_heartbeat_close_marked();
     }
 
-    return ngx_http_ws_heartbeat_delete_answer(r, n, unjudged, ids);
+    return ngx_http_ws_heartbeat_delete_answer(r, (ngx_uint_t) n, unjudged,
+                                               ids);
 }
 
 
@@ -103,19 +110,28 @@ ngx_http_ws_heartbeat_delete_allowed(ngx_http_request_t *r,
 
 
 /*
- * Under the mutex: the close frame in the next slot, and every matching
- * session marked with it; the first ids copied.  The count of matches,
- * and in unjudged that of the open sessions the filters cannot judge.
+ * Under the mutex: the close frame in a slot, and every matching session
+ * marked with it; the first ids copied.  The count of matches, or
+ * NGX_BUSY, with nothing marked, if they need a slot and none is free;
+ * in unjudged, the count of the open sessions the filters cannot judge.
+ *
+ * A slot is held as long as a live record is marked with it, so the
+ * owner of a session always finds the frame of the DELETE that marked it
+ * last, however late it acts (an old worker of a reload acts at its
+ * watch).  A DELETE takes the slot that holds the same frame, or a slot
+ * that no record holds.
  */
 
-static ngx_uint_t
+static ngx_int_t
 ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_ws_heartbeat_query_t *q, u_char *ids, ngx_uint_t *unjudged)
 {
-    uint32_t                          i, slot;
+    size_t                            len;
+    uint32_t                          i, k, slot, held;
     uint64_t                          now;
-    ngx_uint_t                        n;
+    ngx_uint_t                        n, code;
     ngx_time_t                       *tp;
+    const u_char                     *text;
     ngx_http_ws_heartbeat_shctx_t    *sh;
     ngx_http_ws_heartbeat_record_t   *rec;
     ngx_http_ws_heartbeat_command_t  *cmd;
@@ -126,22 +142,55 @@ ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
     tp = ngx_timeofday();
     now = (uint64_t) tp->sec * 1000 + tp->msec;
 
+    code = q->code ? q->code : 1001;
+
+    if (q->reason_set) {
+        text = q->reason.data;
+        len = q->reason.len;
+
+    } else {
+        text = (const u_char *) NGX_HTTP_WSHB_DEFAULT_REASON;
+        len = sizeof(NGX_HTTP_WSHB_DEFAULT_REASON) - 1;
+    }
+
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     ngx_http_ws_heartbeat_zone_reap_locked(zone);
 
-    slot = sh->next_command++ % NGX_HTTP_WSHB_COMMANDS;
-    cmd = &sh->commands[slot];
+    held = 0;
 
-    cmd->code = (uint16_t) (q->code ? q->code : 1001);
+    for (i = 0; i < sh->nrecords; i++) {
+        k = sh->records[i].command;
 
-    if (q->reason_set) {
-        cmd->len = (u_char) q->reason.len;
-        ngx_memcpy(cmd->text, q->reason.data, q->reason.len);
+        if (k && !(k & NGX_HTTP_WSHB_EVICT)
+            && sh->records[i].state != NGX_HTTP_WSHB_STATE_FREE)
+        {
+            held |= 1 << ((k - 1) % NGX_HTTP_WSHB_COMMANDS);
+        }
+    }
 
-    } else {
-        cmd->len = sizeof(NGX_HTTP_WSHB_DEFAULT_REASON) - 1;
-        ngx_memcpy(cmd->text, NGX_HTTP_WSHB_DEFAULT_REASON, cmd->len);
+    slot = NGX_HTTP_WSHB_COMMANDS;
+
+    for (k = 0; k < NGX_HTTP_WSHB_COMMANDS; k++) {
+        cmd = &sh->commands[k];
+
+        if (cmd->code == code && cmd->len == len
+            && ngx_memcmp(cmd->text, text, len) == 0)
+        {
+            slot = k;
+            break;
+        }
+
+        if (slot == NGX_HTTP_WSHB_COMMANDS && !(held & (1 << k))) {
+            slot = k;
+        }
+    }
+
+    if (slot < NGX_HTTP_WSHB_COMMANDS) {
+        cmd = &sh->commands[slot];
+        cmd->code = (uint16_t) code;
+        cmd->len = (u_char) len;
+        ngx_memcpy(cmd->text, text, len);
     }
 
     for (i = 0; i < sh->nrecords; i++) {
@@ -151,6 +200,14 @@ ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
             || !ngx_http_ws_heartbeat_match_locked(zone, rec, q, now))
         {
             continue;
+        }
+
+        if (slot == NGX_HTTP_WSHB_COMMANDS) {
+
+            /* all held: the match alone says whether a slot was needed */
+
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+            return NGX_BUSY;
         }
 
         rec->command = (u_char) (slot + 1);
@@ -173,6 +230,42 @@ ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return n;
+}
+
+
+/*
+ * 503: every slot holds the frame of an earlier DELETE whose sessions
+ * their workers have not closed yet, which they do within a second
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_delete_busy(ngx_http_request_t *r,
+    ngx_http_ws_heartbeat_token_t *token)
+{
+    ngx_str_t         error;
+    ngx_table_elt_t  *h;
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "ws_heartbeat: client %V, token \"%V\": DELETE \"%V\" "
+                  "refused, %d other close frames are pending",
+                  &r->connection->addr_text, &token->name, &r->args,
+                  NGX_HTTP_WSHB_COMMANDS);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    ngx_str_set(&h->value, "1");
+
+    ngx_str_set(&error, "too many DELETEs with other close frames are "
+                        "pending, try again in a second");
+
+    return ngx_http_ws_heartbeat_status_error(r,
+                                              NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              &error);
 }
 
 

@@ -643,6 +643,37 @@ ngx_http_ws_heartbeat_utf8_len(const uint8_t *p, size_t n)
 }
 
 
+/*
+ * The character of a UTF-8 sequence of len bytes at p (as
+ * ngx_http_ws_heartbeat_utf8_len() found it) if it is one that terminals
+ * and browsers obey rather than show: a C1 control (U+0080 to U+009F) or
+ * a bidi embedding, override or isolate (U+202A to U+202E, U+2066 to
+ * U+2069); 0 for any other
+ */
+
+uint32_t
+ngx_http_ws_heartbeat_utf8_hidden(const uint8_t *p, size_t len)
+{
+    uint32_t  u;
+
+    if (len == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+        return p[1];
+    }
+
+    if (len != 3 || p[0] != 0xe2) {
+        return 0;
+    }
+
+    u = 0x2000 | ((uint32_t) (p[1] & 0x3f) << 6) | (p[2] & 0x3f);
+
+    if ((u >= 0x202a && u <= 0x202e) || (u >= 0x2066 && u <= 0x2069)) {
+        return u;
+    }
+
+    return 0;
+}
+
+
 /* whether all of p[0..n) is UTF-8 */
 
 int

@@ -105,6 +105,7 @@ size_t ngx_http_ws_heartbeat_build_close(uint8_t *out, unsigned code,
 const char *ngx_http_ws_heartbeat_strerror(unsigned error);
 size_t ngx_http_ws_heartbeat_utf8_len(const uint8_t *p, size_t n);
 int ngx_http_ws_heartbeat_utf8_valid(const uint8_t *p, size_t n);
+uint32_t ngx_http_ws_heartbeat_utf8_hidden(const uint8_t *p, size_t len);
 
 
 /*

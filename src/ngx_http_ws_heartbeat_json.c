@@ -689,7 +689,9 @@ ngx_http_ws_heartbeat_json_ago(u_char *p, uint64_t now, uint64_t start,
 /*
  * Any bytes become a valid JSON string in UTF-8: runs of valid UTF-8 are
  * kept as they are but for nginx's own escapes (ngx_escape_json():
- * quotes, backslashes, controls), and a byte that starts no valid
+ * quotes, backslashes, C0 controls) and \u escapes for DEL and the
+ * characters a terminal or a browser would obey rather than show (see
+ * ngx_http_ws_heartbeat_utf8_hidden()), and a byte that starts no valid
  * sequence (nor one of a surrogate) becomes U+FFFD.  Needs at most
  * 2 + 6 * len bytes.
  */
@@ -697,19 +699,23 @@ ngx_http_ws_heartbeat_json_ago(u_char *p, uint64_t now, uint64_t start,
 static u_char *
 ngx_http_ws_heartbeat_json_str(u_char *p, u_char *s, size_t len)
 {
-    u_char  *end, *run;
-    size_t   n;
+    u_char    *end, *run;
+    size_t     n;
+    uint32_t   u;
 
     *p++ = '"';
     end = s + len;
 
     while (s < end) {
         run = s;
+        n = 0;
+        u = 0;
 
         while (s < end) {
             n = ngx_http_ws_heartbeat_utf8_len(s, end - s);
+            u = (*s == 0x7f) ? 0x7f : ngx_http_ws_heartbeat_utf8_hidden(s, n);
 
-            if (n == 0) {
+            if (n == 0 || u) {
                 break;
             }
 
@@ -718,7 +724,15 @@ ngx_http_ws_heartbeat_json_str(u_char *p, u_char *s, size_t len)
 
         p = (u_char *) ngx_escape_json(p, run, s - run);
 
-        if (s < end) {
+        if (s == end) {
+            break;
+        }
+
+        if (u) {
+            p = ngx_sprintf(p, "\\u%04xD", u);
+            s += n;
+
+        } else {
             p = ngx_cpymem(p, "\\ufffd", sizeof("\\ufffd") - 1);
             s++;
         }

@@ -198,14 +198,20 @@ ngx_http_ws_heartbeat_expiry(ngx_http_request_t *r,
     }
 
     tp = ngx_timeofday();
-    ms = (int64_t) (exp - tp->sec) * 1000 - (int64_t) tp->msec;
 
-    if (ms > NGX_HTTP_WSHB_MAX_MSEC) {
+    /*
+     * In seconds first: ngx_atotm() takes up to 2^63 - 1, and only a time
+     * within the horizon may be multiplied into ms
+     */
+
+    if (exp - tp->sec > NGX_HTTP_WSHB_MAX_MSEC / 1000) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "ws_heartbeat: expiry \"%V\" is more than 24 days "
                       "away, the session has none", &value);
         return NGX_DECLINED;
     }
+
+    ms = (int64_t) (exp - tp->sec) * 1000 - (int64_t) tp->msec;
 
     *left = (ms > 0) ? (ngx_msec_int_t) ms : 0;
 

@@ -160,6 +160,13 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
       0,
       NULL },
 
+    { ngx_string("ws_heartbeat_status_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_ws_heartbeat_status_origin,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -612,6 +619,7 @@ ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf)
     wlcf->upstream = NGX_CONF_UNSET;
     wlcf->idle_timeout = NGX_CONF_UNSET_MSEC;
     wlcf->tokens = NGX_CONF_UNSET_PTR;
+    wlcf->origins = NGX_CONF_UNSET_PTR;
     wlcf->tags = NGX_CONF_UNSET_PTR;
     wlcf->max_age = NGX_CONF_UNSET_MSEC;
     wlcf->max_age_jitter = NGX_CONF_UNSET_UINT;
@@ -639,6 +647,7 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_value(conf->upstream, prev->upstream, 0);
     ngx_conf_merge_msec_value(conf->idle_timeout, prev->idle_timeout, 0);
     ngx_conf_merge_ptr_value(conf->tokens, prev->tokens, NULL);
+    ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
     ngx_conf_merge_ptr_value(conf->tags, prev->tags, NULL);
 
     /* a max age or an expiry is inherited with its parameters */

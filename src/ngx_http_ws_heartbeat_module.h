@@ -74,6 +74,15 @@ typedef struct {
 } ngx_http_ws_heartbeat_token_t;
 
 
+/* a ws_heartbeat_status_origin: an empty host is "*", any origin */
+
+typedef struct {
+    ngx_uint_t                        https;
+    ngx_str_t                         host;
+    ngx_uint_t                        port;
+} ngx_http_ws_heartbeat_origin_t;
+
+
 typedef struct {
     ngx_flag_t                        enable;
     ngx_msec_t                        interval;
@@ -81,6 +90,7 @@ typedef struct {
     ngx_flag_t                        upstream;
     ngx_msec_t                        idle_timeout;
     ngx_array_t                      *tokens;     /* of ..._token_t */
+    ngx_array_t                      *origins;    /* of ..._origin_t */
     ngx_array_t                      *tags;       /* of ..._tag_t */
     ngx_msec_t                        max_age;
     ngx_uint_t                        max_age_jitter;   /* percent */

@@ -38,6 +38,7 @@ typedef struct {
     u_char                          name_len;
     u_char                          value_len;
     ngx_uint_t                      sessions;
+    ngx_str_t                       label;      /* the value, as rendered */
 } ngx_http_ws_heartbeat_tag_count_t;
 
 

@@ -39,7 +39,8 @@ static u_char *ngx_http_ws_heartbeat_prometheus_zone(u_char *p,
     u_char *last, ngx_http_ws_heartbeat_summary_t *sum);
 static ngx_int_t ngx_http_ws_heartbeat_prometheus_tags(
     ngx_http_ws_heartbeat_out_t *out, ngx_http_ws_heartbeat_summary_t *sum);
-static ngx_uint_t ngx_http_ws_heartbeat_tag_merge(ngx_array_t *tags);
+static ngx_int_t ngx_http_ws_heartbeat_tag_merge(ngx_array_t *tags,
+    ngx_pool_t *pool, ngx_uint_t *merged);
 static ngx_int_t ngx_http_ws_heartbeat_tag_line(
     ngx_http_ws_heartbeat_out_t *out, ngx_http_ws_heartbeat_tag_count_t *tc,
     ngx_uint_t other);
@@ -331,7 +332,12 @@ ngx_http_ws_heartbeat_prometheus_tags(ngx_http_ws_heartbeat_out_t *out,
 
     out->buf->last = p;
 
-    n = ngx_http_ws_heartbeat_tag_merge(&sum->tags);
+    if (ngx_http_ws_heartbeat_tag_merge(&sum->tags, out->pool, &n)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     tc = sum->tags.elts;
 
     for (i = 0; i < n; i = j) {
@@ -384,18 +390,43 @@ ngx_http_ws_heartbeat_prometheus_tags(ngx_http_ws_heartbeat_out_t *out,
 }
 
 
-/* sorted by tag and value, one entry per value: the number left */
+/*
+ * Sorted by tag and value, one entry per value as rendered (values that
+ * differ only in what the rendering replaces are one series): the number
+ * left in *merged
+ */
 
-static ngx_uint_t
-ngx_http_ws_heartbeat_tag_merge(ngx_array_t *tags)
+static ngx_int_t
+ngx_http_ws_heartbeat_tag_merge(ngx_array_t *tags, ngx_pool_t *pool,
+    ngx_uint_t *merged)
 {
+    u_char                             *p;
+    size_t                              size;
     ngx_uint_t                          i, n;
     ngx_http_ws_heartbeat_tag_count_t  *tc;
 
     tc = tags->elts;
+    *merged = 0;
 
     if (tags->nelts == 0) {
-        return 0;
+        return NGX_OK;
+    }
+
+    size = 0;
+
+    for (i = 0; i < tags->nelts; i++) {
+        size += 3 * tc[i].value_len;
+    }
+
+    p = ngx_pnalloc(pool, size + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < tags->nelts; i++) {
+        tc[i].label.data = p;
+        p = ngx_http_ws_heartbeat_label(p, tc[i].value, tc[i].value_len);
+        tc[i].label.len = p - tc[i].label.data;
     }
 
     ngx_sort(tc, tags->nelts, sizeof(ngx_http_ws_heartbeat_tag_count_t),
@@ -412,7 +443,9 @@ ngx_http_ws_heartbeat_tag_merge(ngx_array_t *tags)
         }
     }
 
-    return n + 1;
+    *merged = n + 1;
+
+    return NGX_OK;
 }
 
 
@@ -436,7 +469,7 @@ ngx_http_ws_heartbeat_tag_line(ngx_http_ws_heartbeat_out_t *out,
 
     if (kind == 0) {
         p = ngx_cpymem(p, ",value=\"", sizeof(",value=\"") - 1);
-        p = ngx_http_ws_heartbeat_label(p, tc->value, tc->value_len);
+        p = ngx_cpymem(p, tc->label.data, tc->label.len);
         *p++ = '"';
 
     } else if (kind == 1) {
@@ -462,8 +495,8 @@ ngx_http_ws_heartbeat_tag_cmp(const void *one, const void *two)
         return rc;
     }
 
-    return ngx_memn2cmp((u_char *) a->value, (u_char *) b->value,
-                        a->value_len, b->value_len);
+    return ngx_memn2cmp(a->label.data, b->label.data, a->label.len,
+                        b->label.len);
 }
 
 
@@ -483,9 +516,12 @@ ngx_http_ws_heartbeat_tag_cmp_sessions(const void *one, const void *two)
 
 
 /*
- * A label value: backslash, double quote and line feed escaped, and any
- * byte that starts no valid UTF-8 sequence replaced by U+FFFD.  Needs at
- * most 3 * len bytes.
+ * A label value: backslash, double quote and line feed escaped.  What a
+ * terminal or a browser would obey rather than show is replaced: the
+ * other C0 controls and DEL by their control pictures (ESC by U+241B),
+ * C1 controls (U+0080 to U+009F) and the bidi embeddings, overrides and
+ * isolates (U+202A to U+202E, U+2066 to U+2069) by U+FFFD, as is any byte
+ * that starts no valid UTF-8 sequence.  Needs at most 3 * len bytes.
  */
 
 static u_char *
@@ -505,11 +541,22 @@ ngx_http_ws_heartbeat_label(u_char *p, u_char *s, size_t len)
             continue;
         }
 
+        if (*s < 0x20 || *s == 0x7f) {
+
+            /* U+2400 + the byte, or U+2421 for DEL */
+
+            *p++ = 0xe2;
+            *p++ = 0x90;
+            *p++ = (*s == 0x7f) ? 0xa1 : 0x80 + *s;
+            s++;
+            continue;
+        }
+
         n = ngx_http_ws_heartbeat_utf8_len(s, end - s);
 
-        if (n == 0) {
+        if (n == 0 || ngx_http_ws_heartbeat_utf8_hidden(s, n)) {
             p = ngx_cpymem(p, "\xef\xbf\xbd", 3);
-            s++;
+            s += n ? n : 1;
             continue;
         }
 

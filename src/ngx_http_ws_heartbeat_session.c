@@ -820,9 +820,6 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
     n = ngx_http_ws_heartbeat_nsessions;
     k = 0;
 
-    ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                  "ws_heartbeat: worker exiting, draining %ui sessions", n);
-
     for (j = 0; j < ngx_http_ws_heartbeat_nctx; j++) {
         ctx = &ngx_http_ws_heartbeat_ctxs[j];
 
@@ -839,7 +836,15 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
         ngx_http_ws_heartbeat_drain(ctx, ngx_max(delay, 1));
     }
 
-    return 0;
+    if (k) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "ws_heartbeat: worker exiting, draining %ui sessions",
+                      n);
+    }
+
+    /* on, for the DELETEs that mark its sessions while they drain */
+
+    return 1;
 }
 
 
@@ -913,11 +918,15 @@ ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx)
 
     } else {
 
-        /* the slot is the mutex's: a later DELETE may take it */
+        /*
+         * A later DELETE may move the mark to another slot and then free
+         * this one: the mark and its slot are read together
+         */
 
         reason = NGX_HTTP_WSHB_ADMIN;
 
         ngx_shmtx_lock(&zone->shpool->mutex);
+        k = zone->sh->records[ctx->record].command;
         cmd = zone->sh->commands[(k - 1) % NGX_HTTP_WSHB_COMMANDS];
         ngx_shmtx_unlock(&zone->shpool->mutex);
 

@@ -32,6 +32,14 @@ static ngx_int_t ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_ws_heartbeat_status_query(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q);
 static ngx_int_t ngx_http_ws_heartbeat_status_method(ngx_http_request_t *r);
+static ngx_int_t ngx_http_ws_heartbeat_status_from_origin(
+    ngx_http_request_t *r, ngx_array_t *origins);
+static ngx_int_t ngx_http_ws_heartbeat_origin_parse(u_char *p, size_t len,
+    ngx_http_ws_heartbeat_origin_t *o);
+static ngx_int_t ngx_http_ws_heartbeat_host_port(u_char *p, size_t len,
+    ngx_http_ws_heartbeat_origin_t *o);
+static ngx_uint_t ngx_http_ws_heartbeat_same_origin(
+    ngx_http_ws_heartbeat_origin_t *a, ngx_http_ws_heartbeat_origin_t *b);
 static ngx_int_t ngx_http_ws_heartbeat_status_auth(ngx_http_request_t *r,
     ngx_array_t *tokens, ngx_str_t *protocol,
     ngx_http_ws_heartbeat_token_t **token);
@@ -152,9 +160,63 @@ ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
+ * ws_heartbeat_status_origin origin ...: the origins, besides the
+ * location's own, whose pages may subscribe over WebSocket; "*" for any
+ */
+
+char *
+ngx_http_ws_heartbeat_status_origin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_ws_heartbeat_loc_conf_t *wlcf = conf;
+
+    ngx_str_t                       *value;
+    ngx_uint_t                       i;
+    ngx_http_ws_heartbeat_origin_t  *o;
+
+    if (wlcf->origins == NGX_CONF_UNSET_PTR) {
+        wlcf->origins = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                      sizeof(ngx_http_ws_heartbeat_origin_t));
+        if (wlcf->origins == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        o = ngx_array_push(wlcf->origins);
+        if (o == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (value[i].len == 1 && value[i].data[0] == '*') {
+            ngx_memzero(o, sizeof(ngx_http_ws_heartbeat_origin_t));
+            continue;
+        }
+
+        if (ngx_http_ws_heartbeat_origin_parse(value[i].data, value[i].len,
+                                               o)
+            != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid origin \"%V\" in \"%V\" directive, "
+                               "it must be \"*\" or scheme://host[:port] "
+                               "with the scheme http or https",
+                               &value[i], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
  * The status location: the method, the query, the dashboard page (static,
  * so it needs no token: the stream it opens is authorized like any other
- * request), the token, then a DELETE, a subscription or a document
+ * request), the origin of a WebSocket, the token, then a DELETE, a
+ * subscription or a document
  */
 
 static ngx_int_t
@@ -193,6 +255,16 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
     tokens = (wlcf->tokens != NGX_CONF_UNSET_PTR) ? wlcf->tokens : NULL;
+
+    if (r->method != NGX_HTTP_DELETE
+        && ngx_http_ws_heartbeat_is_websocket(r))
+    {
+        rc = ngx_http_ws_heartbeat_status_from_origin(r, wlcf->origins);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
 
     if (tokens) {
         rc = ngx_http_ws_heartbeat_status_auth(r, tokens, &protocol, &token);
@@ -291,6 +363,213 @@ ngx_http_ws_heartbeat_status_query(ngx_http_request_t *r,
 
     return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_BAD_REQUEST,
                                               &error);
+}
+
+
+/*
+ * A WebSocket subscription: browsers apply neither the same-origin policy
+ * nor CORS to WebSockets and send the user's cookies and credentials with
+ * them, so any page the operator visits could read the stream.  Its
+ * Origin, if it has one, must be the location's own (the connection's
+ * scheme and the Host header) or one that ws_heartbeat_status_origin
+ * lists: NGX_DECLINED, or 403.  Clients that send no Origin are not
+ * pages in a browser.
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_status_from_origin(ngx_http_request_t *r,
+    ngx_array_t *origins)
+{
+    u_char                          *p;
+    size_t                           len;
+    ngx_str_t                        error;
+    ngx_uint_t                       i, n;
+    ngx_table_elt_t                 *h, *host;
+    ngx_http_ws_heartbeat_origin_t  *o, from, own;
+
+    h = ngx_http_ws_heartbeat_request_header(r, "Origin");
+
+    if (h == NULL) {
+        return NGX_DECLINED;
+    }
+
+    o = origins ? origins->elts : NULL;
+    n = origins ? origins->nelts : 0;
+
+    for (i = 0; i < n; i++) {
+        if (o[i].host.len == 0) {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (ngx_http_ws_heartbeat_origin_parse(h->value.data, h->value.len,
+                                           &from)
+        == NGX_OK)
+    {
+#if (NGX_HTTP_SSL)
+        own.https = (r->connection->ssl != NULL);
+#else
+        own.https = 0;
+#endif
+        host = r->headers_in.host;
+
+        if (host
+            && ngx_http_ws_heartbeat_host_port(host->value.data,
+                                               host->value.len, &own)
+               == NGX_OK
+            && ngx_http_ws_heartbeat_same_origin(&from, &own))
+        {
+            return NGX_DECLINED;
+        }
+
+        for (i = 0; i < n; i++) {
+            if (ngx_http_ws_heartbeat_same_origin(&from, &o[i])) {
+                return NGX_DECLINED;
+            }
+        }
+    }
+
+    len = ngx_min(h->value.len, 256);
+    p = ngx_pnalloc(r->pool, len * 3);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    error.data = p;
+    error.len = (u_char *) ngx_escape_uri(p, h->value.data, len,
+                                          NGX_ESCAPE_HTML)
+                - p;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "ws_heartbeat: status WebSocket from origin \"%V\" "
+                  "refused: not the location's own, not listed by "
+                  "ws_heartbeat_status_origin", &error);
+
+    ngx_str_set(&error, "WebSocket subscriptions from this origin are not "
+                        "allowed");
+
+    return ngx_http_ws_heartbeat_status_error(r, NGX_HTTP_FORBIDDEN, &error);
+}
+
+
+/*
+ * An origin as browsers send it (RFC 6454): the scheme http or https,
+ * then host[:port].  NGX_OK, or NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_origin_parse(u_char *p, size_t len,
+    ngx_http_ws_heartbeat_origin_t *o)
+{
+    if (len > sizeof("https://") - 1
+        && ngx_strncasecmp(p, (u_char *) "https://", sizeof("https://") - 1)
+           == 0)
+    {
+        o->https = 1;
+        p += sizeof("https://") - 1;
+        len -= sizeof("https://") - 1;
+
+    } else if (len > sizeof("http://") - 1
+               && ngx_strncasecmp(p, (u_char *) "http://",
+                                  sizeof("http://") - 1)
+                  == 0)
+    {
+        o->https = 0;
+        p += sizeof("http://") - 1;
+        len -= sizeof("http://") - 1;
+
+    } else {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_ws_heartbeat_host_port(p, len, o);
+}
+
+
+/*
+ * host[:port], as a Host header or the end of an origin has it: a name or
+ * an IPv4 address, or an IPv6 one in brackets; without a port, the
+ * scheme's (o->https).  NGX_OK, or NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_host_port(u_char *p, size_t len,
+    ngx_http_ws_heartbeat_origin_t *o)
+{
+    u_char     *end, *q, c;
+    ngx_int_t   port;
+
+    end = p + len;
+    q = p;
+
+    if (q < end && *q == '[') {
+        for (q++; q < end && *q != ']'; q++) {
+            c = *q;
+
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+                  || (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        if (q == end || q == p + 1) {
+            return NGX_ERROR;
+        }
+
+        q++;
+
+    } else {
+        for ( /* void */ ; q < end && *q != ':'; q++) {
+            c = *q;
+
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
+                  || (c >= 'A' && c <= 'Z') || c == '-' || c == '.'
+                  || c == '_'))
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        if (q == p) {
+            return NGX_ERROR;
+        }
+    }
+
+    o->host.data = p;
+    o->host.len = q - p;
+    o->port = o->https ? 443 : 80;
+
+    if (q == end) {
+        return NGX_OK;
+    }
+
+    if (*q != ':' || end - q < 2 || end - q > 6) {
+        return NGX_ERROR;
+    }
+
+    port = ngx_atoi(q + 1, end - q - 1);
+
+    if (port < 1 || port > 65535) {
+        return NGX_ERROR;
+    }
+
+    o->port = (ngx_uint_t) port;
+
+    return NGX_OK;
+}
+
+
+/* the same scheme, host (in any case) and port */
+
+static ngx_uint_t
+ngx_http_ws_heartbeat_same_origin(ngx_http_ws_heartbeat_origin_t *a,
+    ngx_http_ws_heartbeat_origin_t *b)
+{
+    return a->https == b->https
+           && a->port == b->port
+           && a->host.len == b->host.len
+           && ngx_strncasecmp(a->host.data, b->host.data, a->host.len) == 0;
 }
 
 

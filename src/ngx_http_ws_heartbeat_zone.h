@@ -56,7 +56,10 @@
     (NGX_HTTP_WSHB_MAX_TAGS                                                   \
      * (2 + NGX_HTTP_WSHB_TAG_NAME_LEN + NGX_HTTP_WSHB_TAG_VALUE_LEN))
 
-/* close frames asked for by DELETEs, kept in the zone for the owners */
+/*
+ * close frames asked for by DELETEs, kept in the zone for the owners: a
+ * slot is held while a live record is marked with it
+ */
 #define NGX_HTTP_WSHB_COMMANDS        8
 
 /* a record's command that evicts it: this, plus its limit's counter */
@@ -330,7 +333,6 @@ typedef struct {
     uint32_t                      nkeys;        /* entries: 0 or nrecords */
     ngx_msec_t                    keys_warned;  /* last "no room" warning */
     ngx_atomic_t                  commanded;    /* DELETEs that matched */
-    uint32_t                      next_command;
     ngx_http_ws_heartbeat_command_t  commands[NGX_HTTP_WSHB_COMMANDS];
     ngx_http_ws_heartbeat_record_t  records[1];
 } ngx_http_ws_heartbeat_shctx_t;

@@ -5,7 +5,9 @@
 # sessions), with its close code to both sides; ws_heartbeat_expires
 # closes it at the Unix time the request hands over: one in the future at
 # that time, one in the past right after the upgrade, an empty or
-# malformed one never (with a line at info).  The JSON shows when and why.
+# malformed one never (with a line at info), nor one beyond 24 days, up to
+# 2^63 - 1 s, whose milliseconds overflow 64 bits.  The JSON shows when
+# and why.
 
 use strict;
 use warnings;
@@ -156,11 +158,24 @@ $ev = $c->expect('close', 6);
 is($ev && "$ev->{code} $ev->{reason}", '4001 expired',
    'the earlier one closes it, with its code');
 
+# beyond the horizon: also values whose milliseconds overflow 64 bits,
+# up to the largest ngx_atotm() takes, and one that wraps to an hour
+
+my $wrap = int(time) + 18446744073709551 + 3600;    # 2^64 / 1000 s + 1 h
+my @far = ('99999999999999', '9999999999999999', '9223372036854775807',
+           $wrap);
+
 my @alive;
-for my $v ('', 'soon', '12x', '99999999999999') {
+for my $v ('', 'soon', '12x', @far) {
     my $k = $t->ws_client("$base/exp/keep?exp=$v");
     $k->expect('open', 10);
     push @alive, [$v, $k];
+}
+$doc = $t->status('/status');
+for my $v (@far) {
+    my ($s) = grep { $_->{uri} eq "/exp/keep?exp=$v" } @{$doc->{sessions}};
+    ok($s && !defined $s->{expires} && !defined $s->{expires_by},
+       "exp=\"$v\": the JSON shows no expiry");
 }
 sleep 1.5;
 for (@alive) {
@@ -172,8 +187,8 @@ for (@alive) {
 my $log = $t->error_log;
 is(scalar(() = $log =~ /expiry "(|soon|12x)" is not a Unix time/g), 3,
    'one info line for each empty or malformed value');
-like($log, qr/expiry "99999999999999" is more than 24 days away/,
-     'and for one too far away');
+is(scalar(() = $log =~ /expiry "(\d+)" is more than 24 days away/g),
+   scalar @far, 'and for each one too far away');
 
 $doc = $t->status('/status?sessions=0');
 is($doc->{totals}{closed}{max_age}, 101, 'closes counted as max_age');

@@ -2,7 +2,8 @@
 // playwright-core), to see what a browser reports when a session ends.
 // Prints one JSON line per event on stdout: {event:'ready'} once the
 // browser runs, then {event:'open', n} and {event:'close', n, code,
-// reason, wasClean} per socket.  Commands on stdin, one a line:
+// reason, wasClean} per socket, and {event:'message', n, text} per
+// message (its first 4096 characters).  Commands on stdin, one a line:
 //   open <n> <url>   opens socket n
 //   send <n> <text>  sends a text message on it
 //
@@ -42,6 +43,9 @@ const say = (o) => process.stdout.write(
         const ws = new WebSocket(url);
         (window.sockets = window.sockets || {})[n] = ws;
         ws.onopen = () => window.report({ event: 'open', n });
+        ws.onmessage = (e) => window.report({ event: 'message', n,
+                                              text: String(e.data)
+                                                      .slice(0, 4096) });
         ws.onclose = (e) => window.report({ event: 'close', n, code: e.code,
                                             reason: e.reason,
                                             wasClean: e.wasClean });

@@ -4,6 +4,7 @@
 //   text <css selector>            the element's text (selectors have no
 //                                  spaces: use ">")
 //   rows <css selector>            data-* of every matching element
+//   html <css selector>            the element's inner HTML
 //   wait <css selector> <text>     waits (10 s) until the element reads so
 //   click <css selector>
 //   screenshot <path>
@@ -42,6 +43,8 @@ const say = (o) => process.stdout.write(
     try {
       if (cmd === 'text') {
         say({ event: 'text', text: await page.textContent(sel) });
+      } else if (cmd === 'html') {
+        say({ event: 'html', html: await page.innerHTML(sel) });
       } else if (cmd === 'rows') {
         const rows = await page.$$eval(sel, (els) =>
           els.map((e) => Object.assign({}, e.dataset)));

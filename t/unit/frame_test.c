@@ -562,6 +562,23 @@ test_utf8(void)
     ok(!ngx_http_ws_heartbeat_utf8_valid((const uint8_t *) "\x0a\xfe\0\x01",
                                          4),
        "utf8: one with a byte above 0x7f is not");
+
+    ok(ngx_http_ws_heartbeat_utf8_hidden((const uint8_t *) "\xe2\x80\xae", 3)
+       == 0x202e, "utf8: U+202E is hidden");
+    ok(ngx_http_ws_heartbeat_utf8_hidden((const uint8_t *) "\xe2\x80\xaa", 3)
+       == 0x202a, "utf8: U+202A is hidden");
+    ok(ngx_http_ws_heartbeat_utf8_hidden((const uint8_t *) "\xe2\x81\xa9", 3)
+       == 0x2069, "utf8: U+2069 is hidden");
+    ok(ngx_http_ws_heartbeat_utf8_hidden((const uint8_t *) "\xc2\x9b", 2)
+       == 0x9b, "utf8: a C1 control is hidden");
+    ok(ngx_http_ws_heartbeat_utf8_hidden((const uint8_t *) "\xc2\xa0", 2)
+       == 0, "utf8: U+00A0 is shown");
+    ok(ngx_http_ws_heartbeat_utf8_hidden((const uint8_t *) "\xe2\x80\xaf", 3)
+       == 0, "utf8: U+202F is shown");
+    ok(ngx_http_ws_heartbeat_utf8_hidden((const uint8_t *) "\xe2\x81\xa5", 3)
+       == 0, "utf8: U+2065 is shown");
+    ok(ngx_http_ws_heartbeat_utf8_hidden((const uint8_t *) "\xe2\x82\xac", 3)
+       == 0, "utf8: the euro sign is shown");
 }
 
 
