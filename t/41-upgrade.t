@@ -78,11 +78,17 @@ EOF
 # USR2; so nginx is started here, not by the harness
 
 my $conf = $t->prefix . '/nginx.conf';
-my $text = $t->read_file('nginx.conf');
-$text =~ s/^daemon off;$/daemon on;/m or die 'no "daemon off;"';
-open my $fh, '>', $conf or die "$conf: $!";
-print $fh $text;
-close $fh;
+
+sub edit_conf {
+    my ($from, $to) = @_;
+    my $text = $t->read_file('nginx.conf');
+    $text =~ s/$from/$to/ or die "no $from in nginx.conf";
+    open my $fh, '>', $conf or die "$conf: $!";
+    print $fh $text;
+    close $fh;
+}
+
+edit_conf(qr/^daemon off;$/m, 'daemon on;');
 
 my ($master, $new);
 
@@ -236,6 +242,24 @@ $c2->kill;
 my @notices = $t->error_log =~ /changed on disk/g;
 is(scalar @notices, 1,
    'the new master, whose file is the one it loaded, says nothing');
+
+# a reload whose load_module names another file: the master maps that
+# build next to the first while it reads the configuration, each calls
+# its own functions (the module is linked with -Bsymbolic; without, the
+# second's directives ran the first's code, and the master crashed), so
+# the other file's version serves, and the first is unmapped
+
+$master = $new;
+my $other = $t->prefix . '/other.so';
+copy($prev, $other) or die "$other: $!";
+edit_conf(qr/^load_module \S+;$/m, "load_module $other;");
+
+ok(reload(), 'a reload with load_module naming another file');
+ok(alive($new), 'the master lives on');
+$s = status_of($new);
+is($s->{version}, $old_version, "that file's version, $old_version, serves");
+unlike($t->read_abs("/proc/$new/maps"), qr/\Q$so\E/,
+       'the first file is no longer mapped in the master');
 
 kill 'QUIT', $new;
 $end = time + 15;
