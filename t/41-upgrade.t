@@ -247,9 +247,16 @@ is(scalar @notices, 1,
 # build next to the first while it reads the configuration, each calls
 # its own functions (the module is linked with -Bsymbolic; without, the
 # second's directives ran the first's code, and the master crashed), so
-# the other file's version serves, and the first is unmapped
+# the other file's version serves, with a zone of its own (the zone's tag,
+# which a reload needs to reuse it, is the module, another one), and the
+# first is unmapped
 
 $master = $new;
+my $c3 = session('before-other-file');
+ok($c3->expect('ping', 5), 'and gets pings');
+$s = status_of($new);
+is($s->{zone}{used_records}, 1, 'the zone holds the session');
+
 my $other = $t->prefix . '/other.so';
 copy($prev, $other) or die "$other: $!";
 edit_conf(qr/^load_module \S+;$/m, "load_module $other;");
@@ -258,6 +265,11 @@ ok(reload(), 'a reload with load_module naming another file');
 ok(alive($new), 'the master lives on');
 $s = status_of($new);
 is($s->{version}, $old_version, "that file's version, $old_version, serves");
+is($s->{zone}{used_records}, 0, 'its zone holds none of the sessions');
+is($s->{stream}{seq}, 0, 'and its delta sequence starts at zero');
+$close = $c3->expect('close', 2 + 1 + 3);
+is($close && $close->{code}, 1001,
+   'the session of the first build is drained with 1001');
 unlike($t->read_abs("/proc/$new/maps"), qr/\Q$so\E/,
        'the first file is no longer mapped in the master');
 
