@@ -51,7 +51,12 @@ sub install_module {
 install_module($prev);
 $WsHb::MODULE = $so;
 
-$t->write_conf(<<'EOF');
+# the new binary of a binary upgrade gets only the environment that env
+# directives name: the sanitizer's, under test-asan
+
+my %env = $t->env;
+
+$t->write_conf(<<'EOF', main => join '', map { "env $_;\n" } sort keys %env);
     ws_heartbeat_zone ws:1m;
     ws_heartbeat_drain 2s;
 
@@ -99,7 +104,6 @@ END {
 my $app = $t->ws_server($t->port('app'));
 
 {
-    my %env = $t->env;
     local @ENV{keys %env} = values %env;
     system("$WsHb::NGINX -p " . $t->prefix . " -c $conf"
            . ' 2>>' . $t->prefix . '/logs/stderr.log') == 0
