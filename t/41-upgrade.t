@@ -125,6 +125,14 @@ sub alive {
     return $stat =~ /^\d+ \(.*\) ([^Z])/s;
 }
 
+# the version nginx_ws_build_info names
+
+sub build_info {
+    my ($m) = $t->metrics('/status?format=prometheus');
+    my ($v) = map { /^nginx_ws_build_info\{version="([^"]*)"/ } keys %$m;
+    return $v // '';
+}
+
 sub session {
     my ($name) = @_;
     my $c = $t->ws_client("$url$name");
@@ -183,6 +191,7 @@ ok($reloaded, 'the workers from before the reload left');
 $s = status_of($master);
 is($s->{version}, $old_version,
    "after the reload the status still names $old_version");
+is(build_info(), $old_version, 'so does nginx_ws_build_info');
 
 my $c = session('before-upgrade');
 my $opened = $c->expect('ping', 5);
@@ -228,6 +237,7 @@ ok(!alive($master), 'the old master exits');
 
 $s = status_of($new);
 is($s->{version}, $new_version, "the new master runs $new_version");
+is(build_info(), $new_version, 'nginx_ws_build_info names it');
 is($s->{zone}{used_records}, 0,
    'its zone is its own: none of the old sessions');
 is($s->{totals}{opened}, 0, 'its totals start at zero');
