@@ -7,8 +7,10 @@
 # upgrade (USR2 to the master, then QUIT to the old one) runs the new file:
 # the new master has a zone of its own, so its table, limit counts and
 # delta sequence start afresh, while the old workers drain their sessions
-# with 1001.  The module that runs first is the previous version's build
-# (make -f Makefile.dev prev), the new file this tree's.
+# with 1001.  Then a reload whose load_module names another file runs that
+# file's build, with a zone of its own, and the master survives it.  The
+# module that runs first is the previous version's build (make -f
+# Makefile.dev prev), the new file this tree's.
 
 use strict;
 use warnings;
