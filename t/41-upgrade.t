@@ -26,6 +26,9 @@ my $prev = $ENV{WSHB_PREV_MODULE}
 
 plan skip_all => "no previous version's module: make -f Makefile.dev prev"
     unless -f $prev;
+plan skip_all => 'started here without memcheck, and the previous build is '
+    . "not made for the valgrind pass's nginx (make test, test-asan run it)"
+    if $ENV{WSHB_VALGRIND};
 
 my $t = WsHb->new;
 my $current = $WsHb::MODULE;
