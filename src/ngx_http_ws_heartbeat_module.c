@@ -16,6 +16,24 @@
 #include "ngx_http_ws_heartbeat_lifetime.h"
 
 
+/*
+ * The file this object was mapped from, as it was at the first load of a
+ * configuration.  On a reload the master dlopen()s the same path again and
+ * is given this very object, still mapped (the old cycle's dlclose() comes
+ * after the new cycle's dlopen()): this data outlives the reload, and a new
+ * file at that path runs only in a new master.
+ */
+
+typedef struct {
+    u_char                            *path;     /* NULL: not known */
+    dev_t                              dev;
+    ngx_file_uniq_t                    uniq;
+    off_t                              size;
+    time_t                             mtime;
+    ngx_uint_t                         loaded;
+} ngx_http_ws_heartbeat_file_t;
+
+
 static ngx_int_t ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_ws_heartbeat_accepted(ngx_http_request_t *r);
 static void ngx_http_ws_heartbeat_skip_upgrade(ngx_uint_t cause);
@@ -33,6 +51,7 @@ static void *ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_http_ws_heartbeat_init(ngx_conf_t *cf);
+static void ngx_http_ws_heartbeat_check_file(ngx_conf_t *cf);
 static ngx_int_t ngx_http_ws_heartbeat_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_ws_heartbeat_init_process(ngx_cycle_t *cycle);
 static void ngx_http_ws_heartbeat_exit_process(ngx_cycle_t *cycle);
@@ -203,6 +222,8 @@ ngx_module_t  ngx_http_ws_heartbeat_module = {
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+static ngx_http_ws_heartbeat_file_t  ngx_http_ws_heartbeat_file;
 
 
 static ngx_int_t
@@ -737,7 +758,69 @@ ngx_http_ws_heartbeat_init(ngx_conf_t *cf)
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_ws_heartbeat_header_filter;
 
+    ngx_http_ws_heartbeat_check_file(cf);
+
     return NGX_OK;
+}
+
+
+/*
+ * At the first load, where this object was mapped from; at each later one
+ * (a reload), whether that file is still the same: one that is not (a
+ * package upgrade put a new one there) is not what runs
+ */
+
+static void
+ngx_http_ws_heartbeat_check_file(ngx_conf_t *cf)
+{
+    Dl_info                        self, core;
+    ngx_file_info_t                fi;
+    ngx_http_ws_heartbeat_file_t  *f;
+
+    f = &ngx_http_ws_heartbeat_file;
+
+    if (!f->loaded) {
+        f->loaded = 1;
+
+        /* linked into nginx itself (--add-module), there is no file */
+
+        if (dladdr((void *) ngx_http_ws_heartbeat_check_file, &self) == 0
+            || dladdr((void *) ngx_log_error_core, &core) == 0
+            || self.dli_fbase == core.dli_fbase
+            || self.dli_fname == NULL
+            || ngx_file_info(self.dli_fname, &fi) == NGX_FILE_ERROR)
+        {
+            return;
+        }
+
+        f->path = (u_char *) self.dli_fname;
+        f->dev = fi.st_dev;
+        f->uniq = ngx_file_uniq(&fi);
+        f->size = ngx_file_size(&fi);
+        f->mtime = ngx_file_mtime(&fi);
+
+        return;
+    }
+
+    if (f->path == NULL) {
+        return;
+    }
+
+    if (ngx_file_info(f->path, &fi) != NGX_FILE_ERROR
+        && fi.st_dev == f->dev
+        && ngx_file_uniq(&fi) == f->uniq
+        && ngx_file_size(&fi) == f->size
+        && ngx_file_mtime(&fi) == f->mtime)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
+                  "ws_heartbeat: \"%s\" changed on disk, but nginx goes on "
+                  "running version " NGX_HTTP_WS_HEARTBEAT_VERSION
+                  " of the module loaded from it: a reload cannot load "
+                  "the new file, a binary upgrade or a restart can",
+                  f->path);
 }
 
 

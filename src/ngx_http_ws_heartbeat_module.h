@@ -16,7 +16,10 @@
 #include "ngx_http_ws_heartbeat_zone.h"
 
 
+/* a build may report another: make -f Makefile.dev WSHB_VERSION=... */
+#ifndef NGX_HTTP_WS_HEARTBEAT_VERSION
 #define NGX_HTTP_WS_HEARTBEAT_VERSION     "0.1.0"
+#endif
 
 #define NGX_HTTP_WSHB_MAX_LIMITS          64
 
