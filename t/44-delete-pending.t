@@ -150,7 +150,7 @@ like($r->{body}, qr/^too many DELETEs with other close frames are pending/,
      'saying why');
 
 $r = delete_req('tag.user=nobody&code=4019&reason=r9');
-is_deeply($r->{json}, { closed => 0, ids => [] },
+is_deeply($r->{json}, { closed => 0, unjudged => 0, ids => [] },
           'a DELETE that matches nothing needs no slot: 200');
 
 $r = delete_req('tag.user=s9&code=4013&reason=r3');
