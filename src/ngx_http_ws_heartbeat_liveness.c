@@ -29,6 +29,9 @@
 
 #define NGX_HTTP_WSHB_MAX_WAITS       3
 
+/* a peer's kernel may move the edge this much as it packs its data */
+#define NGX_HTTP_WSHB_KERNEL_ROOM     8192
+
 /* what ngx_http_ws_heartbeat_alive() finds */
 #define NGX_HTTP_WSHB_DEAD            0
 #define NGX_HTTP_WSHB_ALIVE           1
@@ -554,17 +557,17 @@ ngx_http_ws_heartbeat_alive(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
  *   socket's send queue, or not yet in the stream, which is mid-frame,
  *   while bytes are on their way): the window or the link holds it back,
  *   and the peer reads if the edge moved since the last look (by more
- *   than an eighth of the largest window: less is the kernel's own);
+ *   than the kernel's own moves: see below);
  *
  * - our ping in the peer's kernel: an application that reads gets to it
  *   and answers; the peer may only be behind a backlog too large for the
- *   window, and is taken to read through it if the window is bound by
- *   unread data and the edge moved: by more than the window at the look
- *   before (a stopped peer's kernel moves it only while it has room, by
- *   less than that, before the window closes), or, with the window bound
- *   at that look too, at all while the window did not shrink (or is
- *   closed: room freed and filled at once).  Otherwise the missing pong
- *   decides: the peer is dead.
+ *   window, and is taken to read through it if the edge moved since a
+ *   look at which unread data bound the window (a stopped peer's edge
+ *   stands still from then on), or if unread data bind it now and the
+ *   edge moved by more than the window at the look before (a stopped
+ *   peer's kernel moves it only while it has room, by less than that,
+ *   before the window closes).  Otherwise the missing pong decides: the
+ *   peer is dead.
  *
  * Looks are at the ping (unless nothing was in flight then) and at each
  * deadline.  Without the window (a kernel before Linux 5.4, another
@@ -606,12 +609,15 @@ ngx_http_ws_heartbeat_reading(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     }
 
     /*
-     * A move of the edge by an eighth of the largest window or less is
-     * the kernel's own: it makes room as it packs the data it holds
+     * A move of the edge by an eighth of the largest window, or by
+     * NGX_HTTP_WSHB_KERNEL_ROOM, or less, is the kernel's own: it makes
+     * room as it packs the data it holds
      */
 
     step = peer->looked ? edge - peer->edge : 0;
-    moved = ((int32_t) step > (int32_t) (peer->wnd_max / 8));
+    moved = ((int32_t) step
+             > (int32_t) ngx_max(peer->wnd_max / 8,
+                                 NGX_HTTP_WSHB_KERNEL_ROOM));
     full = (wnd < peer->wnd_max || wnd == 0);
 
     if (peer->inject && pending == 0 && outq == 0) {
@@ -626,9 +632,7 @@ ngx_http_ws_heartbeat_reading(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
         rc = moved ? NGX_HTTP_WSHB_WAIT : NGX_HTTP_WSHB_DEAD;
 
     } else {
-        rc = (moved && full
-              && (step > peer->wnd
-                  || (peer->full && (wnd >= peer->wnd || wnd == 0))))
+        rc = (moved && (peer->full || (full && step > peer->wnd)))
              ? NGX_HTTP_WSHB_WAIT : NGX_HTTP_WSHB_DEAD;
     }
 
