@@ -9,7 +9,8 @@
  *       every open connection every MS milliseconds
  *
  *   wsbench client -p PORT [-H host] [-u /path] [-c conns] [-s size]
- *                  [-d seconds] [-n messages] [-m echo|stream|idle|zombie]
+ *                  [-d seconds] [-n messages]
+ *                  [-m echo|stream|idle|slow|zombie]
  *                  [-b src1,src2,...] [-z seconds] [-i ms] [-r ms]
  *       echo:   each connection sends a masked frame of -s bytes, waits for
  *               it to come back and checks every byte; -n stops after that
