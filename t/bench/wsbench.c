@@ -3,13 +3,15 @@
  * wsbench: a small WebSocket load generator and echo upstream, epoll, no
  * third-party code.
  *
- *   wsbench server PORT [sink]
+ *   wsbench server PORT [sink] [push BYTES MS]
  *       echoes every data frame back (or, with "sink", discards it) and
- *       answers pings
+ *       answers pings; with "push", also sends a binary frame of BYTES to
+ *       every open connection every MS milliseconds
  *
  *   wsbench client -p PORT [-H host] [-u /path] [-c conns] [-s size]
- *                  [-d seconds] [-n messages] [-m echo|stream|idle|zombie]
- *                  [-b src1,src2,...] [-z seconds] [-i ms]
+ *                  [-d seconds] [-n messages]
+ *                  [-m echo|stream|idle|slow|zombie]
+ *                  [-b src1,src2,...] [-z seconds] [-i ms] [-r ms]
  *       echo:   each connection sends a masked frame of -s bytes, waits for
  *               it to come back and checks every byte; -n stops after that
  *               many round trips in total (lock-step, for callgrind); with
@@ -17,10 +19,15 @@
  *               that measures, rather than loads)
  *       stream: sends frames one way as fast as the socket takes them
  *       idle:   holds the connections open and answers pings
+ *       slow:   like idle, but reads (and so answers) only for the first
+ *               -r ms (10) of every -i ms (600)
  *       zombie: like idle, then after -z seconds stops reading and
- *               answering; reports when each connection was closed
- *   The client prints one line of JSON with its results.  Pings are
- *   answered like a browser does: a masked pong with the same payload.
+ *               answering; reports when each connection was closed (one
+ *               still open at the end counts as closed then)
+ *   The client prints one line of JSON with its results, among them the
+ *   data frames received and the connections still open at the end.
+ *   Pings are answered like a browser does: a masked pong with the same
+ *   payload.
  */
 
 #define _GNU_SOURCE
@@ -30,6 +37,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +52,9 @@
 #define BUF_SIZE  (1 << 20)
 
 
-typedef struct {
+typedef struct conn_s  conn_t;
+
+struct conn_s {
     int        fd;
     int        state;          /* 0 handshake, 1 open, 2 closed */
     uint8_t   *in;
@@ -57,11 +67,13 @@ typedef struct {
     int        waiting;        /* an echo is outstanding */
     double     closed_at;
     double     next_at;        /* -i: when to send the next echo */
-} conn_t;
+    conn_t    *prev;           /* server: the list of connections */
+    conn_t    *next;
+};
 
 
 static double      start_time;
-static uint64_t    round_trips, bytes_moved, mismatches, errors;
+static uint64_t    round_trips, bytes_moved, mismatches, errors, frames_in;
 static double     *lat;
 static size_t      nlat, lat_cap;
 
@@ -235,14 +247,69 @@ queue(conn_t *c, const uint8_t *p, size_t len)
 /* ------------------------------------------------------------------ */
 
 
-static int
-server(int port, int sink)
+/* the server's connections, for the pushes */
+
+static conn_t  *server_conns;
+
+
+static void
+server_close(conn_t *c)
 {
-    int                 lfd, ep, n, i, fd, one = 1;
+    if (c->prev) {
+        c->prev->next = c->next;
+
+    } else {
+        server_conns = c->next;
+    }
+
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+
+    close(c->fd);
+    free(c->in);
+    free(c->out);
+    free(c);
+}
+
+
+/* one binary frame of push_size bytes to every open connection */
+
+static void
+server_push(uint8_t *tmp, size_t push_size)
+{
+    size_t   len;
+    conn_t  *c, *next;
+    uint8_t  payload[65536];
+
+    memset(payload, 0x70, push_size);
+    len = frame(tmp, 2, payload, push_size, 0);
+
+    for (c = server_conns; c; c = next) {
+        next = c->next;
+
+        if (c->state != 1) {
+            continue;
+        }
+
+        queue(c, tmp, len);
+
+        if (flush(c) < 0) {
+            server_close(c);
+        }
+    }
+}
+
+
+static int
+server(int port, int sink, size_t push_size, double push_every)
+{
+    int                 lfd, ep, n, i, fd, one = 1, wait;
     conn_t             *c;
     ssize_t             r;
     uint8_t            *tmp;
     size_t              off, plen, flen, k;
+    double              t, push_at;
     const uint8_t      *mask;
     struct epoll_event  ev, evs[256];
     struct sockaddr_in  sin;
@@ -269,12 +336,32 @@ server(int port, int sink)
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
 
     tmp = malloc(BUF_SIZE + 64);
+    push_at = now() + push_every;
 
     printf("{\"event\":\"ready\",\"port\":%d}\n", port);
     fflush(stdout);
 
     for ( ;; ) {
-        n = epoll_wait(ep, evs, 256, -1);
+        wait = -1;
+
+        if (push_every > 0) {
+            t = now();
+
+            if (t >= push_at) {
+                server_push(tmp, push_size);
+
+                /* the same period however late this wake-up was */
+                push_at += push_every;
+
+                if (push_at <= t) {
+                    push_at = t + push_every;
+                }
+            }
+
+            wait = (push_at - t) * 1000 + 1;
+        }
+
+        n = epoll_wait(ep, evs, 256, wait);
 
         for (i = 0; i < n; i++) {
             c = evs[i].data.ptr;
@@ -286,6 +373,13 @@ server(int port, int sink)
                     c->fd = fd;
                     c->in = malloc(BUF_SIZE + 64);
                     c->out = malloc(BUF_SIZE + 64);
+                    c->next = server_conns;
+
+                    if (server_conns) {
+                        server_conns->prev = c;
+                    }
+
+                    server_conns = c;
                     ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
                     ev.data.ptr = c;
                     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
@@ -301,10 +395,7 @@ server(int port, int sink)
                     if (r < 0 && errno == EAGAIN) {
                         break;
                     }
-                    close(c->fd);
-                    free(c->in);
-                    free(c->out);
-                    free(c);
+                    server_close(c);
                     c = NULL;
                     break;
                 }
@@ -362,10 +453,7 @@ server(int port, int sink)
             }
 
             if (c && flush(c) < 0) {
-                close(c->fd);
-                free(c->in);
-                free(c->out);
-                free(c);
+                server_close(c);
             }
         }
     }
@@ -408,15 +496,18 @@ static int
 client(int argc, char **argv)
 {
     int                  i, n, k, ep, port, conns, mode, opt, op, nsrc;
+    int                  wait, still_open;
     char                *host, *path, *srcs[16], *p;
     double               duration, zombie_after, end, t, first_close, every;
+    double               read_for, phase;
     conn_t              *cs, *c;
     size_t               size, off, plen, flen, j, kk;
     ssize_t              r;
     uint8_t             *tmp, *payload, *expect;
-    uint64_t             messages, opened, closed_early;
+    uint64_t             messages, opened, closed_early, cycle, last_cycle;
     const uint8_t       *mask;
-    struct epoll_event   ev, evs[256];
+    struct pollfd        pfd;
+    struct epoll_event   ev, *evs;
     struct sockaddr_in   sin, src;
     char                 req[1024];
     int                  reqlen;
@@ -432,8 +523,9 @@ client(int argc, char **argv)
     nsrc = 0;
     zombie_after = 1;
     every = 0;
+    read_for = 0.010;
 
-    while ((opt = getopt(argc, argv, "p:H:u:c:s:d:n:m:b:z:i:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:H:u:c:s:d:n:m:b:z:i:r:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'H': host = optarg; break;
@@ -444,9 +536,17 @@ client(int argc, char **argv)
         case 'n': messages = strtoull(optarg, NULL, 10); break;
         case 'z': zombie_after = atof(optarg); break;
         case 'i': every = atof(optarg) / 1000; break;
+        case 'r': read_for = atof(optarg) / 1000; break;
         case 'm':
             mode = !strcmp(optarg, "echo") ? 0 : !strcmp(optarg, "stream") ? 1
-                   : !strcmp(optarg, "idle") ? 2 : 3;
+                   : !strcmp(optarg, "idle") ? 2 : !strcmp(optarg, "zombie")
+                   ? 3 : !strcmp(optarg, "slow") ? 4 : -1;
+
+            if (mode < 0) {
+                fprintf(stderr, "unknown mode %s\n", optarg);
+                return 2;
+            }
+
             break;
         case 'b':
             for (p = strtok(optarg, ","); p && nsrc < 16;
@@ -464,12 +564,17 @@ client(int argc, char **argv)
         size = BUF_SIZE - 16;
     }
 
+    if (mode == 4 && every <= 0) {
+        every = 0.6;
+    }
+
     cs = calloc(conns, sizeof(conn_t));
     tmp = malloc(BUF_SIZE + 64);
     payload = malloc(BUF_SIZE);
     expect = malloc(BUF_SIZE);
     lat_cap = 1 << 20;
     lat = malloc(lat_cap * sizeof(double));
+    evs = malloc((conns > 256 ? conns : 256) * sizeof(struct epoll_event));
     ep = epoll_create1(0);
 
     reqlen = snprintf(req, sizeof(req),
@@ -510,8 +615,8 @@ client(int argc, char **argv)
         }
 
         nonblock(c->fd);
-        c->in = malloc(mode == 2 || mode == 3 ? 4096 : BUF_SIZE + 64);
-        c->out = malloc(mode == 2 || mode == 3 ? 4096 : BUF_SIZE + 64);
+        c->in = malloc(mode >= 2 ? 4096 : BUF_SIZE + 64);
+        c->out = malloc(mode >= 2 ? 4096 : BUF_SIZE + 64);
         queue(c, (uint8_t *) req, reqlen);
         flush(c);
 
@@ -524,6 +629,7 @@ client(int argc, char **argv)
     end = start_time + duration;
     first_close = 0;
     closed_early = 0;
+    last_cycle = 0;
 
     while ((t = now()) < end) {
 
@@ -531,7 +637,44 @@ client(int argc, char **argv)
             break;
         }
 
-        n = epoll_wait(ep, evs, 256, every > 0 ? 1 : 50);
+        wait = every > 0 ? 1 : 50;
+
+        if (mode == 4) {
+            /* until the end of this reading time, or the next one */
+            cycle = (t - start_time) / every;
+            phase = t - start_time - cycle * every;
+            wait = 1 + 1000 * (phase < read_for ? read_for - phase
+                                                : every - phase);
+
+            if (wait > 1 + 1000 * (end - t)) {
+                wait = 1 + 1000 * (end - t);
+            }
+        }
+
+        n = epoll_wait(ep, evs, 256, wait);
+
+        if (mode == 4) {
+            /*
+             * A slow reader looks at every connection as its reading time
+             * begins (the sockets are edge-triggered: their events came
+             * while it was not reading), then takes events until it ends.
+             */
+
+            t = now();
+            cycle = (t - start_time) / every;
+
+            if (cycle != last_cycle) {
+                last_cycle = cycle;
+
+                for (n = 0; n < conns; n++) {
+                    evs[n].events = EPOLLIN | EPOLLOUT;
+                    evs[n].data.ptr = &cs[n];
+                }
+
+            } else if (t - start_time - cycle * every >= read_for) {
+                n = 0;
+            }
+        }
 
         /* paced echoes: those whose time has come */
 
@@ -560,14 +703,14 @@ client(int argc, char **argv)
                 /* a zombie reads nothing; we only watch for the close */
                 if (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
                     c->state = 2;
-                    c->closed_at = t;
+                    c->closed_at = now();
                 }
 
                 continue;
             }
 
             for ( ;; ) {
-                size_t  cap = (mode == 2 || mode == 3) ? 4096 : BUF_SIZE + 64;
+                size_t  cap = mode >= 2 ? 4096 : BUF_SIZE + 64;
 
                 r = recv(c->fd, c->in + c->in_len, cap - c->in_len, 0);
 
@@ -577,7 +720,7 @@ client(int argc, char **argv)
                     }
 
                     c->state = 2;
-                    c->closed_at = t;
+                    c->closed_at = now();
                     closed_early++;
                     break;
                 }
@@ -614,6 +757,10 @@ client(int argc, char **argv)
                                      &plen, &mask)))
                 {
                     uint8_t  *pp = c->in + kk + off;
+
+                    if (op < 3) {
+                        frames_in++;
+                    }
 
                     if (op == 9) {
                         queue(c, tmp, frame(tmp, 10, pp, plen, 1));
@@ -694,6 +841,39 @@ client(int argc, char **argv)
         }
     }
 
+    /* closes not seen yet: a slow reader was not reading, or the last wait */
+
+    still_open = 0;
+
+    for (i = 0; i < conns; i++) {
+        c = &cs[i];
+
+        if (c->state != 1) {
+            continue;
+        }
+
+        pfd.fd = c->fd;
+        pfd.events = POLLRDHUP;
+        pfd.revents = 0;
+
+        if (poll(&pfd, 1, 0) == 1
+            && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        {
+            c->state = 2;
+
+            if (mode == 3 && now() - start_time >= zombie_after) {
+                c->closed_at = now();
+
+            } else {
+                closed_early++;
+            }
+
+            continue;
+        }
+
+        still_open++;
+    }
+
     t = now() - start_time;
 
     if (nlat) {
@@ -703,9 +883,10 @@ client(int argc, char **argv)
     printf("{\"mode\":\"%s\",\"conns\":%d,\"opened\":%llu,\"seconds\":%.3f,"
            "\"messages\":%llu,\"msgs_per_s\":%.1f,\"mb_per_s\":%.2f,"
            "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
-           "\"mismatches\":%llu,\"errors\":%llu,\"closed_early\":%llu",
+           "\"mismatches\":%llu,\"errors\":%llu,\"closed_early\":%llu,"
+           "\"frames_in\":%llu,\"still_open\":%d",
            mode == 0 ? "echo" : mode == 1 ? "stream"
-           : mode == 2 ? "idle" : "zombie",
+           : mode == 2 ? "idle" : mode == 3 ? "zombie" : "slow",
            conns, (unsigned long long) opened, t,
            (unsigned long long) round_trips, round_trips / t,
            bytes_moved / t / 1e6,
@@ -713,23 +894,31 @@ client(int argc, char **argv)
            nlat ? lat[(size_t) (nlat * 0.99)] * 1e6 : 0,
            nlat ? lat[(size_t) (nlat * 0.999)] * 1e6 : 0,
            (unsigned long long) mismatches, (unsigned long long) errors,
-           (unsigned long long) closed_early);
+           (unsigned long long) closed_early, (unsigned long long) frames_in,
+           still_open);
 
     if (mode == 3) {
-        /* close times after the peer went silent, seconds */
+        /*
+         * close times after the peer went silent, seconds; one still open
+         * counts as closed at the end (a lower bound of its close time)
+         */
         double  *ct = malloc(conns * sizeof(double));
 
         for (i = 0, k = 0; i < conns; i++) {
             if (cs[i].closed_at > 0) {
                 ct[k++] = cs[i].closed_at - start_time - zombie_after;
+
+            } else if (cs[i].state == 1) {
+                ct[k++] = t - zombie_after;
             }
         }
 
         qsort(ct, k, sizeof(double), cmp);
-        printf(",\"zombies_closed\":%d,\"close_p50_s\":%.3f,"
-               "\"close_p99_s\":%.3f,\"close_max_s\":%.3f",
-               k, k ? ct[k / 2] : 0, k ? ct[(size_t) (k * 0.99)] : 0,
-               k ? ct[k - 1] : 0);
+        printf(",\"zombies_closed\":%d,\"zombies_open\":%d,"
+               "\"close_p50_s\":%.3f,\"close_p99_s\":%.3f,"
+               "\"close_max_s\":%.3f",
+               k - still_open, still_open, k ? ct[k / 2] : 0,
+               k ? ct[(size_t) (k * 0.99)] : 0, k ? ct[k - 1] : 0);
         (void) first_close;
     }
 
@@ -748,19 +937,47 @@ client(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+    int            i, sink;
+    size_t         push_size;
+    double         push_every;
     struct rlimit  rl;
 
     rl.rlim_cur = rl.rlim_max = 20000;
     setrlimit(RLIMIT_NOFILE, &rl);
 
     if (argc >= 3 && strcmp(argv[1], "server") == 0) {
-        return server(atoi(argv[2]), argc > 3 && !strcmp(argv[3], "sink"));
+        sink = 0;
+        push_size = 0;
+        push_every = 0;
+
+        for (i = 3; i < argc; i++) {
+            if (strcmp(argv[i], "sink") == 0) {
+                sink = 1;
+
+            } else if (strcmp(argv[i], "push") == 0 && i + 2 < argc) {
+                push_size = strtoul(argv[i + 1], NULL, 10);
+                push_every = atof(argv[i + 2]) / 1000;
+                i += 2;
+
+                if (push_size > 65536 || push_every <= 0) {
+                    fprintf(stderr, "push: BYTES up to 65536, MS > 0\n");
+                    return 2;
+                }
+
+            } else {
+                fprintf(stderr, "server: unknown argument %s\n", argv[i]);
+                return 2;
+            }
+        }
+
+        return server(atoi(argv[2]), sink, push_size, push_every);
     }
 
     if (argc >= 2 && strcmp(argv[1], "client") == 0) {
         return client(argc - 1, argv + 1);
     }
 
-    fprintf(stderr, "usage: wsbench server PORT [sink] | wsbench client ...\n");
+    fprintf(stderr, "usage: wsbench server PORT [sink] [push BYTES MS]"
+            " | wsbench client ...\n");
     return 2;
 }
