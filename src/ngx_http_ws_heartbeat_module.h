@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_frame.h"
+#include "ngx_http_ws_heartbeat_http.h"
 #include "ngx_http_ws_heartbeat_zone.h"
 
 
@@ -117,18 +118,6 @@ typedef struct {
 
 
 ngx_int_t ngx_http_ws_heartbeat_add_variables(ngx_conf_t *cf);
-ngx_uint_t ngx_http_ws_heartbeat_is_websocket(ngx_http_request_t *r);
-ngx_table_elt_t *ngx_http_ws_heartbeat_header(ngx_list_t *headers,
-    char *name);
-void ngx_http_ws_heartbeat_accept(u_char *key, u_char *accept);
-
-#define ngx_http_ws_heartbeat_request_header(r, name)                         \
-    ngx_http_ws_heartbeat_header(&(r)->headers_in.headers, name)
-
-/* Sec-WebSocket-Key and Sec-WebSocket-Accept, in base64 */
-#define NGX_HTTP_WSHB_KEY_LEN             24
-#define NGX_HTTP_WSHB_ACCEPT_LEN          28
-
 char *ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_http_ws_heartbeat_limit_ids(ngx_array_t *limits);
