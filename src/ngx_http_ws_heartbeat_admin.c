@@ -15,7 +15,7 @@
 #include "ngx_http_ws_heartbeat_admin.h"
 #include "ngx_http_ws_heartbeat_filter.h"
 #include "ngx_http_ws_heartbeat_session.h"
-#include "ngx_http_ws_heartbeat_status.h"
+#include "ngx_http_ws_heartbeat_out.h"
 #include "ngx_http_ws_heartbeat_wake.h"
 
 
@@ -53,7 +53,7 @@ ngx_http_ws_heartbeat_delete(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+    wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
 
     n = ngx_http_ws_heartbeat_mark(wmcf->zone, q, ids, &unjudged);
 

@@ -199,7 +199,7 @@ ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
                    "ws_heartbeat: %s stream ended without a close frame, "
                    "session " NGX_HTTP_WSHB_ID_FMT,
                    ngx_http_ws_heartbeat_peers[i],
-                   (uint32_t) ngx_http_ws_heartbeat_worker_start, ngx_pid,
+                   (uint32_t) ngx_http_ws_heartbeat_worker.start, ngx_pid,
                    ctx->counter);
 
     ctx->peer[i].gone = 1;
@@ -262,7 +262,8 @@ ngx_http_ws_heartbeat_discard(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         data = p->data_frames;
         control = p->control_frames;
 
-        (void) ngx_http_ws_heartbeat_parse(p, ngx_http_ws_heartbeat_cookie,
+        (void) ngx_http_ws_heartbeat_parse(p,
+                                           ngx_http_ws_heartbeat_worker.cookie,
                                            buf, n, NULL);
 
         p->data_frames = data;

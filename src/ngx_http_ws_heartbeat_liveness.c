@@ -310,7 +310,7 @@ ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     u_char                             frame[NGX_HTTP_WSHB_PING_MAX];
 
     wlcf = ngx_http_ws_heartbeat_loc_conf(ctx);
-    zone = ngx_http_ws_heartbeat_wzone;
+    zone = ngx_http_ws_heartbeat_worker.zone;
     peer = &ctx->peer[i];
 
     peer->pings++;
@@ -371,21 +371,22 @@ size_t
 ngx_http_ws_heartbeat_build(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     u_char *out)
 {
+    u_char                        *cookie;
     uint32_t                       rnd;
     ngx_http_ws_heartbeat_peer_t  *peer;
 
     peer = &ctx->peer[i];
+    cookie = ngx_http_ws_heartbeat_worker.cookie;
 
     if (i == NGX_HTTP_WSHB_CLIENT) {
-        return ngx_http_ws_heartbeat_build_ping(out,
-                                                ngx_http_ws_heartbeat_cookie,
-                                                peer->pings, NULL);
+        return ngx_http_ws_heartbeat_build_ping(out, cookie, peer->pings,
+                                                NULL);
     }
 
     rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
 
-    return ngx_http_ws_heartbeat_build_ping(out, ngx_http_ws_heartbeat_cookie,
-                                            peer->pings, (u_char *) &rnd);
+    return ngx_http_ws_heartbeat_build_ping(out, cookie, peer->pings,
+                                            (u_char *) &rnd);
 }
 
 
@@ -414,7 +415,7 @@ ngx_http_ws_heartbeat_pong(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     ngx_http_ws_heartbeat_peer_t    *peer;
     ngx_http_ws_heartbeat_parser_t  *p;
 
-    zone = ngx_http_ws_heartbeat_wzone;
+    zone = ngx_http_ws_heartbeat_worker.zone;
     peer = &ctx->peer[i];
     p = &peer->parser;
 
@@ -461,11 +462,11 @@ ngx_http_ws_heartbeat_rtt(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     ngx_uint_t                       b;
     ngx_http_ws_heartbeat_totals_t  *totals;
 
-    if (ngx_http_ws_heartbeat_wzone == NULL) {
+    if (ngx_http_ws_heartbeat_worker.zone == NULL) {
         return;
     }
 
-    totals = &ngx_http_ws_heartbeat_wzone->sh->totals;
+    totals = &ngx_http_ws_heartbeat_worker.zone->sh->totals;
 
     for (b = 0; b < NGX_HTTP_WSHB_RTT_BUCKETS; b++) {
         if (ctx->peer[i].rtt <= ngx_http_ws_heartbeat_rtt_bounds[b]) {
@@ -866,7 +867,7 @@ ngx_http_ws_heartbeat_probe_session(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     if (wlcf->limit && (limit == NULL || limit == wlcf->limit)) {
         pressure = ngx_http_ws_heartbeat_under_pressure(
-                                 ngx_http_ws_heartbeat_wzone,
+                                 ngx_http_ws_heartbeat_worker.zone,
                                  wlcf->limit->index, wlcf->limit->max);
     }
 
@@ -874,7 +875,7 @@ ngx_http_ws_heartbeat_probe_session(ngx_http_ws_heartbeat_ctx_t *ctx,
         && (limit == NULL || (limit == wlcf->key_limit && key == ctx->key)))
     {
         pressure = ngx_http_ws_heartbeat_key_pressure(
-                                 ngx_http_ws_heartbeat_wzone, ctx->key,
+                                 ngx_http_ws_heartbeat_worker.zone, ctx->key,
                                  wlcf->key_limit->max);
     }
 
@@ -884,7 +885,7 @@ ngx_http_ws_heartbeat_probe_session(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_ws_heartbeat_log(ctx), 0,
                    "ws_heartbeat: probing session " NGX_HTTP_WSHB_ID_FMT,
-                   (uint32_t) ngx_http_ws_heartbeat_worker_start, ngx_pid,
+                   (uint32_t) ngx_http_ws_heartbeat_worker.start, ngx_pid,
                    ctx->counter);
 
     ngx_http_ws_heartbeat_ping(ctx, NGX_HTTP_WSHB_CLIENT);

@@ -42,6 +42,7 @@ static char *ngx_http_ws_heartbeat_max_msec(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_ws_heartbeat_bounds(ngx_conf_t *cf, void *post,
     void *data);
+static ngx_int_t ngx_http_ws_heartbeat_preconfiguration(ngx_conf_t *cf);
 static void *ngx_http_ws_heartbeat_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_ws_heartbeat_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_ws_heartbeat_tag(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -120,7 +121,7 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
       ngx_http_ws_heartbeat_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_http_ws_heartbeat_module },     /* the zone's tag */
 
     { ngx_string("ws_heartbeat_stream_ring"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -190,7 +191,7 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_ws_heartbeat_module_ctx = {
-    ngx_http_ws_heartbeat_add_variables,   /* preconfiguration */
+    ngx_http_ws_heartbeat_preconfiguration, /* preconfiguration */
     ngx_http_ws_heartbeat_init,            /* postconfiguration */
 
     ngx_http_ws_heartbeat_create_main_conf, /* create main configuration */
@@ -291,9 +292,12 @@ ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r)
 static void
 ngx_http_ws_heartbeat_skip_upgrade(ngx_uint_t cause)
 {
-    if (ngx_http_ws_heartbeat_wzone) {
-        (void) ngx_atomic_fetch_add(
-                   &ngx_http_ws_heartbeat_wzone->sh->totals.skipped[cause], 1);
+    ngx_http_ws_heartbeat_zone_t  *zone;
+
+    zone = ngx_http_ws_heartbeat_worker.zone;
+
+    if (zone) {
+        (void) ngx_atomic_fetch_add(&zone->sh->totals.skipped[cause], 1);
     }
 }
 
@@ -479,6 +483,17 @@ ngx_http_ws_heartbeat_bounds(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* the module's slot, for the files below this one (see ..._worker_t) */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_preconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_ws_heartbeat_worker.slot = ngx_http_ws_heartbeat_module.ctx_index;
+
+    return ngx_http_ws_heartbeat_add_variables(cf);
 }
 
 

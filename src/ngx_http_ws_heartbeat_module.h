@@ -60,6 +60,30 @@ typedef struct {
 } ngx_http_ws_heartbeat_limit_t;
 
 
+/*
+ * Where a limit is, as the status shows it: its server's first name, its
+ * location and its key, each "" if none, cut at 256 bytes
+ */
+
+static ngx_inline void
+ngx_http_ws_heartbeat_limit_where(ngx_http_ws_heartbeat_limit_t *l,
+    ngx_str_t *server, ngx_str_t *location, ngx_str_t *key)
+{
+    *server = l->server_name;
+    ngx_str_null(key);
+
+    if (l->key) {
+        *key = l->key->value;
+    }
+
+    *location = l->location;
+
+    server->len = ngx_min(server->len, 256);
+    location->len = ngx_min(location->len, 256);
+    key->len = ngx_min(key->len, 256);
+}
+
+
 /* a ws_heartbeat_tag: evaluated once per session, as it starts */
 
 typedef struct {
@@ -121,12 +145,8 @@ ngx_int_t ngx_http_ws_heartbeat_add_variables(ngx_conf_t *cf);
 char *ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_http_ws_heartbeat_limit_ids(ngx_array_t *limits);
-ngx_uint_t ngx_http_ws_heartbeat_limits_pressed(void);
-void ngx_http_ws_heartbeat_limit_where(ngx_http_ws_heartbeat_limit_t *l,
-    ngx_str_t *server, ngx_str_t *location, ngx_str_t *key);
 ngx_int_t ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_ws_heartbeat_key_handler(ngx_http_request_t *r);
-uint32_t ngx_http_ws_heartbeat_key_of(ngx_http_request_t *r);
 
 char *ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

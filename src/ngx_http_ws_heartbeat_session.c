@@ -18,6 +18,7 @@
 #include "ngx_http_ws_heartbeat_session.h"
 #include "ngx_http_ws_heartbeat_liveness.h"
 #include "ngx_http_ws_heartbeat_close.h"
+#include "ngx_http_ws_heartbeat_keys.h"
 #include "ngx_http_ws_heartbeat_wake.h"
 #include "ngx_http_ws_heartbeat_lifetime.h"
 
@@ -91,11 +92,6 @@ static ngx_uint_t                      ngx_http_ws_heartbeat_nsessions;
 static ngx_uint_t                      ngx_http_ws_heartbeat_counter;
 static ngx_atomic_uint_t               ngx_http_ws_heartbeat_commanded;
 
-time_t                                 ngx_http_ws_heartbeat_worker_start;
-u_char                                 ngx_http_ws_heartbeat_cookie[
-                                                 NGX_HTTP_WSHB_COOKIE_LEN];
-ngx_http_ws_heartbeat_zone_t          *ngx_http_ws_heartbeat_wzone;
-
 
 ngx_int_t
 ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
@@ -104,13 +100,12 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
     ngx_uint_t                          i;
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
 
-    wmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_ws_heartbeat_module);
-    ngx_http_ws_heartbeat_wzone = wmcf ? wmcf->zone : NULL;
+    wmcf = ngx_http_ws_heartbeat_cycle_get_main_conf(cycle);
+    ngx_http_ws_heartbeat_worker.zone = wmcf ? wmcf->zone : NULL;
 
     ngx_http_ws_heartbeat_nsessions = 0;
     ngx_http_ws_heartbeat_counter = 0;
-    ngx_http_ws_heartbeat_worker_start = ngx_time();
+    ngx_http_ws_heartbeat_worker.start = ngx_time();
 
     /*
      * Our pings carry it, and a pong with it is ours.  A pong with it in
@@ -120,17 +115,17 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
 
     for (i = 0; i < NGX_HTTP_WSHB_COOKIE_LEN; i += 4) {
         rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
-        ngx_memcpy(&ngx_http_ws_heartbeat_cookie[i], &rnd, 4);
+        ngx_memcpy(&ngx_http_ws_heartbeat_worker.cookie[i], &rnd, 4);
     }
 
     ngx_http_ws_heartbeat_timers_init(cycle, ngx_http_ws_heartbeat_fired,
                                       ngx_http_ws_heartbeat_watch);
 
-    if (ngx_http_ws_heartbeat_wzone == NULL) {
+    if (ngx_http_ws_heartbeat_worker.zone == NULL) {
         return NGX_OK;
     }
 
-    ngx_http_ws_heartbeat_commanded = ngx_http_ws_heartbeat_wzone->sh
+    ngx_http_ws_heartbeat_commanded = ngx_http_ws_heartbeat_worker.zone->sh
                                                              ->commanded;
 
     return ngx_http_ws_heartbeat_wake_listen(cycle,
@@ -226,7 +221,7 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     u = r->upstream;
     uc = u->peer.connection;
 
-    if (uc == NULL || ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module))
+    if (uc == NULL || ngx_http_ws_heartbeat_get_ctx(r))
     {
         return NGX_ERROR;
     }
@@ -245,17 +240,17 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ctx->start = ngx_http_ws_heartbeat_msec();
     ctx->counter = (uint32_t) ngx_http_ws_heartbeat_counter++;
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+    wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
 
     ctx->record = NGX_HTTP_WSHB_NO_RECORD;
 
     ngx_http_ws_heartbeat_lifetime(r, ctx, wlcf);
 
-    if (ngx_http_ws_heartbeat_wzone) {
+    if (ngx_http_ws_heartbeat_worker.zone) {
         ctx->key = wlcf->key_limit ? ngx_http_ws_heartbeat_key_of(r) : 0;
 
         ctx->record = ngx_http_ws_heartbeat_record_alloc(
-                               ngx_http_ws_heartbeat_wzone, r, wlcf->tags,
+                               ngx_http_ws_heartbeat_worker.zone, r, wlcf->tags,
                                ctx->counter, ctx->ends,
                                ctx->ends ? ctx->end_at - ctx->start : 0,
                                ctx->key);
@@ -263,7 +258,7 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 
     ngx_http_ws_heartbeat_peers_init(ctx, c, uc, wlcf->upstream);
 
-    ngx_http_set_ctx(r, ctx, ngx_http_ws_heartbeat_module);
+    ngx_http_ws_heartbeat_set_ctx(r, ctx);
 
     cln->handler = ngx_http_ws_heartbeat_cleanup;
     cln->data = ctx;
@@ -287,7 +282,7 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT " started",
-                   (uint32_t) ngx_http_ws_heartbeat_worker_start, ngx_pid,
+                   (uint32_t) ngx_http_ws_heartbeat_worker.start, ngx_pid,
                    ctx->counter);
 
     if (ngx_exiting) {
@@ -345,8 +340,8 @@ ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     /* nothing can be removed yet: no ping of ours went out */
 
     (void) ngx_http_ws_heartbeat_parse(&ctx->peer[i].parser,
-                                       ngx_http_ws_heartbeat_cookie, b->pos,
-                                       len, NULL);
+                                       ngx_http_ws_heartbeat_worker.cookie,
+                                       b->pos, len, NULL);
 
     ctx->peer[i].rx_bytes += len;
 
@@ -363,7 +358,7 @@ ngx_http_ws_heartbeat_recv_client(ngx_connection_t *c, u_char *buf,
     r = c->data;
 
     return ngx_http_ws_heartbeat_recv_fast(
-                      ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module),
+                      ngx_http_ws_heartbeat_get_ctx(r),
                       NGX_HTTP_WSHB_CLIENT, c, buf, size);
 }
 
@@ -377,7 +372,7 @@ ngx_http_ws_heartbeat_recv_upstream(ngx_connection_t *c, u_char *buf,
     r = c->data;
 
     return ngx_http_ws_heartbeat_recv_fast(
-                      ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module),
+                      ngx_http_ws_heartbeat_get_ctx(r),
                       NGX_HTTP_WSHB_UPSTREAM, c, buf, size);
 }
 
@@ -507,7 +502,7 @@ ngx_http_ws_heartbeat_parse_rest(ngx_http_ws_heartbeat_ctx_t *ctx,
     data = p->data_frames;
     pongs = p->pongs;
 
-    out += ngx_http_ws_heartbeat_parse(p, ngx_http_ws_heartbeat_cookie,
+    out += ngx_http_ws_heartbeat_parse(p, ngx_http_ws_heartbeat_worker.cookie,
                                        buf + out, len - out, at);
 
     /* what was removed or withheld is not queued: see ..._queued() */
@@ -695,7 +690,7 @@ ngx_http_ws_heartbeat_finalize(ngx_http_request_t *r, ngx_int_t rc)
 {
     ngx_http_ws_heartbeat_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module);
+    ctx = ngx_http_ws_heartbeat_get_ctx(r);
 
     if (ctx->active) {
         ngx_http_ws_heartbeat_end(ctx);
@@ -736,7 +731,7 @@ ngx_http_ws_heartbeat_end(ngx_http_ws_heartbeat_ctx_t *ctx)
     ctx->reason = ngx_http_ws_heartbeat_final_reason(
                       ngx_http_ws_heartbeat_request(ctx), ctx);
 
-    zone = ngx_http_ws_heartbeat_wzone;
+    zone = ngx_http_ws_heartbeat_worker.zone;
 
     if (zone) {
         /* the "deleted" delta tells the rest */
@@ -758,7 +753,7 @@ ngx_http_ws_heartbeat_end(ngx_http_ws_heartbeat_ctx_t *ctx)
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT " done",
-                   (uint32_t) ngx_http_ws_heartbeat_worker_start, ngx_pid,
+                   (uint32_t) ngx_http_ws_heartbeat_worker.start, ngx_pid,
                    ctx->counter);
 }
 
@@ -799,6 +794,7 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
     ngx_uint_t                          n, k, j;
     ngx_http_request_t                 *r;
     ngx_http_ws_heartbeat_ctx_t        *ctx;
+    ngx_http_ws_heartbeat_zone_t       *zone;
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
 
     if (ngx_http_ws_heartbeat_nsessions == 0) {
@@ -810,7 +806,9 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
     ngx_http_ws_heartbeat_close_marked();
 
     if (!ngx_exiting) {
-        if (ngx_http_ws_heartbeat_limits_pressed()) {
+        zone = ngx_http_ws_heartbeat_worker.zone;
+
+        if (ngx_http_ws_heartbeat_limits_pressed(zone)) {
             ngx_http_ws_heartbeat_probe(NULL, 0);
         }
 
@@ -828,7 +826,7 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
         }
 
         r = ngx_http_ws_heartbeat_request(ctx);
-        wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+        wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
 
         /* the k-th of n at k/n of the window: the last one at its end */
 
@@ -858,11 +856,11 @@ ngx_http_ws_heartbeat_close_marked(void)
 {
     ngx_atomic_uint_t  n;
 
-    if (ngx_http_ws_heartbeat_wzone == NULL) {
+    if (ngx_http_ws_heartbeat_worker.zone == NULL) {
         return;
     }
 
-    n = ngx_http_ws_heartbeat_wzone->sh->commanded;
+    n = ngx_http_ws_heartbeat_worker.zone->sh->commanded;
 
     if (n == ngx_http_ws_heartbeat_commanded) {
         return;
@@ -890,7 +888,7 @@ ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx)
     ngx_http_ws_heartbeat_zone_t     *zone;
     ngx_http_ws_heartbeat_command_t   cmd;
 
-    zone = ngx_http_ws_heartbeat_wzone;
+    zone = ngx_http_ws_heartbeat_worker.zone;
 
     if (ctx->closing || ctx->record == NGX_HTTP_WSHB_NO_RECORD) {
         return;

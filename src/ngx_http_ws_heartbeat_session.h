@@ -136,15 +136,14 @@ typedef struct {
      : ngx_http_ws_heartbeat_request(ctx)->upstream->peer.connection)
 
 #define ngx_http_ws_heartbeat_loc_conf(ctx)                                   \
-    ngx_http_get_module_loc_conf(ngx_http_ws_heartbeat_request(ctx),          \
-                                 ngx_http_ws_heartbeat_module)
+    ngx_http_ws_heartbeat_get_loc_conf(ngx_http_ws_heartbeat_request(ctx))
 
 #define ngx_http_ws_heartbeat_log(ctx)                                        \
     ((ctx)->client->log)
 
 /* the arguments of NGX_HTTP_WSHB_ID_FMT */
 #define NGX_HTTP_WSHB_ID(ctx)                                                 \
-    (uint32_t) ngx_http_ws_heartbeat_worker_start, ngx_pid, (ctx)->counter
+    (uint32_t) ngx_http_ws_heartbeat_worker.start, ngx_pid, (ctx)->counter
 
 
 /*
@@ -311,12 +310,6 @@ void ngx_http_ws_heartbeat_close_marked(void);
 void ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t state);
 
-
-/* the zone of the cycle this worker serves: every session's */
-extern ngx_http_ws_heartbeat_zone_t  *ngx_http_ws_heartbeat_wzone;
-extern time_t                         ngx_http_ws_heartbeat_worker_start;
-/* in our pings to sessions: see ngx_http_ws_heartbeat_init_worker() */
-extern u_char                         ngx_http_ws_heartbeat_cookie[];
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_SESSION_H_INCLUDED_ */

@@ -80,8 +80,7 @@ ngx_http_ws_heartbeat_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_ws_heartbeat_status_handler;
 
-    wmcf = ngx_http_conf_get_module_main_conf(cf,
-                                              ngx_http_ws_heartbeat_module);
+    wmcf = ngx_http_ws_heartbeat_conf_get_main_conf(cf);
     wmcf->status = 1;
 
     return NGX_CONF_OK;
@@ -253,7 +252,7 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
     ngx_str_null(&protocol);
     token = NULL;
 
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
+    wlcf = ngx_http_ws_heartbeat_get_loc_conf(r);
     tokens = (wlcf->tokens != NGX_CONF_UNSET_PTR) ? wlcf->tokens : NULL;
 
     if (r->method != NGX_HTTP_DELETE
@@ -667,7 +666,7 @@ ngx_http_ws_heartbeat_status_document(ngx_http_request_t *r,
         q->format = NGX_HTTP_WSHB_FORMAT_PROMETHEUS;
     }
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+    wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
 
     if (ngx_http_ws_heartbeat_summary(r, wmcf->zone, q, &sum) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1101,7 +1100,7 @@ ngx_http_ws_heartbeat_limit_counts(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_main_conf_t    *wmcf;
     ngx_http_ws_heartbeat_limit_count_t  *lc;
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+    wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
 
     if (ngx_array_init(&sum->limits, r->pool, wmcf->limits.nelts + 1,
                        sizeof(ngx_http_ws_heartbeat_limit_count_t))
@@ -1159,59 +1158,4 @@ ngx_http_ws_heartbeat_limit_counts_locked(ngx_http_ws_heartbeat_zone_t *zone,
                                                               lc[i].top);
         }
     }
-}
-
-
-/* a short text answer: an error, with its reason */
-
-ngx_int_t
-ngx_http_ws_heartbeat_status_error(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *text)
-{
-    ngx_buf_t  *b;
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
-
-    b = ngx_create_temp_buf(r->pool, text->len + 1);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last = ngx_cpymem(b->last, text->data, text->len);
-    *b->last++ = LF;
-
-    return ngx_http_ws_heartbeat_status_send(r, status, "text/plain", b);
-}
-
-
-/* an answer in one buffer */
-
-ngx_int_t
-ngx_http_ws_heartbeat_status_send(ngx_http_request_t *r, ngx_uint_t status,
-    char *type, ngx_buf_t *b)
-{
-    ngx_int_t     rc;
-    ngx_chain_t   out;
-
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    r->headers_out.content_type.data = (u_char *) type;
-    r->headers_out.content_type.len = ngx_strlen(type);
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
 }

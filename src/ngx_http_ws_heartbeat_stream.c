@@ -57,8 +57,18 @@ static void ngx_http_ws_heartbeat_fan_out(ngx_http_ws_heartbeat_zone_t *zone,
  * (ngx_http_ws_heartbeat_module's slot, which the variables read).
  */
 
+static ngx_int_t
+ngx_http_ws_heartbeat_status_preconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_ws_heartbeat_worker.status_slot =
+                                 ngx_http_ws_heartbeat_status_module.ctx_index;
+
+    return NGX_OK;
+}
+
+
 static ngx_http_module_t  ngx_http_ws_heartbeat_status_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_ws_heartbeat_status_preconfiguration, /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
     NULL,                                  /* create main configuration */
@@ -174,8 +184,8 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t   *wlcf;
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
+    wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
+    wlcf = ngx_http_ws_heartbeat_get_loc_conf(r);
 
     if (transport == NGX_HTTP_WSHB_WEBSOCKET) {
         rc = ngx_http_ws_heartbeat_handshake(r, protocol);
@@ -228,7 +238,7 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     cln->handler = ngx_http_ws_heartbeat_sub_cleanup;
     cln->data = sub;
 
-    ngx_http_set_ctx(r, sub, ngx_http_ws_heartbeat_status_module);
+    ngx_http_ws_heartbeat_status_set_ctx(r, sub);
 
     (void) ngx_atomic_fetch_add(&sub->zone->sh->totals.subscribers[transport],
                                 1);

@@ -473,7 +473,7 @@ ngx_http_ws_heartbeat_sub_read(ngx_http_request_t *r)
     ngx_http_ws_heartbeat_sub_t  *sub;
 
     c = r->connection;
-    sub = ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_status_module);
+    sub = ngx_http_ws_heartbeat_status_get_ctx(r);
 
     if (sub->transport == NGX_HTTP_WSHB_SSE) {
         /* nothing to read: only notice the client going away */
@@ -554,7 +554,7 @@ static void
 ngx_http_ws_heartbeat_sub_write(ngx_http_request_t *r)
 {
     ngx_http_ws_heartbeat_sub_flush(
-              ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_status_module));
+              ngx_http_ws_heartbeat_status_get_ctx(r));
 }
 
 

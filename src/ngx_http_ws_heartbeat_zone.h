@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_ws_heartbeat.h"
 #include "ngx_http_ws_heartbeat_frame.h"
 #include "ngx_http_ws_heartbeat_query.h"
 
@@ -338,7 +339,7 @@ typedef struct {
 } ngx_http_ws_heartbeat_shctx_t;
 
 
-typedef struct {
+struct ngx_http_ws_heartbeat_zone_s {
     ngx_http_ws_heartbeat_shctx_t  *sh;
     ngx_slab_pool_t              *shpool;
     ngx_shm_zone_t               *shm_zone;
@@ -347,7 +348,7 @@ typedef struct {
     ngx_array_t                  *limits;       /* of ..._limit_t * */
     size_t                        tags_room;    /* the longest tags */
     ngx_uint_t                    keyed;        /* has a limit per key */
-} ngx_http_ws_heartbeat_zone_t;
+};
 
 
 void ngx_http_ws_heartbeat_emit_locked(ngx_http_ws_heartbeat_zone_t *zone,
@@ -372,6 +373,8 @@ u_char *ngx_http_ws_heartbeat_tag_next(u_char *p, u_char *end,
     ngx_http_ws_heartbeat_tag_value_t *tag);
 void ngx_http_ws_heartbeat_duration(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_uint_t reason, uint64_t ms);
+ngx_uint_t ngx_http_ws_heartbeat_limits_pressed(
+    ngx_http_ws_heartbeat_zone_t *zone);
 
 
 /* ngx_http_ws_heartbeat_under_pressure(): at or above 90 % of a limit */
