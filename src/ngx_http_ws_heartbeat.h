@@ -68,10 +68,15 @@ extern ngx_http_ws_heartbeat_worker_t  ngx_http_ws_heartbeat_worker;
            ->main_conf[ngx_http_ws_heartbeat_worker.slot]                     \
      : NULL)
 
+#define ngx_http_ws_heartbeat_status_get_loc_conf(r)                          \
+    (r)->loc_conf[ngx_http_ws_heartbeat_worker.status_slot]
 #define ngx_http_ws_heartbeat_status_get_ctx(r)                               \
     (r)->ctx[ngx_http_ws_heartbeat_worker.status_slot]
 #define ngx_http_ws_heartbeat_status_set_ctx(r, c)                            \
     (r)->ctx[ngx_http_ws_heartbeat_worker.status_slot] = c
+
+
+char *ngx_http_ws_heartbeat_bounds(ngx_conf_t *cf, void *post, void *data);
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_H_INCLUDED_ */

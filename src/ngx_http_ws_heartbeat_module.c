@@ -9,8 +9,6 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_session.h"
-#include "ngx_http_ws_heartbeat_status.h"
-#include "ngx_http_ws_heartbeat_stream.h"
 #include "ngx_http_ws_heartbeat_wake.h"
 #include "ngx_http_ws_heartbeat_lifetime.h"
 
@@ -40,8 +38,6 @@ static char *ngx_http_ws_heartbeat_positive(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_ws_heartbeat_max_msec(ngx_conf_t *cf, void *post,
     void *data);
-static char *ngx_http_ws_heartbeat_bounds(ngx_conf_t *cf, void *post,
-    void *data);
 static ngx_int_t ngx_http_ws_heartbeat_preconfiguration(ngx_conf_t *cf);
 static void *ngx_http_ws_heartbeat_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_ws_heartbeat_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -65,10 +61,6 @@ static ngx_conf_post_handler_pt  ngx_http_ws_heartbeat_max_msec_p =
 
 static ngx_conf_num_bounds_t  ngx_http_ws_heartbeat_ring_bounds = {
     ngx_http_ws_heartbeat_bounds, 16, 1048576
-};
-
-static ngx_conf_num_bounds_t  ngx_http_ws_heartbeat_backlog_bounds = {
-    ngx_http_ws_heartbeat_bounds, 1024, 1073741824
 };
 
 
@@ -130,13 +122,6 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
       offsetof(ngx_http_ws_heartbeat_main_conf_t, ring),
       &ngx_http_ws_heartbeat_ring_bounds },
 
-    { ngx_string("ws_heartbeat_stream_backlog"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_size_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_ws_heartbeat_loc_conf_t, backlog),
-      &ngx_http_ws_heartbeat_backlog_bounds },
-
     { ngx_string("ws_heartbeat_max_sessions"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1234,
       ngx_http_ws_heartbeat_max_sessions,
@@ -161,27 +146,6 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
     { ngx_string("ws_heartbeat_expires"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_ws_heartbeat_expires,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("ws_heartbeat_status"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_ws_heartbeat_status,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("ws_heartbeat_status_token"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
-      ngx_http_ws_heartbeat_status_token,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("ws_heartbeat_status_origin"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_ws_heartbeat_status_origin,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -466,26 +430,6 @@ ngx_http_ws_heartbeat_max_msec(ngx_conf_t *cf, void *post, void *data)
 }
 
 
-/* like ngx_conf_check_num_bounds(), but the error names the directive */
-
-static char *
-ngx_http_ws_heartbeat_bounds(ngx_conf_t *cf, void *post, void *data)
-{
-    ngx_conf_num_bounds_t  *bounds = post;
-    ngx_int_t              *np = data;
-
-    if (*np < bounds->low || *np > bounds->high) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" directive value must be between %i "
-                           "and %i", &((ngx_str_t *) cf->args->elts)[0],
-                           bounds->low, bounds->high);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
 /* the module's slot, for the files below this one (see ..._worker_t) */
 
 static ngx_int_t
@@ -577,8 +521,6 @@ ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf)
     wlcf->timeout = NGX_CONF_UNSET_MSEC;
     wlcf->upstream = NGX_CONF_UNSET;
     wlcf->idle_timeout = NGX_CONF_UNSET_MSEC;
-    wlcf->tokens = NGX_CONF_UNSET_PTR;
-    wlcf->origins = NGX_CONF_UNSET_PTR;
     wlcf->tags = NGX_CONF_UNSET_PTR;
     wlcf->max_age = NGX_CONF_UNSET_MSEC;
     wlcf->max_age_jitter = NGX_CONF_UNSET_UINT;
@@ -587,7 +529,6 @@ ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf)
     wlcf->expires_code = NGX_CONF_UNSET_UINT;
     wlcf->limit = NGX_CONF_UNSET_PTR;
     wlcf->key_limit = NGX_CONF_UNSET_PTR;
-    wlcf->backlog = NGX_CONF_UNSET_SIZE;
 
     return wlcf;
 }
@@ -605,8 +546,6 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 10000);
     ngx_conf_merge_value(conf->upstream, prev->upstream, 0);
     ngx_conf_merge_msec_value(conf->idle_timeout, prev->idle_timeout, 0);
-    ngx_conf_merge_ptr_value(conf->tokens, prev->tokens, NULL);
-    ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
     ngx_conf_merge_ptr_value(conf->tags, prev->tags, NULL);
 
     /* a max age or an expiry is inherited with its parameters */
@@ -643,7 +582,6 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
     if (conf->key_limit == NGX_CONF_UNSET_PTR) {
         conf->key_limit = NULL;
     }
-    ngx_conf_merge_size_value(conf->backlog, prev->backlog, 1024 * 1024);
 
     return NGX_CONF_OK;
 }
@@ -658,13 +596,6 @@ ngx_http_ws_heartbeat_init(ngx_conf_t *cf)
 
     wmcf = ngx_http_conf_get_module_main_conf(cf,
                                               ngx_http_ws_heartbeat_module);
-
-    if (wmcf->status && wmcf->zone == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"ws_heartbeat_status\" directive requires "
-                      "\"ws_heartbeat_zone\" in the http block");
-        return NGX_ERROR;
-    }
 
     if (wmcf->limits.nelts) {
         if (wmcf->zone == NULL) {
@@ -783,11 +714,7 @@ ngx_http_ws_heartbeat_init_module(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_ws_heartbeat_init_process(ngx_cycle_t *cycle)
 {
-    if (ngx_http_ws_heartbeat_init_worker(cycle) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_ws_heartbeat_stream_init_worker(cycle);
+    return ngx_http_ws_heartbeat_init_worker(cycle);
 }
 
 

@@ -93,22 +93,6 @@ typedef struct {
 } ngx_http_ws_heartbeat_tag_t;
 
 
-/* a ws_heartbeat_status_token */
-
-typedef struct {
-    ngx_str_t                         token;
-    ngx_str_t                         name;       /* in the audit log */
-    ngx_uint_t                        admin;      /* may close sessions */
-} ngx_http_ws_heartbeat_token_t;
-
-
-/* a ws_heartbeat_status_origin: an empty host is "*", any origin */
-
-typedef struct {
-    ngx_uint_t                        https;
-    ngx_str_t                         host;
-    ngx_uint_t                        port;
-} ngx_http_ws_heartbeat_origin_t;
 
 
 typedef struct {
@@ -117,8 +101,6 @@ typedef struct {
     ngx_msec_t                        timeout;
     ngx_flag_t                        upstream;
     ngx_msec_t                        idle_timeout;
-    ngx_array_t                      *tokens;     /* of ..._token_t */
-    ngx_array_t                      *origins;    /* of ..._origin_t */
     ngx_array_t                      *tags;       /* of ..._tag_t */
     ngx_msec_t                        max_age;
     ngx_uint_t                        max_age_jitter;   /* percent */
@@ -127,14 +109,12 @@ typedef struct {
     ngx_uint_t                        expires_code;
     ngx_http_ws_heartbeat_limit_t    *limit;
     ngx_http_ws_heartbeat_limit_t    *key_limit;
-    size_t                            backlog;    /* per subscriber */
 } ngx_http_ws_heartbeat_loc_conf_t;
 
 
 typedef struct {
     ngx_msec_t                        drain;
     ngx_http_ws_heartbeat_zone_t     *zone;
-    ngx_uint_t                        status;     /* a status location */
     ngx_array_t                       limits;     /* of ..._limit_t * */
     ngx_uint_t                        ring;       /* deltas kept */
     size_t                            tags_room;  /* a level's longest */

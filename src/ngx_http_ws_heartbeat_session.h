@@ -21,6 +21,7 @@
 
 #include "ngx_http_ws_heartbeat_module.h"
 #include "ngx_http_ws_heartbeat_timer.h"
+#include "ngx_http_ws_heartbeat_command.h"
 
 
 /* our ping: unmasked to the client, masked to the upstream */
@@ -303,7 +304,6 @@ ngx_int_t ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 void ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit,
     uint32_t key);
 void ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_each_pt handler);
-void ngx_http_ws_heartbeat_close_marked(void);
 
 /* ngx_http_ws_heartbeat_zone.c */
 

@@ -14,7 +14,7 @@
 
 #include "ngx_http_ws_heartbeat_admin.h"
 #include "ngx_http_ws_heartbeat_filter.h"
-#include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_command.h"
 #include "ngx_http_ws_heartbeat_out.h"
 #include "ngx_http_ws_heartbeat_wake.h"
 

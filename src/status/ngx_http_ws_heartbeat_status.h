@@ -13,8 +13,7 @@
 #include <ngx_http.h>
 
 
-char *ngx_http_ws_heartbeat_status(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+ngx_int_t ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r);
 char *ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_ws_heartbeat_status_origin(ngx_conf_t *cf, ngx_command_t *cmd,
