@@ -18,6 +18,60 @@
 #include "ngx_http_ws_heartbeat_frame.h"
 
 
+/* ws_heartbeat_max_sessions directives in a configuration */
+#define NGX_HTTP_WSHB_MAX_LIMITS      64
+
+/* the two peers of a session, and the tables named after them */
+#define NGX_HTTP_WSHB_CLIENT          0
+#define NGX_HTTP_WSHB_UPSTREAM        1
+
+/* why a session ended: ngx_http_ws_heartbeat_reasons[] */
+#define NGX_HTTP_WSHB_REASON_NONE     0
+#define NGX_HTTP_WSHB_CLIENT_CLOSE    1
+#define NGX_HTTP_WSHB_UPSTREAM_CLOSE  2
+#define NGX_HTTP_WSHB_CLIENT_TIMEOUT  3
+#define NGX_HTTP_WSHB_UPSTREAM_TIMEOUT  4
+#define NGX_HTTP_WSHB_IDLE_TIMEOUT    5
+#define NGX_HTTP_WSHB_SHUTDOWN        6
+#define NGX_HTTP_WSHB_ERROR           7
+#define NGX_HTTP_WSHB_PROXY_TIMEOUT   8
+#define NGX_HTTP_WSHB_WORKER_LOST     9   /* reaped: its worker died */
+#define NGX_HTTP_WSHB_ADMIN           10  /* a DELETE at the status */
+#define NGX_HTTP_WSHB_MAX_AGE         11  /* ws_heartbeat_max_age */
+#define NGX_HTTP_WSHB_EXPIRED         12  /* ws_heartbeat_expires */
+#define NGX_HTTP_WSHB_EVICTED         13  /* replaced: a limit per key */
+#define NGX_HTTP_WSHB_NREASONS        14
+
+/* a session's state, as its record shows it */
+#define NGX_HTTP_WSHB_STATE_FREE      0
+#define NGX_HTTP_WSHB_STATE_HEALTHY   1
+#define NGX_HTTP_WSHB_STATE_AWAITING  2
+#define NGX_HTTP_WSHB_STATE_CLOSING   3
+#define NGX_HTTP_WSHB_STATE_PASSTHROUGH  4
+#define NGX_HTTP_WSHB_NSTATES         5
+
+/* why a subscriber was closed */
+#define NGX_HTTP_WSHB_SUB_CLIENT      0
+#define NGX_HTTP_WSHB_SUB_ZOMBIE      1
+#define NGX_HTTP_WSHB_SUB_SLOW        2
+#define NGX_HTTP_WSHB_SUB_SHUTDOWN    3
+#define NGX_HTTP_WSHB_SUB_ERROR       4
+#define NGX_HTTP_WSHB_SUB_NREASONS    5
+
+/* why an upgrade on a location with heartbeats on was passed through */
+#define NGX_HTTP_WSHB_SKIP_NOT_101    0   /* answered another status */
+#define NGX_HTTP_WSHB_SKIP_NOT_HTTP1  1   /* over HTTP/2 or HTTP/3 */
+#define NGX_HTTP_WSHB_SKIP_NOT_WS     2   /* to another protocol */
+#define NGX_HTTP_WSHB_SKIP_FAILED     3   /* could not start (memory) */
+#define NGX_HTTP_WSHB_NSKIPS          4
+
+/* the WebSocket close codes the module sends (RFC 6455, 7.4.1) */
+#define NGX_HTTP_WSHB_CLOSE_NORMAL    1000
+#define NGX_HTTP_WSHB_CLOSE_GOING_AWAY  1001
+#define NGX_HTTP_WSHB_CLOSE_POLICY    1008
+#define NGX_HTTP_WSHB_CLOSE_ERROR     1011
+
+
 typedef struct ngx_http_ws_heartbeat_zone_s  ngx_http_ws_heartbeat_zone_t;
 
 
@@ -77,6 +131,15 @@ extern ngx_http_ws_heartbeat_worker_t  ngx_http_ws_heartbeat_worker;
 
 
 char *ngx_http_ws_heartbeat_bounds(ngx_conf_t *cf, void *post, void *data);
+
+
+/* the names of the outputs, one table per fact: ngx_http_ws_heartbeat.c */
+extern ngx_str_t   ngx_http_ws_heartbeat_reasons[];
+extern ngx_str_t   ngx_http_ws_heartbeat_states[];
+extern char       *ngx_http_ws_heartbeat_peers[];
+extern char       *ngx_http_ws_heartbeat_directions[];
+extern char       *ngx_http_ws_heartbeat_sub_reasons[];
+extern char       *ngx_http_ws_heartbeat_skips[];
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_H_INCLUDED_ */

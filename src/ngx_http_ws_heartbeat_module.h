@@ -22,8 +22,6 @@
 #define NGX_HTTP_WS_HEARTBEAT_VERSION     "0.1.0"
 #endif
 
-#define NGX_HTTP_WSHB_MAX_LIMITS          64
-
 /*
  * Session times are ngx_current_msec cut to 32 bits, compared only as
  * differences: intervals and timeouts stay below 2^31 ms (24.8 days).

@@ -76,52 +76,6 @@ ngx_uint_t  ngx_http_ws_heartbeat_duration_bounds[] = {
 };
 
 
-ngx_str_t  ngx_http_ws_heartbeat_reasons[] = {
-    ngx_null_string,
-    ngx_string("client_close"),
-    ngx_string("upstream_close"),
-    ngx_string("client_timeout"),
-    ngx_string("upstream_timeout"),
-    ngx_string("idle_timeout"),
-    ngx_string("shutdown"),
-    ngx_string("error"),
-    ngx_string("proxy_timeout"),
-    ngx_string("worker_lost"),
-    ngx_string("admin"),
-    ngx_string("max_age"),
-    ngx_string("expired"),
-    ngx_string("evicted")
-};
-
-
-char  *ngx_http_ws_heartbeat_peers[] = { "client", "upstream" };
-
-
-/* why a subscriber of the delta stream was closed */
-char  *ngx_http_ws_heartbeat_sub_reasons[] = {
-    "client", "zombie", "slow", "shutdown", "error"
-};
-
-/* why an upgrade was passed through without heartbeats */
-char  *ngx_http_ws_heartbeat_skips[] = {
-    "not_101", "not_http1", "not_websocket", "failed"
-};
-
-/* the direction of the frames and bytes read from each peer */
-char  *ngx_http_ws_heartbeat_directions[] = {
-    "client_to_upstream", "upstream_to_client"
-};
-
-
-ngx_str_t  ngx_http_ws_heartbeat_states[] = {
-    ngx_string("free"),
-    ngx_string("healthy"),
-    ngx_string("awaiting_pong"),
-    ngx_string("closing"),
-    ngx_string("passthrough")
-};
-
-
 char *
 ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
