@@ -60,9 +60,10 @@ ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     text = ngx_http_ws_heartbeat_close_text[reason];
 
-    ngx_http_ws_heartbeat_close_coded(ctx, reason, 1001, (u_char *) text,
-                                      ngx_strlen(text), to_client,
-                                      to_upstream);
+    ngx_http_ws_heartbeat_close_coded(ctx, reason,
+                                      NGX_HTTP_WSHB_CLOSE_GOING_AWAY,
+                                      (u_char *) text, ngx_strlen(text),
+                                      to_client, to_upstream);
 }
 
 

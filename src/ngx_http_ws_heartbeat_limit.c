@@ -72,7 +72,7 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     l->max = n;
-    l->code = 1008;
+    l->code = NGX_HTTP_WSHB_CLOSE_POLICY;
     l->uncounted = NGX_CONF_UNSET_UINT;
     code = 0;
 

@@ -557,14 +557,16 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
     ngx_conf_merge_msec_value(conf->max_age, prev->max_age, 0);
     ngx_conf_merge_uint_value(conf->max_age_jitter, prev->max_age_jitter, 10);
-    ngx_conf_merge_uint_value(conf->max_age_code, prev->max_age_code, 1001);
+    ngx_conf_merge_uint_value(conf->max_age_code, prev->max_age_code,
+                              NGX_HTTP_WSHB_CLOSE_GOING_AWAY);
 
     if (conf->expires == NGX_CONF_UNSET_PTR) {
         conf->expires_code = prev->expires_code;
     }
 
     ngx_conf_merge_ptr_value(conf->expires, prev->expires, NULL);
-    ngx_conf_merge_uint_value(conf->expires_code, prev->expires_code, 1008);
+    ngx_conf_merge_uint_value(conf->expires_code, prev->expires_code,
+                              NGX_HTTP_WSHB_CLOSE_POLICY);
 
     /* as limit_conn: the limits of a level with none of its own */
 

@@ -142,7 +142,7 @@ ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
     tp = ngx_timeofday();
     now = (uint64_t) tp->sec * 1000 + tp->msec;
 
-    code = q->code ? q->code : 1001;
+    code = q->code ? q->code : NGX_HTTP_WSHB_CLOSE_GOING_AWAY;
 
     if (q->reason_set) {
         text = q->reason.data;

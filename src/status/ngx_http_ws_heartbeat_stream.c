@@ -386,8 +386,8 @@ ngx_http_ws_heartbeat_snapshot_next(ngx_event_t *ev)
         ngx_post_event(ev, &ngx_posted_next_events);
 
     } else if (rc != NGX_OK) {
-        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR, 1011,
-                                        "error");
+        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR,
+                                        NGX_HTTP_WSHB_CLOSE_ERROR, "error");
     }
 
     ngx_http_ws_heartbeat_sub_flush(sub);
@@ -636,7 +636,8 @@ ngx_http_ws_heartbeat_poll(ngx_event_t *ev)
             c = sub->request->connection;
 
             ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_SHUTDOWN,
-                                            1001, "server shutting down");
+                                            NGX_HTTP_WSHB_CLOSE_GOING_AWAY,
+                                            "server shutting down");
             ngx_http_run_posted_requests(c);
         }
 
@@ -757,7 +758,8 @@ ngx_http_ws_heartbeat_fan_out(ngx_http_ws_heartbeat_zone_t *zone,
 
             if (ngx_http_ws_heartbeat_snapshot(sub, 1, 1) != NGX_OK) {
                 ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR,
-                                                1011, "error");
+                                                NGX_HTTP_WSHB_CLOSE_ERROR,
+                                                "error");
             }
 
             continue;
@@ -768,7 +770,8 @@ ngx_http_ws_heartbeat_fan_out(ngx_http_ws_heartbeat_zone_t *zone,
             != NGX_OK)
         {
             ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR,
-                                            1011, "error");
+                                            NGX_HTTP_WSHB_CLOSE_ERROR,
+                                            "error");
             continue;
         }
 
