@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_buffers.h"
 #include "ngx_http_ws_heartbeat_close.h"
 
 

@@ -17,6 +17,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_limit.h"
 #include "ngx_http_ws_heartbeat_close.h"
 #include "ngx_http_ws_heartbeat_keys.h"
 #include "ngx_http_ws_heartbeat_wake.h"

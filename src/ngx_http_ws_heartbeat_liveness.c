@@ -21,6 +21,7 @@
 #endif
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_buffers.h"
 #include "ngx_http_ws_heartbeat_liveness.h"
 #include "ngx_http_ws_heartbeat_keys.h"
 #include "ngx_http_ws_heartbeat_close.h"

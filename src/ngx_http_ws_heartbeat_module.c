@@ -11,6 +11,8 @@
 #include "ngx_http_ws_heartbeat_session.h"
 #include "ngx_http_ws_heartbeat_wake.h"
 #include "ngx_http_ws_heartbeat_lifetime.h"
+#include "ngx_http_ws_heartbeat_limit.h"
+#include "ngx_http_ws_heartbeat_variables.h"
 
 
 /*

@@ -119,18 +119,6 @@ typedef struct {
 } ngx_http_ws_heartbeat_main_conf_t;
 
 
-ngx_int_t ngx_http_ws_heartbeat_add_variables(ngx_conf_t *cf);
-char *ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-void ngx_http_ws_heartbeat_limit_ids(ngx_array_t *limits);
-ngx_int_t ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_ws_heartbeat_key_handler(ngx_http_request_t *r);
-
-char *ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-
-
 /*
  * nginx reaches the module through ngx_modules[], never by its name: kept
  * out of the dynamic symbol table, it is read without a GOT lookup in the

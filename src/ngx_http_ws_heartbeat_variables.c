@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_variables.h"
 #include "ngx_http_ws_heartbeat_close.h"
 
 

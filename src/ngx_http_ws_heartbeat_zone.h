@@ -340,6 +340,8 @@ void ngx_http_ws_heartbeat_duration(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_uint_t reason, uint64_t ms);
 ngx_uint_t ngx_http_ws_heartbeat_limits_pressed(
     ngx_http_ws_heartbeat_zone_t *zone);
+char *ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 /* ngx_http_ws_heartbeat_under_pressure(): at or above 90 % of a limit */
