@@ -133,6 +133,15 @@ extern ngx_http_ws_heartbeat_worker_t  ngx_http_ws_heartbeat_worker;
 char *ngx_http_ws_heartbeat_bounds(ngx_conf_t *cf, void *post, void *data);
 
 
+/* 32 random bits (ngx_random() gives 31): masks, the cookie */
+
+static ngx_inline uint32_t
+ngx_http_ws_heartbeat_random32(void)
+{
+    return (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+}
+
+
 /* the names of the outputs, one table per fact: ngx_http_ws_heartbeat.c */
 extern ngx_str_t   ngx_http_ws_heartbeat_reasons[];
 extern ngx_str_t   ngx_http_ws_heartbeat_states[];

@@ -146,7 +146,7 @@ ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
                                                 len, NULL);
 
     } else {
-        rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+        rnd = ngx_http_ws_heartbeat_random32();
         len = ngx_http_ws_heartbeat_build_close(frame, code, (char *) text,
                                                 len, (u_char *) &rnd);
     }

@@ -569,8 +569,8 @@ ngx_http_ws_heartbeat_key_handler(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "ws_heartbeat: limit of %ui sessions per \"%V\" "
                       "reached, session " NGX_HTTP_WSHB_ID_FMT " evicted",
-                      limit->max, &limit->key->value, victim.worker_start,
-                      victim.pid, victim.counter);
+                      limit->max, &limit->key->value,
+                      NGX_HTTP_WSHB_RECORD_ID(&victim));
 
         ngx_http_ws_heartbeat_wake_others();
         ngx_http_ws_heartbeat_close_marked();

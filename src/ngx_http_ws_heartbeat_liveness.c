@@ -384,7 +384,7 @@ ngx_http_ws_heartbeat_build(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
                                                 NULL);
     }
 
-    rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+    rnd = ngx_http_ws_heartbeat_random32();
 
     return ngx_http_ws_heartbeat_build_ping(out, cookie, peer->pings,
                                             (u_char *) &rnd);

@@ -114,7 +114,7 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
      */
 
     for (i = 0; i < NGX_HTTP_WSHB_COOKIE_LEN; i += 4) {
-        rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+        rnd = ngx_http_ws_heartbeat_random32();
         ngx_memcpy(&ngx_http_ws_heartbeat_worker.cookie[i], &rnd, 4);
     }
 

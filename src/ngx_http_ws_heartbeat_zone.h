@@ -23,6 +23,10 @@
  */
 #define NGX_HTTP_WSHB_ID_FMT          "%08xD%06xP%08xD"
 
+/* the arguments of NGX_HTTP_WSHB_ID_FMT for a record */
+#define NGX_HTTP_WSHB_RECORD_ID(rec)                                          \
+    (rec)->worker_start, (rec)->pid, (rec)->counter
+
 #define NGX_HTTP_WSHB_HOST_LEN        32
 #define NGX_HTTP_WSHB_URI_LEN         64
 

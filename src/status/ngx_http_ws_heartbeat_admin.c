@@ -214,8 +214,8 @@ ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
 
         if (n < NGX_HTTP_WSHB_DELETE_IDS) {
             (void) ngx_sprintf(ids + n * NGX_HTTP_WSHB_ID_LEN,
-                               NGX_HTTP_WSHB_ID_FMT, rec->worker_start,
-                               rec->pid, rec->counter);
+                               NGX_HTTP_WSHB_ID_FMT,
+                               NGX_HTTP_WSHB_RECORD_ID(rec));
         }
 
         n++;
