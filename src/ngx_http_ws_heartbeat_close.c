@@ -25,9 +25,15 @@
 static void ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_uint_t code, u_char *text, size_t len);
 static void ngx_http_ws_heartbeat_pass(ngx_http_ws_heartbeat_ctx_t *ctx);
+static void ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx,
+    void *data);
 
 
 /* the reason in the close frames of ours, by close reason */
+
+/* the DELETEs this worker has acted on: the zone's count of them */
+static ngx_atomic_uint_t  ngx_http_ws_heartbeat_commanded;
+
 
 static char  *ngx_http_ws_heartbeat_close_text[] = {
     "",
@@ -420,4 +426,102 @@ ngx_http_ws_heartbeat_close_code_conf(ngx_conf_t *cf, ngx_command_t *cmd,
                        "invalid parameter \"%V\" in \"%V\" directive",
                        value, &cmd->name);
     return NGX_CONF_ERROR;
+}
+
+
+/* as the worker starts: the DELETEs before it are not its own */
+
+void
+ngx_http_ws_heartbeat_commands_init(ngx_http_ws_heartbeat_zone_t *zone)
+{
+    ngx_http_ws_heartbeat_commanded = zone->sh->commanded;
+}
+
+
+/*
+ * Sessions of this worker that a DELETE at the status endpoint marked
+ * are closed with the close frame it asked for
+ */
+
+void
+ngx_http_ws_heartbeat_close_marked(void)
+{
+    ngx_atomic_uint_t  n;
+
+    if (ngx_http_ws_heartbeat_worker.zone == NULL) {
+        return;
+    }
+
+    n = ngx_http_ws_heartbeat_worker.zone->sh->commanded;
+
+    if (n == ngx_http_ws_heartbeat_commanded) {
+        return;
+    }
+
+    ngx_http_ws_heartbeat_commanded = n;
+
+    ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_command, NULL);
+}
+
+
+static void
+ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx, void *data)
+{
+    ngx_uint_t                        k, reason;
+    ngx_http_ws_heartbeat_zone_t     *zone;
+    ngx_http_ws_heartbeat_command_t   cmd;
+
+    zone = ngx_http_ws_heartbeat_worker.zone;
+
+    if (ctx->closing || ctx->record == NGX_HTTP_WSHB_NO_RECORD) {
+        return;
+    }
+
+    k = zone->sh->records[ctx->record].command;
+
+    if (k == 0) {
+        return;
+    }
+
+    if (k & NGX_HTTP_WSHB_EVICT) {
+
+        /* a newer session of its key took its place */
+
+        reason = NGX_HTTP_WSHB_EVICTED;
+        cmd.code = zone->sh->limit_code[k & ~NGX_HTTP_WSHB_EVICT];
+        cmd.len = sizeof("replaced") - 1;
+        ngx_memcpy(cmd.text, "replaced", cmd.len);
+
+        ngx_log_error(NGX_LOG_INFO, ngx_http_ws_heartbeat_log(ctx), 0,
+                      "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT
+                      " evicted by a newer one of its key, code %ud",
+                      NGX_HTTP_WSHB_ID(ctx), (ngx_uint_t) cmd.code);
+
+    } else {
+
+        /*
+         * A later DELETE may move the mark to another slot and then free
+         * this one: the mark and its slot are read together
+         */
+
+        reason = NGX_HTTP_WSHB_ADMIN;
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+        k = zone->sh->records[ctx->record].command;
+        cmd = zone->sh->commands[(k - 1) % NGX_HTTP_WSHB_COMMANDS];
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_INFO, ngx_http_ws_heartbeat_log(ctx), 0,
+                      "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT
+                      " closed by operator, code %ud",
+                      NGX_HTTP_WSHB_ID(ctx), (ngx_uint_t) cmd.code);
+    }
+
+    if (ctx->passthrough) {
+        ngx_http_ws_heartbeat_end_as_is(ctx, reason);
+        return;
+    }
+
+    ngx_http_ws_heartbeat_close_coded(ctx, reason, cmd.code, cmd.text,
+                                      cmd.len, 1, 1);
 }

@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_command.h"
 
 
 void ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -37,6 +38,7 @@ ngx_uint_t ngx_http_ws_heartbeat_final_reason(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_ctx_t *ctx);
 char *ngx_http_ws_heartbeat_close_code_conf(ngx_conf_t *cf,
     ngx_command_t *cmd, ngx_str_t *value, ngx_uint_t *code);
+void ngx_http_ws_heartbeat_commands_init(ngx_http_ws_heartbeat_zone_t *zone);
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_CLOSE_H_INCLUDED_ */

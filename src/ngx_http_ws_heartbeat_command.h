@@ -5,7 +5,7 @@
  * All the status side asks of the sessions' side besides the zone: that
  * this worker close now the sessions a DELETE marked in the zone (other
  * workers are woken through their pipes; see ..._wake.c).  Defined in
- * ngx_http_ws_heartbeat_session.c.
+ * ngx_http_ws_heartbeat_close.c, with every other end of a session.
  */
 
 

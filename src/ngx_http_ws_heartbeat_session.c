@@ -36,8 +36,6 @@
 #define ngx_http_ws_heartbeat_noinline
 #endif
 
-static ngx_http_ws_heartbeat_ctx_t *ngx_http_ws_heartbeat_ctx_alloc(
-    ngx_log_t *log);
 static void ngx_http_ws_heartbeat_peers_init(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_connection_t *c, ngx_connection_t *uc, ngx_uint_t upstream);
 static void ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -67,30 +65,32 @@ static void ngx_http_ws_heartbeat_finalize(ngx_http_request_t *r,
 static void ngx_http_ws_heartbeat_end(ngx_http_ws_heartbeat_ctx_t *ctx);
 static void ngx_http_ws_heartbeat_cleanup(void *data);
 static ngx_uint_t ngx_http_ws_heartbeat_watch(ngx_log_t *log);
+static void ngx_http_ws_heartbeat_drain_one(ngx_http_ws_heartbeat_ctx_t *ctx,
+    void *data);
+static void ngx_http_ws_heartbeat_probe_one(ngx_http_ws_heartbeat_ctx_t *ctx,
+    void *data);
 static void ngx_http_ws_heartbeat_woken(ngx_event_t *ev);
-static void ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx);
 
 
-/*
- * The worker's contexts are one array, as its connections are: one for
- * each connection, as a session's context lives no longer than its
- * request, which holds a client connection.  The array is taken at the
- * first session and kept for the worker's life; the system backs its
- * pages only as contexts are used.  Free contexts are kept in a list
- * through ctx->hook.next, the last freed first; the sessions are walked
- * over the contexts used so far (ctx->active).  The timer heap names a
- * session by its place in the array.  From the request pool, a context
- * taken after the handshake would often start a new 4k pool block of its
- * own.
- */
+/* the drain's place in the sessions it closes, spread over its window */
 
-static ngx_http_ws_heartbeat_ctx_t    *ngx_http_ws_heartbeat_ctxs;
-static ngx_uint_t                      ngx_http_ws_heartbeat_nctx;
-static ngx_uint_t                      ngx_http_ws_heartbeat_ctx_cap;
-static ngx_http_ws_heartbeat_ctx_t    *ngx_http_ws_heartbeat_free;
+typedef struct {
+    ngx_uint_t                        n;
+    ngx_uint_t                        k;
+} ngx_http_ws_heartbeat_drain_t;
+
+
+/* the limit, if any, and the key, if any, whose sessions are probed */
+
+typedef struct {
+    ngx_http_ws_heartbeat_limit_t    *limit;
+    uint32_t                          key;
+    ngx_http_ws_heartbeat_msec_t      now;
+} ngx_http_ws_heartbeat_probe_t;
+
+
 static ngx_uint_t                      ngx_http_ws_heartbeat_nsessions;
 static ngx_uint_t                      ngx_http_ws_heartbeat_counter;
-static ngx_atomic_uint_t               ngx_http_ws_heartbeat_commanded;
 
 
 ngx_int_t
@@ -125,8 +125,7 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    ngx_http_ws_heartbeat_commanded = ngx_http_ws_heartbeat_worker.zone->sh
-                                                             ->commanded;
+    ngx_http_ws_heartbeat_commands_init(ngx_http_ws_heartbeat_worker.zone);
 
     return ngx_http_ws_heartbeat_wake_listen(cycle,
                                              ngx_http_ws_heartbeat_woken);
@@ -141,68 +140,10 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
 void
 ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle)
 {
-    if (ngx_http_ws_heartbeat_ctxs) {
-        ngx_free(ngx_http_ws_heartbeat_ctxs);
-    }
-
-    ngx_http_ws_heartbeat_ctxs = NULL;
-    ngx_http_ws_heartbeat_free = NULL;
-    ngx_http_ws_heartbeat_nctx = 0;
-    ngx_http_ws_heartbeat_ctx_cap = 0;
+    ngx_http_ws_heartbeat_ctx_done();
 
     ngx_http_ws_heartbeat_timers_done();
     ngx_http_ws_heartbeat_wake_done();
-}
-
-
-static ngx_http_ws_heartbeat_ctx_t *
-ngx_http_ws_heartbeat_ctx_alloc(ngx_log_t *log)
-{
-    size_t                        n;
-    ngx_http_ws_heartbeat_ctx_t  *ctx;
-
-    if (ngx_http_ws_heartbeat_free) {
-        ctx = ngx_http_ws_heartbeat_free;
-        ngx_http_ws_heartbeat_free = ctx->hook.next;
-
-    } else {
-
-        if (ngx_http_ws_heartbeat_ctxs == NULL) {
-            n = ngx_cycle->connection_n;
-
-            ngx_http_ws_heartbeat_ctxs =
-                          ngx_alloc(n * sizeof(ngx_http_ws_heartbeat_ctx_t),
-                                    log);
-            if (ngx_http_ws_heartbeat_ctxs == NULL) {
-                return NULL;
-            }
-
-            /* a timer for every context */
-
-            if (ngx_http_ws_heartbeat_timers_reserve(
-                    &ngx_http_ws_heartbeat_ctxs[0].timer,
-                    sizeof(ngx_http_ws_heartbeat_ctx_t), n, log)
-                != NGX_OK)
-            {
-                ngx_free(ngx_http_ws_heartbeat_ctxs);
-                ngx_http_ws_heartbeat_ctxs = NULL;
-                return NULL;
-            }
-
-            ngx_http_ws_heartbeat_ctx_cap = n;
-        }
-
-        if (ngx_http_ws_heartbeat_nctx == ngx_http_ws_heartbeat_ctx_cap) {
-            return NULL;
-        }
-
-        ctx = &ngx_http_ws_heartbeat_ctxs[ngx_http_ws_heartbeat_nctx++];
-    }
-
-    ngx_memzero(ctx, sizeof(ngx_http_ws_heartbeat_ctx_t));
-    ctx->timer.index = NGX_HTTP_WSHB_NO_TIMER;
-
-    return ctx;
 }
 
 
@@ -773,8 +714,7 @@ ngx_http_ws_heartbeat_cleanup(void *data)
         ngx_http_ws_heartbeat_end(ctx);
     }
 
-    ctx->hook.next = ngx_http_ws_heartbeat_free;
-    ngx_http_ws_heartbeat_free = ctx;
+    ngx_http_ws_heartbeat_ctx_free(ctx);
 }
 
 
@@ -790,12 +730,8 @@ ngx_http_ws_heartbeat_cleanup(void *data)
 static ngx_uint_t
 ngx_http_ws_heartbeat_watch(ngx_log_t *log)
 {
-    ngx_msec_t                          delay;
-    ngx_uint_t                          n, k, j;
-    ngx_http_request_t                 *r;
-    ngx_http_ws_heartbeat_ctx_t        *ctx;
-    ngx_http_ws_heartbeat_zone_t       *zone;
-    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+    ngx_http_ws_heartbeat_zone_t   *zone;
+    ngx_http_ws_heartbeat_drain_t   d;
 
     if (ngx_http_ws_heartbeat_nsessions == 0) {
         return 0;
@@ -815,29 +751,15 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
         return 1;
     }
 
-    n = ngx_http_ws_heartbeat_nsessions;
-    k = 0;
+    d.n = ngx_http_ws_heartbeat_nsessions;
+    d.k = 0;
 
-    for (j = 0; j < ngx_http_ws_heartbeat_nctx; j++) {
-        ctx = &ngx_http_ws_heartbeat_ctxs[j];
+    ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_drain_one, &d);
 
-        if (!ctx->active || ctx->draining || ctx->closing) {
-            continue;
-        }
-
-        r = ngx_http_ws_heartbeat_request(ctx);
-        wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
-
-        /* the k-th of n at k/n of the window: the last one at its end */
-
-        delay = wmcf->drain * ++k / n;
-        ngx_http_ws_heartbeat_drain(ctx, ngx_max(delay, 1));
-    }
-
-    if (k) {
+    if (d.k) {
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "ws_heartbeat: worker exiting, draining %ui sessions",
-                      n);
+                      d.n);
     }
 
     /* on, for the DELETEs that mark its sessions while they drain */
@@ -846,29 +768,26 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
 }
 
 
-/*
- * Sessions of this worker that a DELETE at the status endpoint marked
- * are closed with the close frame it asked for
- */
-
-void
-ngx_http_ws_heartbeat_close_marked(void)
+static void
+ngx_http_ws_heartbeat_drain_one(ngx_http_ws_heartbeat_ctx_t *ctx, void *data)
 {
-    ngx_atomic_uint_t  n;
+    ngx_http_ws_heartbeat_drain_t *d = data;
 
-    if (ngx_http_ws_heartbeat_worker.zone == NULL) {
+    ngx_msec_t                          delay;
+    ngx_http_request_t                 *r;
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    if (ctx->draining || ctx->closing) {
         return;
     }
 
-    n = ngx_http_ws_heartbeat_worker.zone->sh->commanded;
+    r = ngx_http_ws_heartbeat_request(ctx);
+    wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
 
-    if (n == ngx_http_ws_heartbeat_commanded) {
-        return;
-    }
+    /* the k-th of n at k/n of the window: the last one at its end */
 
-    ngx_http_ws_heartbeat_commanded = n;
-
-    ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_command);
+    delay = wmcf->drain * ++d->k / d->n;
+    ngx_http_ws_heartbeat_drain(ctx, ngx_max(delay, 1));
 }
 
 
@@ -878,84 +797,6 @@ static void
 ngx_http_ws_heartbeat_woken(ngx_event_t *ev)
 {
     ngx_http_ws_heartbeat_close_marked();
-}
-
-
-static void
-ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx)
-{
-    ngx_uint_t                        k, reason;
-    ngx_http_ws_heartbeat_zone_t     *zone;
-    ngx_http_ws_heartbeat_command_t   cmd;
-
-    zone = ngx_http_ws_heartbeat_worker.zone;
-
-    if (ctx->closing || ctx->record == NGX_HTTP_WSHB_NO_RECORD) {
-        return;
-    }
-
-    k = zone->sh->records[ctx->record].command;
-
-    if (k == 0) {
-        return;
-    }
-
-    if (k & NGX_HTTP_WSHB_EVICT) {
-
-        /* a newer session of its key took its place */
-
-        reason = NGX_HTTP_WSHB_EVICTED;
-        cmd.code = zone->sh->limit_code[k & ~NGX_HTTP_WSHB_EVICT];
-        cmd.len = sizeof("replaced") - 1;
-        ngx_memcpy(cmd.text, "replaced", cmd.len);
-
-        ngx_log_error(NGX_LOG_INFO, ngx_http_ws_heartbeat_log(ctx), 0,
-                      "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT
-                      " evicted by a newer one of its key, code %ud",
-                      NGX_HTTP_WSHB_ID(ctx), (ngx_uint_t) cmd.code);
-
-    } else {
-
-        /*
-         * A later DELETE may move the mark to another slot and then free
-         * this one: the mark and its slot are read together
-         */
-
-        reason = NGX_HTTP_WSHB_ADMIN;
-
-        ngx_shmtx_lock(&zone->shpool->mutex);
-        k = zone->sh->records[ctx->record].command;
-        cmd = zone->sh->commands[(k - 1) % NGX_HTTP_WSHB_COMMANDS];
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
-        ngx_log_error(NGX_LOG_INFO, ngx_http_ws_heartbeat_log(ctx), 0,
-                      "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT
-                      " closed by operator, code %ud",
-                      NGX_HTTP_WSHB_ID(ctx), (ngx_uint_t) cmd.code);
-    }
-
-    if (ctx->passthrough) {
-        ngx_http_ws_heartbeat_end_as_is(ctx, reason);
-        return;
-    }
-
-    ngx_http_ws_heartbeat_close_coded(ctx, reason, cmd.code, cmd.text,
-                                      cmd.len, 1, 1);
-}
-
-
-/* calls handler for every live session of the worker */
-
-void
-ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_each_pt handler)
-{
-    ngx_uint_t  j;
-
-    for (j = 0; j < ngx_http_ws_heartbeat_nctx; j++) {
-        if (ngx_http_ws_heartbeat_ctxs[j].active) {
-            handler(&ngx_http_ws_heartbeat_ctxs[j]);
-        }
-    }
 }
 
 
@@ -972,15 +813,20 @@ void
 ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit,
     uint32_t key)
 {
-    ngx_uint_t                     j;
-    ngx_http_ws_heartbeat_msec_t   now;
+    ngx_http_ws_heartbeat_probe_t  p;
 
-    now = ngx_http_ws_heartbeat_msec();
+    p.limit = limit;
+    p.key = key;
+    p.now = ngx_http_ws_heartbeat_msec();
 
-    for (j = 0; j < ngx_http_ws_heartbeat_nctx; j++) {
-        if (ngx_http_ws_heartbeat_ctxs[j].active) {
-            ngx_http_ws_heartbeat_probe_session(&ngx_http_ws_heartbeat_ctxs[j],
-                                                limit, key, now);
-        }
-    }
+    ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_probe_one, &p);
+}
+
+
+static void
+ngx_http_ws_heartbeat_probe_one(ngx_http_ws_heartbeat_ctx_t *ctx, void *data)
+{
+    ngx_http_ws_heartbeat_probe_t *p = data;
+
+    ngx_http_ws_heartbeat_probe_session(ctx, p->limit, p->key, p->now);
 }

@@ -21,7 +21,6 @@
 
 #include "ngx_http_ws_heartbeat_module.h"
 #include "ngx_http_ws_heartbeat_timer.h"
-#include "ngx_http_ws_heartbeat_command.h"
 
 
 /* our ping: unmasked to the client, masked to the upstream */
@@ -216,10 +215,18 @@ ngx_http_ws_heartbeat_divert(ngx_http_ws_heartbeat_ctx_t *ctx)
 }
 
 
-/* ngx_http_ws_heartbeat_session.c */
+/* ngx_http_ws_heartbeat_ctx.c */
 
 typedef void (*ngx_http_ws_heartbeat_each_pt)(
-    ngx_http_ws_heartbeat_ctx_t *ctx);
+    ngx_http_ws_heartbeat_ctx_t *ctx, void *data);
+
+ngx_http_ws_heartbeat_ctx_t *ngx_http_ws_heartbeat_ctx_alloc(ngx_log_t *log);
+void ngx_http_ws_heartbeat_ctx_free(ngx_http_ws_heartbeat_ctx_t *ctx);
+void ngx_http_ws_heartbeat_ctx_done(void);
+void ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_each_pt handler,
+    void *data);
+
+/* ngx_http_ws_heartbeat_session.c */
 
 ngx_int_t ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle);
 void ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle);
@@ -227,7 +234,6 @@ ngx_int_t ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t *wlcf);
 void ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit,
     uint32_t key);
-void ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_each_pt handler);
 
 /* ngx_http_ws_heartbeat_zone.c */
 
