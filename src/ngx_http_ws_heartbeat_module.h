@@ -120,9 +120,10 @@ typedef struct {
 
 
 /*
- * nginx reaches the module through ngx_modules[], never by its name: kept
- * out of the dynamic symbol table, it is read without a GOT lookup in the
- * recv wrappers.
+ * Named only in ngx_http_ws_heartbeat_module.c (the files below reach its
+ * slot through ngx_http_ws_heartbeat_worker); nginx reaches it through
+ * ngx_modules[], never by its name, so it stays out of the dynamic symbol
+ * table.
  */
 #if (__GNUC__ >= 4)
 extern ngx_module_t  ngx_http_ws_heartbeat_module
