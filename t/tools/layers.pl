@@ -4,6 +4,9 @@
 # an object that leaves a symbol of ours undefined calls the object that
 # defines it.  Fails when files call each other in a circle; otherwise
 # prints the files in layers, each calling only files of the layers below.
+# Fails too when the sessions' side calls the status side, or the status
+# side calls a file of the sessions' side that docs/layout.md does not
+# give it.
 #
 #     perl t/tools/layers.pl [OBJECT_DIR] [--edges]
 #
@@ -115,6 +118,41 @@ if (@circle) {
             join(' ', sort @{ $why{"$a $b"} });
     }
 
+    exit 1;
+}
+
+# the two modules: the sessions' side (src/) never calls the status side
+# (src/status/), which reaches the sessions' side only through these
+# files, and through close only for close_marked()
+
+my %status_may = map { ("ngx_http_ws_heartbeat$_" => 1) }
+                     ('', qw(_http _frame _query _wake _zone _keys _close));
+my %from_close = map { $_ => 1 } qw(ngx_http_ws_heartbeat_close_marked);
+my @wrong;
+
+for my $f (sort keys %calls) {
+    for my $g (sort keys %{ $calls{$f} }) {
+        my @s = sort @{ $why{"$f $g"} };
+
+        if ($f !~ m{^status/} && $g =~ m{^status/}) {
+            push @wrong, "$f -> $g: @s (the sessions' side calls status)";
+
+        } elsif ($f =~ m{^status/} && $g !~ m{^status/}) {
+            if (!$status_may{$g}) {
+                push @wrong, "$f -> $g: @s (not the status side's to call)";
+
+            } elsif ($g eq 'ngx_http_ws_heartbeat_close') {
+                my @other = grep { !$from_close{$_} } @s;
+                push @wrong, "$f -> $g: @other (only close_marked())"
+                    if @other;
+            }
+        }
+    }
+}
+
+if (@wrong) {
+    print "calls across the modules' line (docs/layout.md):\n";
+    print "    $_\n" for @wrong;
     exit 1;
 }
 
