@@ -2,12 +2,12 @@
 /*
  * Copyright (C) The ngx_http_ws_heartbeat_module authors
  *
- * One proxied WebSocket session: its types, the positions in nginx's
- * upgrade buffers that the files of the session share, and what
- * ngx_http_ws_heartbeat_session.c offers.  The calls go one way: session
- * (the hooks into nginx and the per-frame path) -> liveness (pings,
- * pongs, judgments; ..._liveness.h) -> close (every end; ..._close.h) ->
- * timer, zone.
+ * One proxied WebSocket session: its types, and what
+ * ngx_http_ws_heartbeat_ctx.c and ngx_http_ws_heartbeat_session.c offer.
+ * The calls go one way: session (the hooks into nginx and the per-frame
+ * path) -> liveness (pings, pongs, judgments; ..._liveness.h) -> close
+ * (every end; ..._close.h) -> ctx, timer, zone (docs/layout.md).  What
+ * they know of nginx's upgrade buffers is in ..._buffers.h.
  */
 
 
