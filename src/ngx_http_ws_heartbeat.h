@@ -18,6 +18,16 @@
 #include "ngx_http_ws_heartbeat_frame.h"
 
 
+/*
+ * Session times are ngx_current_msec cut to 32 bits, compared only as
+ * differences: intervals and timeouts stay below 2^31 ms (24.8 days).
+ */
+typedef uint32_t  ngx_http_ws_heartbeat_msec_t;
+
+#define ngx_http_ws_heartbeat_msec()      ((uint32_t) ngx_current_msec)
+#define NGX_HTTP_WSHB_MAX_MSEC            (24 * 86400 * 1000)
+
+
 /* ws_heartbeat_max_sessions directives in a configuration */
 #define NGX_HTTP_WSHB_MAX_LIMITS      64
 

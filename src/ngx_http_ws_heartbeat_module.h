@@ -22,15 +22,6 @@
 #define NGX_HTTP_WS_HEARTBEAT_VERSION     "0.1.0"
 #endif
 
-/*
- * Session times are ngx_current_msec cut to 32 bits, compared only as
- * differences: intervals and timeouts stay below 2^31 ms (24.8 days).
- */
-typedef uint32_t  ngx_http_ws_heartbeat_msec_t;
-
-#define ngx_http_ws_heartbeat_msec()      ((uint32_t) ngx_current_msec)
-#define NGX_HTTP_WSHB_MAX_MSEC            (24 * 86400 * 1000)
-
 
 /*
  * A ws_heartbeat_max_sessions limit, of all its sessions or, with a key,
