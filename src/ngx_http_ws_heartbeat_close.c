@@ -61,7 +61,7 @@ static char  *ngx_http_ws_heartbeat_close_text[] = {
 
 void
 ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t reason, ngx_uint_t to_client, ngx_uint_t to_upstream)
+    ngx_uint_t reason, ngx_uint_t to)
 {
     char  *text;
 
@@ -69,8 +69,7 @@ ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     ngx_http_ws_heartbeat_close_coded(ctx, reason,
                                       NGX_HTTP_WSHB_CLOSE_GOING_AWAY,
-                                      (u_char *) text, ngx_strlen(text),
-                                      to_client, to_upstream);
+                                      (u_char *) text, ngx_strlen(text), to);
 }
 
 
@@ -79,7 +78,7 @@ ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
 void
 ngx_http_ws_heartbeat_close_coded(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t code, u_char *text, size_t len,
-    ngx_uint_t to_client, ngx_uint_t to_upstream)
+    ngx_uint_t to)
 {
     if (ctx->closing) {
         return;
@@ -95,12 +94,12 @@ ngx_http_ws_heartbeat_close_coded(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_CLOSING);
 
-    if (to_client) {
+    if (to & NGX_HTTP_WSHB_TO_CLIENT) {
         ngx_http_ws_heartbeat_send_close(ctx, NGX_HTTP_WSHB_CLIENT, code,
                                          text, len);
     }
 
-    if (to_upstream) {
+    if (to & NGX_HTTP_WSHB_TO_UPSTREAM) {
         ngx_http_ws_heartbeat_send_close(ctx, NGX_HTTP_WSHB_UPSTREAM, code,
                                          text, len);
     }
@@ -215,8 +214,7 @@ ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     c->read->error = 0;
 
     ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_CLIENT_CLOSE + i,
-                                i == NGX_HTTP_WSHB_UPSTREAM,
-                                i == NGX_HTTP_WSHB_CLIENT);
+                                NGX_HTTP_WSHB_TO(i ^ 1));
 
     return NGX_AGAIN;
 }
@@ -523,5 +521,5 @@ ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx, void *data)
     }
 
     ngx_http_ws_heartbeat_close_coded(ctx, reason, cmd.code, cmd.text,
-                                      cmd.len, 1, 1);
+                                      cmd.len, NGX_HTTP_WSHB_TO_BOTH);
 }

@@ -18,11 +18,19 @@
 #include "ngx_http_ws_heartbeat_command.h"
 
 
+/* the peers a close frame goes to: NGX_HTTP_WSHB_TO(peer), or both */
+#define NGX_HTTP_WSHB_TO(i)           (1 << (i))
+#define NGX_HTTP_WSHB_TO_CLIENT       NGX_HTTP_WSHB_TO(NGX_HTTP_WSHB_CLIENT)
+#define NGX_HTTP_WSHB_TO_UPSTREAM     NGX_HTTP_WSHB_TO(NGX_HTTP_WSHB_UPSTREAM)
+#define NGX_HTTP_WSHB_TO_BOTH                                                 \
+    (NGX_HTTP_WSHB_TO_CLIENT|NGX_HTTP_WSHB_TO_UPSTREAM)
+
+
 void ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t reason, ngx_uint_t to_client, ngx_uint_t to_upstream);
+    ngx_uint_t reason, ngx_uint_t to);
 void ngx_http_ws_heartbeat_close_coded(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t code, u_char *text, size_t len,
-    ngx_uint_t to_client, ngx_uint_t to_upstream);
+    ngx_uint_t to);
 void ngx_http_ws_heartbeat_finish(ngx_http_ws_heartbeat_ctx_t *ctx);
 void ngx_http_ws_heartbeat_end_as_is(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t reason);

@@ -116,7 +116,8 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
         /* its timer was set to the drain time, and nothing moved it */
 
         ngx_http_ws_heartbeat_publish(ctx, 0);
-        ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_SHUTDOWN, 1, 1);
+        ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_SHUTDOWN,
+                                    NGX_HTTP_WSHB_TO_BOTH);
         return;
     }
 
@@ -162,7 +163,8 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
                       NGX_HTTP_WSHB_ID_FMT,
                       wlcf->idle_timeout, NGX_HTTP_WSHB_ID(ctx));
 
-        ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_IDLE_TIMEOUT, 1, 1);
+        ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_IDLE_TIMEOUT,
+                                    NGX_HTTP_WSHB_TO_BOTH);
         return;
     }
 
@@ -221,8 +223,7 @@ ngx_http_ws_heartbeat_judge(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
                   NGX_HTTP_WSHB_ID(ctx));
 
     ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_CLIENT_TIMEOUT + i,
-                                i == NGX_HTTP_WSHB_UPSTREAM,
-                                i == NGX_HTTP_WSHB_CLIENT);
+                                NGX_HTTP_WSHB_TO(i ^ 1));
     return NGX_DONE;
 }
 
