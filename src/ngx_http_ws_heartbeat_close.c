@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_buffers.h"
 #include "ngx_http_ws_heartbeat_close.h"
 
 
@@ -24,9 +25,15 @@
 static void ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t i, ngx_uint_t code, u_char *text, size_t len);
 static void ngx_http_ws_heartbeat_pass(ngx_http_ws_heartbeat_ctx_t *ctx);
+static void ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx,
+    void *data);
 
 
 /* the reason in the close frames of ours, by close reason */
+
+/* the DELETEs this worker has acted on: the zone's count of them */
+static ngx_atomic_uint_t  ngx_http_ws_heartbeat_commanded;
+
 
 static char  *ngx_http_ws_heartbeat_close_text[] = {
     "",
@@ -54,15 +61,15 @@ static char  *ngx_http_ws_heartbeat_close_text[] = {
 
 void
 ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t reason, ngx_uint_t to_client, ngx_uint_t to_upstream)
+    ngx_uint_t reason, ngx_uint_t to)
 {
     char  *text;
 
     text = ngx_http_ws_heartbeat_close_text[reason];
 
-    ngx_http_ws_heartbeat_close_coded(ctx, reason, 1001, (u_char *) text,
-                                      ngx_strlen(text), to_client,
-                                      to_upstream);
+    ngx_http_ws_heartbeat_close_coded(ctx, reason,
+                                      NGX_HTTP_WSHB_CLOSE_GOING_AWAY,
+                                      (u_char *) text, ngx_strlen(text), to);
 }
 
 
@@ -71,7 +78,7 @@ ngx_http_ws_heartbeat_close(ngx_http_ws_heartbeat_ctx_t *ctx,
 void
 ngx_http_ws_heartbeat_close_coded(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t code, u_char *text, size_t len,
-    ngx_uint_t to_client, ngx_uint_t to_upstream)
+    ngx_uint_t to)
 {
     if (ctx->closing) {
         return;
@@ -87,12 +94,12 @@ ngx_http_ws_heartbeat_close_coded(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     ngx_http_ws_heartbeat_publish(ctx, NGX_HTTP_WSHB_STATE_CLOSING);
 
-    if (to_client) {
+    if (to & NGX_HTTP_WSHB_TO_CLIENT) {
         ngx_http_ws_heartbeat_send_close(ctx, NGX_HTTP_WSHB_CLIENT, code,
                                          text, len);
     }
 
-    if (to_upstream) {
+    if (to & NGX_HTTP_WSHB_TO_UPSTREAM) {
         ngx_http_ws_heartbeat_send_close(ctx, NGX_HTTP_WSHB_UPSTREAM, code,
                                          text, len);
     }
@@ -144,7 +151,7 @@ ngx_http_ws_heartbeat_send_close(ngx_http_ws_heartbeat_ctx_t *ctx,
                                                 len, NULL);
 
     } else {
-        rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+        rnd = ngx_http_ws_heartbeat_random32();
         len = ngx_http_ws_heartbeat_build_close(frame, code, (char *) text,
                                                 len, (u_char *) &rnd);
     }
@@ -199,7 +206,7 @@ ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
                    "ws_heartbeat: %s stream ended without a close frame, "
                    "session " NGX_HTTP_WSHB_ID_FMT,
                    ngx_http_ws_heartbeat_peers[i],
-                   (uint32_t) ngx_http_ws_heartbeat_worker_start, ngx_pid,
+                   (uint32_t) ngx_http_ws_heartbeat_worker.start, ngx_pid,
                    ctx->counter);
 
     ctx->peer[i].gone = 1;
@@ -207,8 +214,7 @@ ngx_http_ws_heartbeat_ended(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     c->read->error = 0;
 
     ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_CLIENT_CLOSE + i,
-                                i == NGX_HTTP_WSHB_UPSTREAM,
-                                i == NGX_HTTP_WSHB_CLIENT);
+                                NGX_HTTP_WSHB_TO(i ^ 1));
 
     return NGX_AGAIN;
 }
@@ -262,7 +268,8 @@ ngx_http_ws_heartbeat_discard(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
         data = p->data_frames;
         control = p->control_frames;
 
-        (void) ngx_http_ws_heartbeat_parse(p, ngx_http_ws_heartbeat_cookie,
+        (void) ngx_http_ws_heartbeat_parse(p,
+                                           ngx_http_ws_heartbeat_worker.cookie,
                                            buf, n, NULL);
 
         p->data_frames = data;
@@ -417,4 +424,102 @@ ngx_http_ws_heartbeat_close_code_conf(ngx_conf_t *cf, ngx_command_t *cmd,
                        "invalid parameter \"%V\" in \"%V\" directive",
                        value, &cmd->name);
     return NGX_CONF_ERROR;
+}
+
+
+/* as the worker starts: the DELETEs before it are not its own */
+
+void
+ngx_http_ws_heartbeat_commands_init(ngx_http_ws_heartbeat_zone_t *zone)
+{
+    ngx_http_ws_heartbeat_commanded = zone->sh->commanded;
+}
+
+
+/*
+ * Sessions of this worker that a DELETE at the status endpoint marked
+ * are closed with the close frame it asked for
+ */
+
+void
+ngx_http_ws_heartbeat_close_marked(void)
+{
+    ngx_atomic_uint_t  n;
+
+    if (ngx_http_ws_heartbeat_worker.zone == NULL) {
+        return;
+    }
+
+    n = ngx_http_ws_heartbeat_worker.zone->sh->commanded;
+
+    if (n == ngx_http_ws_heartbeat_commanded) {
+        return;
+    }
+
+    ngx_http_ws_heartbeat_commanded = n;
+
+    ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_command, NULL);
+}
+
+
+static void
+ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx, void *data)
+{
+    ngx_uint_t                        k, reason;
+    ngx_http_ws_heartbeat_zone_t     *zone;
+    ngx_http_ws_heartbeat_command_t   cmd;
+
+    zone = ngx_http_ws_heartbeat_worker.zone;
+
+    if (ctx->closing || ctx->record == NGX_HTTP_WSHB_NO_RECORD) {
+        return;
+    }
+
+    k = zone->sh->records[ctx->record].command;
+
+    if (k == 0) {
+        return;
+    }
+
+    if (k & NGX_HTTP_WSHB_EVICT) {
+
+        /* a newer session of its key took its place */
+
+        reason = NGX_HTTP_WSHB_EVICTED;
+        cmd.code = zone->sh->limit_code[k & ~NGX_HTTP_WSHB_EVICT];
+        cmd.len = sizeof("replaced") - 1;
+        ngx_memcpy(cmd.text, "replaced", cmd.len);
+
+        ngx_log_error(NGX_LOG_INFO, ngx_http_ws_heartbeat_log(ctx), 0,
+                      "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT
+                      " evicted by a newer one of its key, code %ud",
+                      NGX_HTTP_WSHB_ID(ctx), (ngx_uint_t) cmd.code);
+
+    } else {
+
+        /*
+         * A later DELETE may move the mark to another slot and then free
+         * this one: the mark and its slot are read together
+         */
+
+        reason = NGX_HTTP_WSHB_ADMIN;
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+        k = zone->sh->records[ctx->record].command;
+        cmd = zone->sh->commands[(k - 1) % NGX_HTTP_WSHB_COMMANDS];
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_INFO, ngx_http_ws_heartbeat_log(ctx), 0,
+                      "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT
+                      " closed by operator, code %ud",
+                      NGX_HTTP_WSHB_ID(ctx), (ngx_uint_t) cmd.code);
+    }
+
+    if (ctx->passthrough) {
+        ngx_http_ws_heartbeat_end_as_is(ctx, reason);
+        return;
+    }
+
+    ngx_http_ws_heartbeat_close_coded(ctx, reason, cmd.code, cmd.text,
+                                      cmd.len, NGX_HTTP_WSHB_TO_BOTH);
 }

@@ -11,6 +11,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_keys.h"
 
@@ -402,4 +403,34 @@ ngx_http_ws_heartbeat_key_free_locked(ngx_http_ws_heartbeat_zone_t *zone,
 
     kp->next = sh->keys_free;
     sh->keys_free = off;
+}
+
+
+/* the key of the request's limit per key, if it holds one; 0 if not */
+
+uint32_t
+ngx_http_ws_heartbeat_key_of(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t                   *cln;
+    ngx_http_ws_heartbeat_key_cleanup_t  *kc;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_ws_heartbeat_key_cleanup) {
+            kc = cln->data;
+            return kc->key;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the pool cleanup of a request that holds a key */
+
+void
+ngx_http_ws_heartbeat_key_cleanup(void *data)
+{
+    ngx_http_ws_heartbeat_key_cleanup_t  *kc = data;
+
+    ngx_http_ws_heartbeat_key_release(kc->zone, kc->key);
 }

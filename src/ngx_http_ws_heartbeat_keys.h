@@ -29,6 +29,14 @@
 #define NGX_HTTP_WSHB_KEY_UNKEYED     3   /* not counted: no entry free */
 
 
+/* the pool cleanup of a request admitted by a limit per key */
+
+typedef struct {
+    ngx_http_ws_heartbeat_zone_t   *zone;
+    uint32_t                        key;        /* its entry in the zone */
+} ngx_http_ws_heartbeat_key_cleanup_t;
+
+
 /* a key and its sessions, as the JSON status lists the most held */
 
 typedef struct {
@@ -48,6 +56,8 @@ void ngx_http_ws_heartbeat_key_link_locked(ngx_http_ws_heartbeat_zone_t *zone,
     uint32_t off, uint32_t i);
 void ngx_http_ws_heartbeat_key_unlink_locked(
     ngx_http_ws_heartbeat_zone_t *zone, uint32_t i, ngx_uint_t release);
+void ngx_http_ws_heartbeat_key_cleanup(void *data);
+uint32_t ngx_http_ws_heartbeat_key_of(ngx_http_request_t *r);
 ngx_uint_t ngx_http_ws_heartbeat_key_top_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_uint_t limit,
     ngx_http_ws_heartbeat_key_count_t *top);

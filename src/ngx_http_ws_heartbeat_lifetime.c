@@ -277,7 +277,7 @@ ngx_http_ws_heartbeat_lifetime_over(ngx_http_ws_heartbeat_ctx_t *ctx,
                                                   : "expired");
 
     ngx_http_ws_heartbeat_close_coded(ctx, reason, code, (u_char *) text,
-                                      ngx_strlen(text), 1, 1);
+                                      ngx_strlen(text), NGX_HTTP_WSHB_TO_BOTH);
 
     return NGX_DONE;
 }

@@ -17,6 +17,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_limit.h"
 #include "ngx_http_ws_heartbeat_close.h"
 #include "ngx_http_ws_heartbeat_keys.h"
 #include "ngx_http_ws_heartbeat_wake.h"
@@ -28,55 +29,12 @@ typedef struct {
 } ngx_http_ws_heartbeat_limit_cleanup_t;
 
 
-typedef struct {
-    ngx_http_ws_heartbeat_zone_t   *zone;
-    uint32_t                        key;        /* its entry in the zone */
-} ngx_http_ws_heartbeat_key_cleanup_t;
-
-
 static char *ngx_http_ws_heartbeat_key_conf(ngx_conf_t *cf,
     ngx_command_t *cmd, ngx_str_t *param, ngx_http_ws_heartbeat_limit_t *l);
 static ngx_uint_t ngx_http_ws_heartbeat_key_spoofable(ngx_str_t *value);
 static ngx_int_t ngx_http_ws_heartbeat_refuse(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t *wlcf);
 static void ngx_http_ws_heartbeat_limit_cleanup(void *data);
-static void ngx_http_ws_heartbeat_key_cleanup(void *data);
-
-
-/*
- * Whether the watch is to look for silent sessions this second: while a
- * limit of all sessions is near its number, or any limit per key is
- * configured (its keys come near theirs one by one).  Otherwise nothing
- * walks the sessions of the worker every second.
- */
-
-ngx_uint_t
-ngx_http_ws_heartbeat_limits_pressed(void)
-{
-    ngx_uint_t                          i;
-    ngx_http_ws_heartbeat_limit_t     **lp;
-    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
-
-    wmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_ws_heartbeat_module);
-
-    if (wmcf == NULL || wmcf->zone == NULL) {
-        return 0;
-    }
-
-    lp = wmcf->limits.elts;
-
-    for (i = 0; i < wmcf->limits.nelts; i++) {
-        if (lp[i]->key
-            || ngx_http_ws_heartbeat_under_pressure(wmcf->zone, lp[i]->index,
-                                                    lp[i]->max))
-        {
-            return 1;
-        }
-    }
-
-    return 0;
-}
 
 
 /*
@@ -115,7 +73,7 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     l->max = n;
-    l->code = 1008;
+    l->code = NGX_HTTP_WSHB_CLOSE_POLICY;
     l->uncounted = NGX_CONF_UNSET_UINT;
     code = 0;
 
@@ -227,8 +185,7 @@ ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
 
     *lp = l;
 
-    wmcf = ngx_http_conf_get_module_main_conf(cf,
-                                              ngx_http_ws_heartbeat_module);
+    wmcf = ngx_http_ws_heartbeat_conf_get_main_conf(cf);
 
     if (wmcf->limits.nelts == NGX_HTTP_WSHB_MAX_LIMITS) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -424,30 +381,6 @@ ngx_http_ws_heartbeat_limit_ids(ngx_array_t *limits)
 }
 
 
-/*
- * Where a limit is, as the status shows it: its server's first name, its
- * location and its key, each "" if none, cut at 256 bytes
- */
-
-void
-ngx_http_ws_heartbeat_limit_where(ngx_http_ws_heartbeat_limit_t *l,
-    ngx_str_t *server, ngx_str_t *location, ngx_str_t *key)
-{
-    *server = l->server_name;
-    ngx_str_null(key);
-
-    if (l->key) {
-        *key = l->key->value;
-    }
-
-    *location = l->location;
-
-    server->len = ngx_min(server->len, 256);
-    location->len = ngx_min(location->len, 256);
-    key->len = ngx_min(key->len, 256);
-}
-
-
 ngx_int_t
 ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r)
 {
@@ -463,7 +396,7 @@ ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
+    wlcf = ngx_http_ws_heartbeat_get_loc_conf(r);
     limit = wlcf->limit;
 
     if (limit == NULL || !wlcf->enable
@@ -480,7 +413,7 @@ ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r)
         }
     }
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+    wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
     count = &wmcf->zone->sh->limits[limit->index];
 
     for ( ;; ) {
@@ -559,7 +492,7 @@ ngx_http_ws_heartbeat_key_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
+    wlcf = ngx_http_ws_heartbeat_get_loc_conf(r);
     limit = wlcf->key_limit;
 
     if (limit == NULL || !wlcf->enable
@@ -595,7 +528,7 @@ ngx_http_ws_heartbeat_key_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+    wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
     zone = wmcf->zone;
 
     kc = cln->data;
@@ -636,8 +569,8 @@ ngx_http_ws_heartbeat_key_handler(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "ws_heartbeat: limit of %ui sessions per \"%V\" "
                       "reached, session " NGX_HTTP_WSHB_ID_FMT " evicted",
-                      limit->max, &limit->key->value, victim.worker_start,
-                      victim.pid, victim.counter);
+                      limit->max, &limit->key->value,
+                      NGX_HTTP_WSHB_RECORD_ID(&victim));
 
         ngx_http_ws_heartbeat_wake_others();
         ngx_http_ws_heartbeat_close_marked();
@@ -652,34 +585,6 @@ ngx_http_ws_heartbeat_key_handler(ngx_http_request_t *r)
     cln->handler = ngx_http_ws_heartbeat_key_cleanup;
 
     return NGX_DECLINED;
-}
-
-
-/* the key of the request's limit per key, if it holds one; 0 if not */
-
-uint32_t
-ngx_http_ws_heartbeat_key_of(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t                   *cln;
-    ngx_http_ws_heartbeat_key_cleanup_t  *kc;
-
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_ws_heartbeat_key_cleanup) {
-            kc = cln->data;
-            return kc->key;
-        }
-    }
-
-    return 0;
-}
-
-
-static void
-ngx_http_ws_heartbeat_key_cleanup(void *data)
-{
-    ngx_http_ws_heartbeat_key_cleanup_t  *kc = data;
-
-    ngx_http_ws_heartbeat_key_release(kc->zone, kc->key);
 }
 
 

@@ -21,6 +21,7 @@
 #endif
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_buffers.h"
 #include "ngx_http_ws_heartbeat_liveness.h"
 #include "ngx_http_ws_heartbeat_keys.h"
 #include "ngx_http_ws_heartbeat_close.h"
@@ -118,7 +119,8 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
         /* its timer was set to the drain time, and nothing moved it */
 
         ngx_http_ws_heartbeat_publish(ctx, 0);
-        ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_SHUTDOWN, 1, 1);
+        ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_SHUTDOWN,
+                                    NGX_HTTP_WSHB_TO_BOTH);
         return;
     }
 
@@ -164,7 +166,8 @@ ngx_http_ws_heartbeat_timer_handler(ngx_http_ws_heartbeat_ctx_t *ctx)
                       NGX_HTTP_WSHB_ID_FMT,
                       wlcf->idle_timeout, NGX_HTTP_WSHB_ID(ctx));
 
-        ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_IDLE_TIMEOUT, 1, 1);
+        ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_IDLE_TIMEOUT,
+                                    NGX_HTTP_WSHB_TO_BOTH);
         return;
     }
 
@@ -223,8 +226,7 @@ ngx_http_ws_heartbeat_judge(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
                   NGX_HTTP_WSHB_ID(ctx));
 
     ngx_http_ws_heartbeat_close(ctx, NGX_HTTP_WSHB_CLIENT_TIMEOUT + i,
-                                i == NGX_HTTP_WSHB_UPSTREAM,
-                                i == NGX_HTTP_WSHB_CLIENT);
+                                NGX_HTTP_WSHB_TO(i ^ 1));
     return NGX_DONE;
 }
 
@@ -313,7 +315,7 @@ ngx_http_ws_heartbeat_ping(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     u_char                             frame[NGX_HTTP_WSHB_PING_MAX];
 
     wlcf = ngx_http_ws_heartbeat_loc_conf(ctx);
-    zone = ngx_http_ws_heartbeat_wzone;
+    zone = ngx_http_ws_heartbeat_worker.zone;
     peer = &ctx->peer[i];
 
     peer->pings++;
@@ -374,21 +376,22 @@ size_t
 ngx_http_ws_heartbeat_build(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     u_char *out)
 {
+    u_char                        *cookie;
     uint32_t                       rnd;
     ngx_http_ws_heartbeat_peer_t  *peer;
 
     peer = &ctx->peer[i];
+    cookie = ngx_http_ws_heartbeat_worker.cookie;
 
     if (i == NGX_HTTP_WSHB_CLIENT) {
-        return ngx_http_ws_heartbeat_build_ping(out,
-                                                ngx_http_ws_heartbeat_cookie,
-                                                peer->pings, NULL);
+        return ngx_http_ws_heartbeat_build_ping(out, cookie, peer->pings,
+                                                NULL);
     }
 
-    rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+    rnd = ngx_http_ws_heartbeat_random32();
 
-    return ngx_http_ws_heartbeat_build_ping(out, ngx_http_ws_heartbeat_cookie,
-                                            peer->pings, (u_char *) &rnd);
+    return ngx_http_ws_heartbeat_build_ping(out, cookie, peer->pings,
+                                            (u_char *) &rnd);
 }
 
 
@@ -417,7 +420,7 @@ ngx_http_ws_heartbeat_pong(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     ngx_http_ws_heartbeat_peer_t    *peer;
     ngx_http_ws_heartbeat_parser_t  *p;
 
-    zone = ngx_http_ws_heartbeat_wzone;
+    zone = ngx_http_ws_heartbeat_worker.zone;
     peer = &ctx->peer[i];
     p = &peer->parser;
 
@@ -464,11 +467,11 @@ ngx_http_ws_heartbeat_rtt(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
     ngx_uint_t                       b;
     ngx_http_ws_heartbeat_totals_t  *totals;
 
-    if (ngx_http_ws_heartbeat_wzone == NULL) {
+    if (ngx_http_ws_heartbeat_worker.zone == NULL) {
         return;
     }
 
-    totals = &ngx_http_ws_heartbeat_wzone->sh->totals;
+    totals = &ngx_http_ws_heartbeat_worker.zone->sh->totals;
 
     for (b = 0; b < NGX_HTTP_WSHB_RTT_BUCKETS; b++) {
         if (ctx->peer[i].rtt <= ngx_http_ws_heartbeat_rtt_bounds[b]) {
@@ -870,7 +873,7 @@ ngx_http_ws_heartbeat_probe_session(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     if (wlcf->limit && (limit == NULL || limit == wlcf->limit)) {
         pressure = ngx_http_ws_heartbeat_under_pressure(
-                                 ngx_http_ws_heartbeat_wzone,
+                                 ngx_http_ws_heartbeat_worker.zone,
                                  wlcf->limit->index, wlcf->limit->max);
     }
 
@@ -878,7 +881,7 @@ ngx_http_ws_heartbeat_probe_session(ngx_http_ws_heartbeat_ctx_t *ctx,
         && (limit == NULL || (limit == wlcf->key_limit && key == ctx->key)))
     {
         pressure = ngx_http_ws_heartbeat_key_pressure(
-                                 ngx_http_ws_heartbeat_wzone, ctx->key,
+                                 ngx_http_ws_heartbeat_worker.zone, ctx->key,
                                  wlcf->key_limit->max);
     }
 
@@ -888,7 +891,7 @@ ngx_http_ws_heartbeat_probe_session(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_ws_heartbeat_log(ctx), 0,
                    "ws_heartbeat: probing session " NGX_HTTP_WSHB_ID_FMT,
-                   (uint32_t) ngx_http_ws_heartbeat_worker_start, ngx_pid,
+                   (uint32_t) ngx_http_ws_heartbeat_worker.start, ngx_pid,
                    ctx->counter);
 
     ngx_http_ws_heartbeat_ping(ctx, NGX_HTTP_WSHB_CLIENT);

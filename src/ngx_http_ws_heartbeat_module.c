@@ -7,13 +7,12 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <ngx_sha1.h>
 
 #include "ngx_http_ws_heartbeat_session.h"
-#include "ngx_http_ws_heartbeat_status.h"
-#include "ngx_http_ws_heartbeat_stream.h"
 #include "ngx_http_ws_heartbeat_wake.h"
 #include "ngx_http_ws_heartbeat_lifetime.h"
+#include "ngx_http_ws_heartbeat_limit.h"
+#include "ngx_http_ws_heartbeat_variables.h"
 
 
 /*
@@ -41,8 +40,7 @@ static char *ngx_http_ws_heartbeat_positive(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_ws_heartbeat_max_msec(ngx_conf_t *cf, void *post,
     void *data);
-static char *ngx_http_ws_heartbeat_bounds(ngx_conf_t *cf, void *post,
-    void *data);
+static ngx_int_t ngx_http_ws_heartbeat_preconfiguration(ngx_conf_t *cf);
 static void *ngx_http_ws_heartbeat_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_ws_heartbeat_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_ws_heartbeat_tag(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -65,10 +63,6 @@ static ngx_conf_post_handler_pt  ngx_http_ws_heartbeat_max_msec_p =
 
 static ngx_conf_num_bounds_t  ngx_http_ws_heartbeat_ring_bounds = {
     ngx_http_ws_heartbeat_bounds, 16, 1048576
-};
-
-static ngx_conf_num_bounds_t  ngx_http_ws_heartbeat_backlog_bounds = {
-    ngx_http_ws_heartbeat_bounds, 1024, 1073741824
 };
 
 
@@ -121,7 +115,7 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
       ngx_http_ws_heartbeat_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_http_ws_heartbeat_module },     /* the zone's tag */
 
     { ngx_string("ws_heartbeat_stream_ring"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -129,13 +123,6 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_ws_heartbeat_main_conf_t, ring),
       &ngx_http_ws_heartbeat_ring_bounds },
-
-    { ngx_string("ws_heartbeat_stream_backlog"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_size_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_ws_heartbeat_loc_conf_t, backlog),
-      &ngx_http_ws_heartbeat_backlog_bounds },
 
     { ngx_string("ws_heartbeat_max_sessions"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1234,
@@ -165,33 +152,12 @@ static ngx_command_t  ngx_http_ws_heartbeat_commands[] = {
       0,
       NULL },
 
-    { ngx_string("ws_heartbeat_status"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_ws_heartbeat_status,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("ws_heartbeat_status_token"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
-      ngx_http_ws_heartbeat_status_token,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("ws_heartbeat_status_origin"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_ws_heartbeat_status_origin,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_ws_heartbeat_module_ctx = {
-    ngx_http_ws_heartbeat_add_variables,   /* preconfiguration */
+    ngx_http_ws_heartbeat_preconfiguration, /* preconfiguration */
     ngx_http_ws_heartbeat_init,            /* postconfiguration */
 
     ngx_http_ws_heartbeat_create_main_conf, /* create main configuration */
@@ -292,27 +258,13 @@ ngx_http_ws_heartbeat_header_filter(ngx_http_request_t *r)
 static void
 ngx_http_ws_heartbeat_skip_upgrade(ngx_uint_t cause)
 {
-    if (ngx_http_ws_heartbeat_wzone) {
-        (void) ngx_atomic_fetch_add(
-                   &ngx_http_ws_heartbeat_wzone->sh->totals.skipped[cause], 1);
+    ngx_http_ws_heartbeat_zone_t  *zone;
+
+    zone = ngx_http_ws_heartbeat_worker.zone;
+
+    if (zone) {
+        (void) ngx_atomic_fetch_add(&zone->sh->totals.skipped[cause], 1);
     }
-}
-
-
-ngx_uint_t
-ngx_http_ws_heartbeat_is_websocket(ngx_http_request_t *r)
-{
-    ngx_table_elt_t  *h;
-
-    h = r->headers_in.upgrade;
-
-    if (h == NULL || h->value.len < sizeof("websocket") - 1) {
-        return 0;
-    }
-
-    return ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
-                            (u_char *) "websocket", sizeof("websocket") - 2)
-           != NULL;
 }
 
 
@@ -348,65 +300,6 @@ ngx_http_ws_heartbeat_accepted(ngx_http_request_t *r)
     ngx_http_ws_heartbeat_accept(key->value.data, accept);
 
     return ngx_memcmp(accept, answer->value.data, sizeof(accept)) == 0;
-}
-
-
-/* the Sec-WebSocket-Accept for a Sec-WebSocket-Key, both in base64 */
-
-void
-ngx_http_ws_heartbeat_accept(u_char *key, u_char *accept)
-{
-    u_char      digest[20];
-    ngx_str_t   src, dst;
-    ngx_sha1_t  sha1;
-
-    static u_char  guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-    ngx_sha1_init(&sha1);
-    ngx_sha1_update(&sha1, key, NGX_HTTP_WSHB_KEY_LEN);
-    ngx_sha1_update(&sha1, guid, sizeof(guid) - 1);
-    ngx_sha1_final(digest, &sha1);
-
-    src.data = digest;
-    src.len = sizeof(digest);
-    dst.data = accept;
-
-    ngx_encode_base64(&dst, &src);
-}
-
-
-/* the first header of that name in the list, or NULL */
-
-ngx_table_elt_t *
-ngx_http_ws_heartbeat_header(ngx_list_t *headers, char *name)
-{
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(name);
-    part = &headers->part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
 }
 
 
@@ -539,23 +432,14 @@ ngx_http_ws_heartbeat_max_msec(ngx_conf_t *cf, void *post, void *data)
 }
 
 
-/* like ngx_conf_check_num_bounds(), but the error names the directive */
+/* the module's slot, for the files below this one (see ..._worker_t) */
 
-static char *
-ngx_http_ws_heartbeat_bounds(ngx_conf_t *cf, void *post, void *data)
+static ngx_int_t
+ngx_http_ws_heartbeat_preconfiguration(ngx_conf_t *cf)
 {
-    ngx_conf_num_bounds_t  *bounds = post;
-    ngx_int_t              *np = data;
+    ngx_http_ws_heartbeat_worker.slot = ngx_http_ws_heartbeat_module.ctx_index;
 
-    if (*np < bounds->low || *np > bounds->high) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" directive value must be between %i "
-                           "and %i", &((ngx_str_t *) cf->args->elts)[0],
-                           bounds->low, bounds->high);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_ws_heartbeat_add_variables(cf);
 }
 
 
@@ -639,8 +523,6 @@ ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf)
     wlcf->timeout = NGX_CONF_UNSET_MSEC;
     wlcf->upstream = NGX_CONF_UNSET;
     wlcf->idle_timeout = NGX_CONF_UNSET_MSEC;
-    wlcf->tokens = NGX_CONF_UNSET_PTR;
-    wlcf->origins = NGX_CONF_UNSET_PTR;
     wlcf->tags = NGX_CONF_UNSET_PTR;
     wlcf->max_age = NGX_CONF_UNSET_MSEC;
     wlcf->max_age_jitter = NGX_CONF_UNSET_UINT;
@@ -649,7 +531,6 @@ ngx_http_ws_heartbeat_create_loc_conf(ngx_conf_t *cf)
     wlcf->expires_code = NGX_CONF_UNSET_UINT;
     wlcf->limit = NGX_CONF_UNSET_PTR;
     wlcf->key_limit = NGX_CONF_UNSET_PTR;
-    wlcf->backlog = NGX_CONF_UNSET_SIZE;
 
     return wlcf;
 }
@@ -667,8 +548,6 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 10000);
     ngx_conf_merge_value(conf->upstream, prev->upstream, 0);
     ngx_conf_merge_msec_value(conf->idle_timeout, prev->idle_timeout, 0);
-    ngx_conf_merge_ptr_value(conf->tokens, prev->tokens, NULL);
-    ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
     ngx_conf_merge_ptr_value(conf->tags, prev->tags, NULL);
 
     /* a max age or an expiry is inherited with its parameters */
@@ -680,14 +559,16 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
     ngx_conf_merge_msec_value(conf->max_age, prev->max_age, 0);
     ngx_conf_merge_uint_value(conf->max_age_jitter, prev->max_age_jitter, 10);
-    ngx_conf_merge_uint_value(conf->max_age_code, prev->max_age_code, 1001);
+    ngx_conf_merge_uint_value(conf->max_age_code, prev->max_age_code,
+                              NGX_HTTP_WSHB_CLOSE_GOING_AWAY);
 
     if (conf->expires == NGX_CONF_UNSET_PTR) {
         conf->expires_code = prev->expires_code;
     }
 
     ngx_conf_merge_ptr_value(conf->expires, prev->expires, NULL);
-    ngx_conf_merge_uint_value(conf->expires_code, prev->expires_code, 1008);
+    ngx_conf_merge_uint_value(conf->expires_code, prev->expires_code,
+                              NGX_HTTP_WSHB_CLOSE_POLICY);
 
     /* as limit_conn: the limits of a level with none of its own */
 
@@ -705,7 +586,6 @@ ngx_http_ws_heartbeat_merge_loc_conf(ngx_conf_t *cf, void *parent,
     if (conf->key_limit == NGX_CONF_UNSET_PTR) {
         conf->key_limit = NULL;
     }
-    ngx_conf_merge_size_value(conf->backlog, prev->backlog, 1024 * 1024);
 
     return NGX_CONF_OK;
 }
@@ -720,13 +600,6 @@ ngx_http_ws_heartbeat_init(ngx_conf_t *cf)
 
     wmcf = ngx_http_conf_get_module_main_conf(cf,
                                               ngx_http_ws_heartbeat_module);
-
-    if (wmcf->status && wmcf->zone == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"ws_heartbeat_status\" directive requires "
-                      "\"ws_heartbeat_zone\" in the http block");
-        return NGX_ERROR;
-    }
 
     if (wmcf->limits.nelts) {
         if (wmcf->zone == NULL) {
@@ -845,11 +718,7 @@ ngx_http_ws_heartbeat_init_module(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_ws_heartbeat_init_process(ngx_cycle_t *cycle)
 {
-    if (ngx_http_ws_heartbeat_init_worker(cycle) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_ws_heartbeat_stream_init_worker(cycle);
+    return ngx_http_ws_heartbeat_init_worker(cycle);
 }
 
 

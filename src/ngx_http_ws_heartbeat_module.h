@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_frame.h"
+#include "ngx_http_ws_heartbeat_http.h"
 #include "ngx_http_ws_heartbeat_zone.h"
 
 
@@ -20,17 +21,6 @@
 #ifndef NGX_HTTP_WS_HEARTBEAT_VERSION
 #define NGX_HTTP_WS_HEARTBEAT_VERSION     "0.1.0"
 #endif
-
-#define NGX_HTTP_WSHB_MAX_LIMITS          64
-
-/*
- * Session times are ngx_current_msec cut to 32 bits, compared only as
- * differences: intervals and timeouts stay below 2^31 ms (24.8 days).
- */
-typedef uint32_t  ngx_http_ws_heartbeat_msec_t;
-
-#define ngx_http_ws_heartbeat_msec()      ((uint32_t) ngx_current_msec)
-#define NGX_HTTP_WSHB_MAX_MSEC            (24 * 86400 * 1000)
 
 
 /*
@@ -59,6 +49,30 @@ typedef struct {
 } ngx_http_ws_heartbeat_limit_t;
 
 
+/*
+ * Where a limit is, as the status shows it: its server's first name, its
+ * location and its key, each "" if none, cut at 256 bytes
+ */
+
+static ngx_inline void
+ngx_http_ws_heartbeat_limit_where(ngx_http_ws_heartbeat_limit_t *l,
+    ngx_str_t *server, ngx_str_t *location, ngx_str_t *key)
+{
+    *server = l->server_name;
+    ngx_str_null(key);
+
+    if (l->key) {
+        *key = l->key->value;
+    }
+
+    *location = l->location;
+
+    server->len = ngx_min(server->len, 256);
+    location->len = ngx_min(location->len, 256);
+    key->len = ngx_min(key->len, 256);
+}
+
+
 /* a ws_heartbeat_tag: evaluated once per session, as it starts */
 
 typedef struct {
@@ -68,22 +82,6 @@ typedef struct {
 } ngx_http_ws_heartbeat_tag_t;
 
 
-/* a ws_heartbeat_status_token */
-
-typedef struct {
-    ngx_str_t                         token;
-    ngx_str_t                         name;       /* in the audit log */
-    ngx_uint_t                        admin;      /* may close sessions */
-} ngx_http_ws_heartbeat_token_t;
-
-
-/* a ws_heartbeat_status_origin: an empty host is "*", any origin */
-
-typedef struct {
-    ngx_uint_t                        https;
-    ngx_str_t                         host;
-    ngx_uint_t                        port;
-} ngx_http_ws_heartbeat_origin_t;
 
 
 typedef struct {
@@ -92,8 +90,6 @@ typedef struct {
     ngx_msec_t                        timeout;
     ngx_flag_t                        upstream;
     ngx_msec_t                        idle_timeout;
-    ngx_array_t                      *tokens;     /* of ..._token_t */
-    ngx_array_t                      *origins;    /* of ..._origin_t */
     ngx_array_t                      *tags;       /* of ..._tag_t */
     ngx_msec_t                        max_age;
     ngx_uint_t                        max_age_jitter;   /* percent */
@@ -102,52 +98,23 @@ typedef struct {
     ngx_uint_t                        expires_code;
     ngx_http_ws_heartbeat_limit_t    *limit;
     ngx_http_ws_heartbeat_limit_t    *key_limit;
-    size_t                            backlog;    /* per subscriber */
 } ngx_http_ws_heartbeat_loc_conf_t;
 
 
 typedef struct {
     ngx_msec_t                        drain;
     ngx_http_ws_heartbeat_zone_t     *zone;
-    ngx_uint_t                        status;     /* a status location */
     ngx_array_t                       limits;     /* of ..._limit_t * */
     ngx_uint_t                        ring;       /* deltas kept */
     size_t                            tags_room;  /* a level's longest */
 } ngx_http_ws_heartbeat_main_conf_t;
 
 
-ngx_int_t ngx_http_ws_heartbeat_add_variables(ngx_conf_t *cf);
-ngx_uint_t ngx_http_ws_heartbeat_is_websocket(ngx_http_request_t *r);
-ngx_table_elt_t *ngx_http_ws_heartbeat_header(ngx_list_t *headers,
-    char *name);
-void ngx_http_ws_heartbeat_accept(u_char *key, u_char *accept);
-
-#define ngx_http_ws_heartbeat_request_header(r, name)                         \
-    ngx_http_ws_heartbeat_header(&(r)->headers_in.headers, name)
-
-/* Sec-WebSocket-Key and Sec-WebSocket-Accept, in base64 */
-#define NGX_HTTP_WSHB_KEY_LEN             24
-#define NGX_HTTP_WSHB_ACCEPT_LEN          28
-
-char *ngx_http_ws_heartbeat_max_sessions(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-void ngx_http_ws_heartbeat_limit_ids(ngx_array_t *limits);
-ngx_uint_t ngx_http_ws_heartbeat_limits_pressed(void);
-void ngx_http_ws_heartbeat_limit_where(ngx_http_ws_heartbeat_limit_t *l,
-    ngx_str_t *server, ngx_str_t *location, ngx_str_t *key);
-ngx_int_t ngx_http_ws_heartbeat_limit_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_ws_heartbeat_key_handler(ngx_http_request_t *r);
-uint32_t ngx_http_ws_heartbeat_key_of(ngx_http_request_t *r);
-
-char *ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-
-
 /*
- * nginx reaches the module through ngx_modules[], never by its name: kept
- * out of the dynamic symbol table, it is read without a GOT lookup in the
- * recv wrappers.
+ * Named only in ngx_http_ws_heartbeat_module.c (the files below reach its
+ * slot through ngx_http_ws_heartbeat_worker); nginx reaches it through
+ * ngx_modules[], never by its name, so it stays out of the dynamic symbol
+ * table.
  */
 #if (__GNUC__ >= 4)
 extern ngx_module_t  ngx_http_ws_heartbeat_module

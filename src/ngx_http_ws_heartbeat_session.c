@@ -18,6 +18,7 @@
 #include "ngx_http_ws_heartbeat_session.h"
 #include "ngx_http_ws_heartbeat_liveness.h"
 #include "ngx_http_ws_heartbeat_close.h"
+#include "ngx_http_ws_heartbeat_keys.h"
 #include "ngx_http_ws_heartbeat_wake.h"
 #include "ngx_http_ws_heartbeat_lifetime.h"
 
@@ -35,8 +36,6 @@
 #define ngx_http_ws_heartbeat_noinline
 #endif
 
-static ngx_http_ws_heartbeat_ctx_t *ngx_http_ws_heartbeat_ctx_alloc(
-    ngx_log_t *log);
 static void ngx_http_ws_heartbeat_peers_init(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_connection_t *c, ngx_connection_t *uc, ngx_uint_t upstream);
 static void ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx,
@@ -66,35 +65,32 @@ static void ngx_http_ws_heartbeat_finalize(ngx_http_request_t *r,
 static void ngx_http_ws_heartbeat_end(ngx_http_ws_heartbeat_ctx_t *ctx);
 static void ngx_http_ws_heartbeat_cleanup(void *data);
 static ngx_uint_t ngx_http_ws_heartbeat_watch(ngx_log_t *log);
+static void ngx_http_ws_heartbeat_drain_one(ngx_http_ws_heartbeat_ctx_t *ctx,
+    void *data);
+static void ngx_http_ws_heartbeat_probe_one(ngx_http_ws_heartbeat_ctx_t *ctx,
+    void *data);
 static void ngx_http_ws_heartbeat_woken(ngx_event_t *ev);
-static void ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx);
 
 
-/*
- * The worker's contexts are one array, as its connections are: one for
- * each connection, as a session's context lives no longer than its
- * request, which holds a client connection.  The array is taken at the
- * first session and kept for the worker's life; the system backs its
- * pages only as contexts are used.  Free contexts are kept in a list
- * through ctx->hook.next, the last freed first; the sessions are walked
- * over the contexts used so far (ctx->active).  The timer heap names a
- * session by its place in the array.  From the request pool, a context
- * taken after the handshake would often start a new 4k pool block of its
- * own.
- */
+/* the drain's place in the sessions it closes, spread over its window */
 
-static ngx_http_ws_heartbeat_ctx_t    *ngx_http_ws_heartbeat_ctxs;
-static ngx_uint_t                      ngx_http_ws_heartbeat_nctx;
-static ngx_uint_t                      ngx_http_ws_heartbeat_ctx_cap;
-static ngx_http_ws_heartbeat_ctx_t    *ngx_http_ws_heartbeat_free;
+typedef struct {
+    ngx_uint_t                        n;
+    ngx_uint_t                        k;
+} ngx_http_ws_heartbeat_drain_t;
+
+
+/* the limit, if any, and the key, if any, whose sessions are probed */
+
+typedef struct {
+    ngx_http_ws_heartbeat_limit_t    *limit;
+    uint32_t                          key;
+    ngx_http_ws_heartbeat_msec_t      now;
+} ngx_http_ws_heartbeat_probe_t;
+
+
 static ngx_uint_t                      ngx_http_ws_heartbeat_nsessions;
 static ngx_uint_t                      ngx_http_ws_heartbeat_counter;
-static ngx_atomic_uint_t               ngx_http_ws_heartbeat_commanded;
-
-time_t                                 ngx_http_ws_heartbeat_worker_start;
-u_char                                 ngx_http_ws_heartbeat_cookie[
-                                                 NGX_HTTP_WSHB_COOKIE_LEN];
-ngx_http_ws_heartbeat_zone_t          *ngx_http_ws_heartbeat_wzone;
 
 
 ngx_int_t
@@ -104,13 +100,12 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
     ngx_uint_t                          i;
     ngx_http_ws_heartbeat_main_conf_t  *wmcf;
 
-    wmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_ws_heartbeat_module);
-    ngx_http_ws_heartbeat_wzone = wmcf ? wmcf->zone : NULL;
+    wmcf = ngx_http_ws_heartbeat_cycle_get_main_conf(cycle);
+    ngx_http_ws_heartbeat_worker.zone = wmcf ? wmcf->zone : NULL;
 
     ngx_http_ws_heartbeat_nsessions = 0;
     ngx_http_ws_heartbeat_counter = 0;
-    ngx_http_ws_heartbeat_worker_start = ngx_time();
+    ngx_http_ws_heartbeat_worker.start = ngx_time();
 
     /*
      * Our pings carry it, and a pong with it is ours.  A pong with it in
@@ -119,19 +114,18 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
      */
 
     for (i = 0; i < NGX_HTTP_WSHB_COOKIE_LEN; i += 4) {
-        rnd = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
-        ngx_memcpy(&ngx_http_ws_heartbeat_cookie[i], &rnd, 4);
+        rnd = ngx_http_ws_heartbeat_random32();
+        ngx_memcpy(&ngx_http_ws_heartbeat_worker.cookie[i], &rnd, 4);
     }
 
     ngx_http_ws_heartbeat_timers_init(cycle, ngx_http_ws_heartbeat_fired,
                                       ngx_http_ws_heartbeat_watch);
 
-    if (ngx_http_ws_heartbeat_wzone == NULL) {
+    if (ngx_http_ws_heartbeat_worker.zone == NULL) {
         return NGX_OK;
     }
 
-    ngx_http_ws_heartbeat_commanded = ngx_http_ws_heartbeat_wzone->sh
-                                                             ->commanded;
+    ngx_http_ws_heartbeat_commands_init(ngx_http_ws_heartbeat_worker.zone);
 
     return ngx_http_ws_heartbeat_wake_listen(cycle,
                                              ngx_http_ws_heartbeat_woken);
@@ -146,68 +140,10 @@ ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle)
 void
 ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle)
 {
-    if (ngx_http_ws_heartbeat_ctxs) {
-        ngx_free(ngx_http_ws_heartbeat_ctxs);
-    }
-
-    ngx_http_ws_heartbeat_ctxs = NULL;
-    ngx_http_ws_heartbeat_free = NULL;
-    ngx_http_ws_heartbeat_nctx = 0;
-    ngx_http_ws_heartbeat_ctx_cap = 0;
+    ngx_http_ws_heartbeat_ctx_done();
 
     ngx_http_ws_heartbeat_timers_done();
     ngx_http_ws_heartbeat_wake_done();
-}
-
-
-static ngx_http_ws_heartbeat_ctx_t *
-ngx_http_ws_heartbeat_ctx_alloc(ngx_log_t *log)
-{
-    size_t                        n;
-    ngx_http_ws_heartbeat_ctx_t  *ctx;
-
-    if (ngx_http_ws_heartbeat_free) {
-        ctx = ngx_http_ws_heartbeat_free;
-        ngx_http_ws_heartbeat_free = ctx->hook.next;
-
-    } else {
-
-        if (ngx_http_ws_heartbeat_ctxs == NULL) {
-            n = ngx_cycle->connection_n;
-
-            ngx_http_ws_heartbeat_ctxs =
-                          ngx_alloc(n * sizeof(ngx_http_ws_heartbeat_ctx_t),
-                                    log);
-            if (ngx_http_ws_heartbeat_ctxs == NULL) {
-                return NULL;
-            }
-
-            /* a timer for every context */
-
-            if (ngx_http_ws_heartbeat_timers_reserve(
-                    &ngx_http_ws_heartbeat_ctxs[0].timer,
-                    sizeof(ngx_http_ws_heartbeat_ctx_t), n, log)
-                != NGX_OK)
-            {
-                ngx_free(ngx_http_ws_heartbeat_ctxs);
-                ngx_http_ws_heartbeat_ctxs = NULL;
-                return NULL;
-            }
-
-            ngx_http_ws_heartbeat_ctx_cap = n;
-        }
-
-        if (ngx_http_ws_heartbeat_nctx == ngx_http_ws_heartbeat_ctx_cap) {
-            return NULL;
-        }
-
-        ctx = &ngx_http_ws_heartbeat_ctxs[ngx_http_ws_heartbeat_nctx++];
-    }
-
-    ngx_memzero(ctx, sizeof(ngx_http_ws_heartbeat_ctx_t));
-    ctx->timer.index = NGX_HTTP_WSHB_NO_TIMER;
-
-    return ctx;
 }
 
 
@@ -226,7 +162,7 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     u = r->upstream;
     uc = u->peer.connection;
 
-    if (uc == NULL || ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module))
+    if (uc == NULL || ngx_http_ws_heartbeat_get_ctx(r))
     {
         return NGX_ERROR;
     }
@@ -245,17 +181,17 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ctx->start = ngx_http_ws_heartbeat_msec();
     ctx->counter = (uint32_t) ngx_http_ws_heartbeat_counter++;
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+    wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
 
     ctx->record = NGX_HTTP_WSHB_NO_RECORD;
 
     ngx_http_ws_heartbeat_lifetime(r, ctx, wlcf);
 
-    if (ngx_http_ws_heartbeat_wzone) {
+    if (ngx_http_ws_heartbeat_worker.zone) {
         ctx->key = wlcf->key_limit ? ngx_http_ws_heartbeat_key_of(r) : 0;
 
         ctx->record = ngx_http_ws_heartbeat_record_alloc(
-                               ngx_http_ws_heartbeat_wzone, r, wlcf->tags,
+                               ngx_http_ws_heartbeat_worker.zone, r, wlcf->tags,
                                ctx->counter, ctx->ends,
                                ctx->ends ? ctx->end_at - ctx->start : 0,
                                ctx->key);
@@ -263,7 +199,7 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 
     ngx_http_ws_heartbeat_peers_init(ctx, c, uc, wlcf->upstream);
 
-    ngx_http_set_ctx(r, ctx, ngx_http_ws_heartbeat_module);
+    ngx_http_ws_heartbeat_set_ctx(r, ctx);
 
     cln->handler = ngx_http_ws_heartbeat_cleanup;
     cln->data = ctx;
@@ -287,7 +223,7 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT " started",
-                   (uint32_t) ngx_http_ws_heartbeat_worker_start, ngx_pid,
+                   (uint32_t) ngx_http_ws_heartbeat_worker.start, ngx_pid,
                    ctx->counter);
 
     if (ngx_exiting) {
@@ -345,8 +281,8 @@ ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
     /* nothing can be removed yet: no ping of ours went out */
 
     (void) ngx_http_ws_heartbeat_parse(&ctx->peer[i].parser,
-                                       ngx_http_ws_heartbeat_cookie, b->pos,
-                                       len, NULL);
+                                       ngx_http_ws_heartbeat_worker.cookie,
+                                       b->pos, len, NULL);
 
     ctx->peer[i].rx_bytes += len;
 
@@ -363,7 +299,7 @@ ngx_http_ws_heartbeat_recv_client(ngx_connection_t *c, u_char *buf,
     r = c->data;
 
     return ngx_http_ws_heartbeat_recv_fast(
-                      ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module),
+                      ngx_http_ws_heartbeat_get_ctx(r),
                       NGX_HTTP_WSHB_CLIENT, c, buf, size);
 }
 
@@ -377,7 +313,7 @@ ngx_http_ws_heartbeat_recv_upstream(ngx_connection_t *c, u_char *buf,
     r = c->data;
 
     return ngx_http_ws_heartbeat_recv_fast(
-                      ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module),
+                      ngx_http_ws_heartbeat_get_ctx(r),
                       NGX_HTTP_WSHB_UPSTREAM, c, buf, size);
 }
 
@@ -507,7 +443,7 @@ ngx_http_ws_heartbeat_parse_rest(ngx_http_ws_heartbeat_ctx_t *ctx,
     data = p->data_frames;
     pongs = p->pongs;
 
-    out += ngx_http_ws_heartbeat_parse(p, ngx_http_ws_heartbeat_cookie,
+    out += ngx_http_ws_heartbeat_parse(p, ngx_http_ws_heartbeat_worker.cookie,
                                        buf + out, len - out, at);
 
     /* what was removed or withheld is not queued: see ..._queued() */
@@ -695,7 +631,7 @@ ngx_http_ws_heartbeat_finalize(ngx_http_request_t *r, ngx_int_t rc)
 {
     ngx_http_ws_heartbeat_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_module);
+    ctx = ngx_http_ws_heartbeat_get_ctx(r);
 
     if (ctx->active) {
         ngx_http_ws_heartbeat_end(ctx);
@@ -736,7 +672,7 @@ ngx_http_ws_heartbeat_end(ngx_http_ws_heartbeat_ctx_t *ctx)
     ctx->reason = ngx_http_ws_heartbeat_final_reason(
                       ngx_http_ws_heartbeat_request(ctx), ctx);
 
-    zone = ngx_http_ws_heartbeat_wzone;
+    zone = ngx_http_ws_heartbeat_worker.zone;
 
     if (zone) {
         /* the "deleted" delta tells the rest */
@@ -758,7 +694,7 @@ ngx_http_ws_heartbeat_end(ngx_http_ws_heartbeat_ctx_t *ctx)
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT " done",
-                   (uint32_t) ngx_http_ws_heartbeat_worker_start, ngx_pid,
+                   (uint32_t) ngx_http_ws_heartbeat_worker.start, ngx_pid,
                    ctx->counter);
 }
 
@@ -778,8 +714,7 @@ ngx_http_ws_heartbeat_cleanup(void *data)
         ngx_http_ws_heartbeat_end(ctx);
     }
 
-    ctx->hook.next = ngx_http_ws_heartbeat_free;
-    ngx_http_ws_heartbeat_free = ctx;
+    ngx_http_ws_heartbeat_ctx_free(ctx);
 }
 
 
@@ -795,11 +730,8 @@ ngx_http_ws_heartbeat_cleanup(void *data)
 static ngx_uint_t
 ngx_http_ws_heartbeat_watch(ngx_log_t *log)
 {
-    ngx_msec_t                          delay;
-    ngx_uint_t                          n, k, j;
-    ngx_http_request_t                 *r;
-    ngx_http_ws_heartbeat_ctx_t        *ctx;
-    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+    ngx_http_ws_heartbeat_zone_t   *zone;
+    ngx_http_ws_heartbeat_drain_t   d;
 
     if (ngx_http_ws_heartbeat_nsessions == 0) {
         return 0;
@@ -810,36 +742,24 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
     ngx_http_ws_heartbeat_close_marked();
 
     if (!ngx_exiting) {
-        if (ngx_http_ws_heartbeat_limits_pressed()) {
+        zone = ngx_http_ws_heartbeat_worker.zone;
+
+        if (ngx_http_ws_heartbeat_limits_pressed(zone)) {
             ngx_http_ws_heartbeat_probe(NULL, 0);
         }
 
         return 1;
     }
 
-    n = ngx_http_ws_heartbeat_nsessions;
-    k = 0;
+    d.n = ngx_http_ws_heartbeat_nsessions;
+    d.k = 0;
 
-    for (j = 0; j < ngx_http_ws_heartbeat_nctx; j++) {
-        ctx = &ngx_http_ws_heartbeat_ctxs[j];
+    ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_drain_one, &d);
 
-        if (!ctx->active || ctx->draining || ctx->closing) {
-            continue;
-        }
-
-        r = ngx_http_ws_heartbeat_request(ctx);
-        wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
-
-        /* the k-th of n at k/n of the window: the last one at its end */
-
-        delay = wmcf->drain * ++k / n;
-        ngx_http_ws_heartbeat_drain(ctx, ngx_max(delay, 1));
-    }
-
-    if (k) {
+    if (d.k) {
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "ws_heartbeat: worker exiting, draining %ui sessions",
-                      n);
+                      d.n);
     }
 
     /* on, for the DELETEs that mark its sessions while they drain */
@@ -848,29 +768,26 @@ ngx_http_ws_heartbeat_watch(ngx_log_t *log)
 }
 
 
-/*
- * Sessions of this worker that a DELETE at the status endpoint marked
- * are closed with the close frame it asked for
- */
-
-void
-ngx_http_ws_heartbeat_close_marked(void)
+static void
+ngx_http_ws_heartbeat_drain_one(ngx_http_ws_heartbeat_ctx_t *ctx, void *data)
 {
-    ngx_atomic_uint_t  n;
+    ngx_http_ws_heartbeat_drain_t *d = data;
 
-    if (ngx_http_ws_heartbeat_wzone == NULL) {
+    ngx_msec_t                          delay;
+    ngx_http_request_t                 *r;
+    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+
+    if (ctx->draining || ctx->closing) {
         return;
     }
 
-    n = ngx_http_ws_heartbeat_wzone->sh->commanded;
+    r = ngx_http_ws_heartbeat_request(ctx);
+    wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
 
-    if (n == ngx_http_ws_heartbeat_commanded) {
-        return;
-    }
+    /* the k-th of n at k/n of the window: the last one at its end */
 
-    ngx_http_ws_heartbeat_commanded = n;
-
-    ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_command);
+    delay = wmcf->drain * ++d->k / d->n;
+    ngx_http_ws_heartbeat_drain(ctx, ngx_max(delay, 1));
 }
 
 
@@ -880,84 +797,6 @@ static void
 ngx_http_ws_heartbeat_woken(ngx_event_t *ev)
 {
     ngx_http_ws_heartbeat_close_marked();
-}
-
-
-static void
-ngx_http_ws_heartbeat_command(ngx_http_ws_heartbeat_ctx_t *ctx)
-{
-    ngx_uint_t                        k, reason;
-    ngx_http_ws_heartbeat_zone_t     *zone;
-    ngx_http_ws_heartbeat_command_t   cmd;
-
-    zone = ngx_http_ws_heartbeat_wzone;
-
-    if (ctx->closing || ctx->record == NGX_HTTP_WSHB_NO_RECORD) {
-        return;
-    }
-
-    k = zone->sh->records[ctx->record].command;
-
-    if (k == 0) {
-        return;
-    }
-
-    if (k & NGX_HTTP_WSHB_EVICT) {
-
-        /* a newer session of its key took its place */
-
-        reason = NGX_HTTP_WSHB_EVICTED;
-        cmd.code = zone->sh->limit_code[k & ~NGX_HTTP_WSHB_EVICT];
-        cmd.len = sizeof("replaced") - 1;
-        ngx_memcpy(cmd.text, "replaced", cmd.len);
-
-        ngx_log_error(NGX_LOG_INFO, ngx_http_ws_heartbeat_log(ctx), 0,
-                      "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT
-                      " evicted by a newer one of its key, code %ud",
-                      NGX_HTTP_WSHB_ID(ctx), (ngx_uint_t) cmd.code);
-
-    } else {
-
-        /*
-         * A later DELETE may move the mark to another slot and then free
-         * this one: the mark and its slot are read together
-         */
-
-        reason = NGX_HTTP_WSHB_ADMIN;
-
-        ngx_shmtx_lock(&zone->shpool->mutex);
-        k = zone->sh->records[ctx->record].command;
-        cmd = zone->sh->commands[(k - 1) % NGX_HTTP_WSHB_COMMANDS];
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
-        ngx_log_error(NGX_LOG_INFO, ngx_http_ws_heartbeat_log(ctx), 0,
-                      "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT
-                      " closed by operator, code %ud",
-                      NGX_HTTP_WSHB_ID(ctx), (ngx_uint_t) cmd.code);
-    }
-
-    if (ctx->passthrough) {
-        ngx_http_ws_heartbeat_end_as_is(ctx, reason);
-        return;
-    }
-
-    ngx_http_ws_heartbeat_close_coded(ctx, reason, cmd.code, cmd.text,
-                                      cmd.len, 1, 1);
-}
-
-
-/* calls handler for every live session of the worker */
-
-void
-ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_each_pt handler)
-{
-    ngx_uint_t  j;
-
-    for (j = 0; j < ngx_http_ws_heartbeat_nctx; j++) {
-        if (ngx_http_ws_heartbeat_ctxs[j].active) {
-            handler(&ngx_http_ws_heartbeat_ctxs[j]);
-        }
-    }
 }
 
 
@@ -974,15 +813,20 @@ void
 ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit,
     uint32_t key)
 {
-    ngx_uint_t                     j;
-    ngx_http_ws_heartbeat_msec_t   now;
+    ngx_http_ws_heartbeat_probe_t  p;
 
-    now = ngx_http_ws_heartbeat_msec();
+    p.limit = limit;
+    p.key = key;
+    p.now = ngx_http_ws_heartbeat_msec();
 
-    for (j = 0; j < ngx_http_ws_heartbeat_nctx; j++) {
-        if (ngx_http_ws_heartbeat_ctxs[j].active) {
-            ngx_http_ws_heartbeat_probe_session(&ngx_http_ws_heartbeat_ctxs[j],
-                                                limit, key, now);
-        }
-    }
+    ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_probe_one, &p);
+}
+
+
+static void
+ngx_http_ws_heartbeat_probe_one(ngx_http_ws_heartbeat_ctx_t *ctx, void *data)
+{
+    ngx_http_ws_heartbeat_probe_t *p = data;
+
+    ngx_http_ws_heartbeat_probe_session(ctx, p->limit, p->key, p->now);
 }

@@ -2,12 +2,12 @@
 /*
  * Copyright (C) The ngx_http_ws_heartbeat_module authors
  *
- * One proxied WebSocket session: its types, the positions in nginx's
- * upgrade buffers that the files of the session share, and what
- * ngx_http_ws_heartbeat_session.c offers.  The calls go one way: session
- * (the hooks into nginx and the per-frame path) -> liveness (pings,
- * pongs, judgments; ..._liveness.h) -> close (every end; ..._close.h) ->
- * timer, zone.
+ * One proxied WebSocket session: its types, and what
+ * ngx_http_ws_heartbeat_ctx.c and ngx_http_ws_heartbeat_session.c offer.
+ * The calls go one way: session (the hooks into nginx and the per-frame
+ * path) -> liveness (pings, pongs, judgments; ..._liveness.h) -> close
+ * (every end; ..._close.h) -> ctx, timer, zone (docs/layout.md).  What
+ * they know of nginx's upgrade buffers is in ..._buffers.h.
  */
 
 
@@ -136,15 +136,14 @@ typedef struct {
      : ngx_http_ws_heartbeat_request(ctx)->upstream->peer.connection)
 
 #define ngx_http_ws_heartbeat_loc_conf(ctx)                                   \
-    ngx_http_get_module_loc_conf(ngx_http_ws_heartbeat_request(ctx),          \
-                                 ngx_http_ws_heartbeat_module)
+    ngx_http_ws_heartbeat_get_loc_conf(ngx_http_ws_heartbeat_request(ctx))
 
 #define ngx_http_ws_heartbeat_log(ctx)                                        \
     ((ctx)->client->log)
 
 /* the arguments of NGX_HTTP_WSHB_ID_FMT */
 #define NGX_HTTP_WSHB_ID(ctx)                                                 \
-    (uint32_t) ngx_http_ws_heartbeat_worker_start, ngx_pid, (ctx)->counter
+    (uint32_t) ngx_http_ws_heartbeat_worker.start, ngx_pid, (ctx)->counter
 
 
 /*
@@ -158,82 +157,6 @@ static ngx_inline uint64_t
 ngx_http_ws_heartbeat_queued(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 {
     return ctx->peer[i ^ 1].rx_bytes + ctx->peer[i].adjust;
-}
-
-
-/* the bytes that nginx holds for peer i, not sent yet */
-
-static ngx_inline size_t
-ngx_http_ws_heartbeat_pending_to(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i)
-{
-    ngx_http_request_t   *r;
-    ngx_http_upstream_t  *u;
-
-    r = ngx_http_ws_heartbeat_request(ctx);
-    u = r->upstream;
-
-    if (i == NGX_HTTP_WSHB_CLIENT) {
-        return u->buffer.last - u->buffer.pos;
-    }
-
-    return (u->from_client.last - u->from_client.pos)
-           + (r->header_in->last - r->header_in->pos);
-}
-
-
-/* nginx's buffer that carries bytes to peer i, if we may append to it */
-
-static ngx_inline ngx_buf_t *
-ngx_http_ws_heartbeat_buffer_to(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i)
-{
-    ngx_http_request_t   *r;
-    ngx_http_upstream_t  *u;
-
-    r = ngx_http_ws_heartbeat_request(ctx);
-    u = r->upstream;
-
-    if (i == NGX_HTTP_WSHB_CLIENT) {
-        return u->buffer.start ? &u->buffer : NULL;
-    }
-
-    if (r->header_in->last > r->header_in->pos
-        || u->from_client.start == NULL)
-    {
-        return NULL;
-    }
-
-    return &u->from_client;
-}
-
-
-/*
- * Appends a frame to the bytes nginx is about to send to peer i, if the
- * stream to it is at a frame boundary and there is room; nginx's write
- * handler then sends it as any other byte.
- */
-
-static ngx_inline ngx_int_t
-ngx_http_ws_heartbeat_append(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
-    u_char *frame, size_t len)
-{
-    ngx_buf_t  *b;
-
-    if (!ngx_http_ws_heartbeat_at_boundary(&ctx->peer[i ^ 1].parser)) {
-        return NGX_DECLINED;
-    }
-
-    b = ngx_http_ws_heartbeat_buffer_to(ctx, i);
-
-    if (b == NULL || (size_t) (b->end - b->last) < len) {
-        return NGX_DECLINED;
-    }
-
-    b->last = ngx_cpymem(b->last, frame, len);
-    ctx->peer[i].adjust += len;
-
-    return NGX_OK;
 }
 
 
@@ -292,10 +215,18 @@ ngx_http_ws_heartbeat_divert(ngx_http_ws_heartbeat_ctx_t *ctx)
 }
 
 
-/* ngx_http_ws_heartbeat_session.c */
+/* ngx_http_ws_heartbeat_ctx.c */
 
 typedef void (*ngx_http_ws_heartbeat_each_pt)(
-    ngx_http_ws_heartbeat_ctx_t *ctx);
+    ngx_http_ws_heartbeat_ctx_t *ctx, void *data);
+
+ngx_http_ws_heartbeat_ctx_t *ngx_http_ws_heartbeat_ctx_alloc(ngx_log_t *log);
+void ngx_http_ws_heartbeat_ctx_free(ngx_http_ws_heartbeat_ctx_t *ctx);
+void ngx_http_ws_heartbeat_ctx_done(void);
+void ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_each_pt handler,
+    void *data);
+
+/* ngx_http_ws_heartbeat_session.c */
 
 ngx_int_t ngx_http_ws_heartbeat_init_worker(ngx_cycle_t *cycle);
 void ngx_http_ws_heartbeat_exit_worker(ngx_cycle_t *cycle);
@@ -303,20 +234,12 @@ ngx_int_t ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_loc_conf_t *wlcf);
 void ngx_http_ws_heartbeat_probe(ngx_http_ws_heartbeat_limit_t *limit,
     uint32_t key);
-void ngx_http_ws_heartbeat_each(ngx_http_ws_heartbeat_each_pt handler);
-void ngx_http_ws_heartbeat_close_marked(void);
 
 /* ngx_http_ws_heartbeat_zone.c */
 
 void ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_uint_t state);
 
-
-/* the zone of the cycle this worker serves: every session's */
-extern ngx_http_ws_heartbeat_zone_t  *ngx_http_ws_heartbeat_wzone;
-extern time_t                         ngx_http_ws_heartbeat_worker_start;
-/* in our pings to sessions: see ngx_http_ws_heartbeat_init_worker() */
-extern u_char                         ngx_http_ws_heartbeat_cookie[];
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_SESSION_H_INCLUDED_ */

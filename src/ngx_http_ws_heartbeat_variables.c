@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_variables.h"
 #include "ngx_http_ws_heartbeat_close.h"
 
 
@@ -83,7 +84,7 @@ ngx_http_ws_heartbeat_variable(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_ctx_t   *ctx;
     ngx_http_ws_heartbeat_peer_t  *peer;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_ws_heartbeat_module);
+    ctx = ngx_http_ws_heartbeat_get_ctx(r->main);
 
     if (ctx == NULL) {
         v->not_found = 1;

@@ -29,7 +29,7 @@ static void ngx_http_ws_heartbeat_wake_read(ngx_event_t *ev);
 /* the cycle's pipes, one per worker; NULL when nothing is to be woken */
 static ngx_http_ws_heartbeat_pipes_t  *ngx_http_ws_heartbeat_pipes;
 static ngx_connection_t              *ngx_http_ws_heartbeat_waker;
-static ngx_event_handler_pt           ngx_http_ws_heartbeat_woken;
+static ngx_event_handler_pt           ngx_http_ws_heartbeat_wake_handler;
 
 
 /*
@@ -151,7 +151,7 @@ ngx_http_ws_heartbeat_wake_listen(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    ngx_http_ws_heartbeat_woken = handler;
+    ngx_http_ws_heartbeat_wake_handler = handler;
     ngx_http_ws_heartbeat_waker = c;
 
     return NGX_OK;
@@ -209,7 +209,7 @@ ngx_http_ws_heartbeat_wake_read(ngx_event_t *ev)
         n = read(c->fd, buf, sizeof(buf));
     } while (n > 0);
 
-    ngx_http_ws_heartbeat_woken(ev);
+    ngx_http_ws_heartbeat_wake_handler(ev);
 }
 
 

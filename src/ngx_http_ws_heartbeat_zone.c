@@ -76,52 +76,6 @@ ngx_uint_t  ngx_http_ws_heartbeat_duration_bounds[] = {
 };
 
 
-ngx_str_t  ngx_http_ws_heartbeat_reasons[] = {
-    ngx_null_string,
-    ngx_string("client_close"),
-    ngx_string("upstream_close"),
-    ngx_string("client_timeout"),
-    ngx_string("upstream_timeout"),
-    ngx_string("idle_timeout"),
-    ngx_string("shutdown"),
-    ngx_string("error"),
-    ngx_string("proxy_timeout"),
-    ngx_string("worker_lost"),
-    ngx_string("admin"),
-    ngx_string("max_age"),
-    ngx_string("expired"),
-    ngx_string("evicted")
-};
-
-
-char  *ngx_http_ws_heartbeat_peers[] = { "client", "upstream" };
-
-
-/* why a subscriber of the delta stream was closed */
-char  *ngx_http_ws_heartbeat_sub_reasons[] = {
-    "client", "zombie", "slow", "shutdown", "error"
-};
-
-/* why an upgrade was passed through without heartbeats */
-char  *ngx_http_ws_heartbeat_skips[] = {
-    "not_101", "not_http1", "not_websocket", "failed"
-};
-
-/* the direction of the frames and bytes read from each peer */
-char  *ngx_http_ws_heartbeat_directions[] = {
-    "client_to_upstream", "upstream_to_client"
-};
-
-
-ngx_str_t  ngx_http_ws_heartbeat_states[] = {
-    ngx_string("free"),
-    ngx_string("healthy"),
-    ngx_string("awaiting_pong"),
-    ngx_string("closing"),
-    ngx_string("passthrough")
-};
-
-
 char *
 ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -175,8 +129,9 @@ ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    zone->shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                           &ngx_http_ws_heartbeat_module);
+    /* the tag, the module, comes with the directive */
+
+    zone->shm_zone = ngx_shared_memory_add(cf, &name, size, cmd->post);
     if (zone->shm_zone == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -572,7 +527,7 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
 
     ngx_http_ws_heartbeat_record_init(&tmp, r,
                                       (uint32_t)
-                                          ngx_http_ws_heartbeat_worker_start,
+                                          ngx_http_ws_heartbeat_worker.start,
                                       counter);
     tmp.ends = (u_char) ends;
     tmp.end = end;
@@ -1479,7 +1434,7 @@ ngx_http_ws_heartbeat_publish(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_http_ws_heartbeat_totals_t  *totals;
     ngx_http_ws_heartbeat_record_t  *rec, before;
 
-    zone = ngx_http_ws_heartbeat_wzone;
+    zone = ngx_http_ws_heartbeat_worker.zone;
 
     if (zone == NULL) {
         return;
@@ -1605,4 +1560,36 @@ ngx_http_ws_heartbeat_publish_peer(ngx_http_ws_heartbeat_ctx_t *ctx,
                                     peer->rx_bytes - rec->bytes[i]);
         rec->bytes[i] = peer->rx_bytes;
     }
+}
+
+
+/*
+ * Whether the watch is to look for silent sessions this second: while a
+ * limit of all sessions is near its number, or any limit per key is
+ * configured (its keys come near theirs one by one).  Otherwise nothing
+ * walks the sessions of the worker every second.
+ */
+
+ngx_uint_t
+ngx_http_ws_heartbeat_limits_pressed(ngx_http_ws_heartbeat_zone_t *zone)
+{
+    ngx_uint_t                       i;
+    ngx_http_ws_heartbeat_limit_t  **lp;
+
+    if (zone == NULL) {
+        return 0;
+    }
+
+    lp = zone->limits->elts;
+
+    for (i = 0; i < zone->limits->nelts; i++) {
+        if (lp[i]->key
+            || ngx_http_ws_heartbeat_under_pressure(zone, lp[i]->index,
+                                                    lp[i]->max))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }

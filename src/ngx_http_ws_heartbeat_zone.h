@@ -12,36 +12,20 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_ws_heartbeat.h"
 #include "ngx_http_ws_heartbeat_frame.h"
 #include "ngx_http_ws_heartbeat_query.h"
 
-
-/* the two peers of a session, and the tables named after them */
-#define NGX_HTTP_WSHB_CLIENT          0
-#define NGX_HTTP_WSHB_UPSTREAM        1
-
-/* why a session ended: ngx_http_ws_heartbeat_reasons[] */
-#define NGX_HTTP_WSHB_REASON_NONE     0
-#define NGX_HTTP_WSHB_CLIENT_CLOSE    1
-#define NGX_HTTP_WSHB_UPSTREAM_CLOSE  2
-#define NGX_HTTP_WSHB_CLIENT_TIMEOUT  3
-#define NGX_HTTP_WSHB_UPSTREAM_TIMEOUT  4
-#define NGX_HTTP_WSHB_IDLE_TIMEOUT    5
-#define NGX_HTTP_WSHB_SHUTDOWN        6
-#define NGX_HTTP_WSHB_ERROR           7
-#define NGX_HTTP_WSHB_PROXY_TIMEOUT   8
-#define NGX_HTTP_WSHB_WORKER_LOST     9   /* reaped: its worker died */
-#define NGX_HTTP_WSHB_ADMIN           10  /* a DELETE at the status */
-#define NGX_HTTP_WSHB_MAX_AGE         11  /* ws_heartbeat_max_age */
-#define NGX_HTTP_WSHB_EXPIRED         12  /* ws_heartbeat_expires */
-#define NGX_HTTP_WSHB_EVICTED         13  /* replaced: a limit per key */
-#define NGX_HTTP_WSHB_NREASONS        14
 
 /*
  * A session's id: its worker's start time (8), the worker's pid (6) and
  * a counter of the worker (8), in hex
  */
 #define NGX_HTTP_WSHB_ID_FMT          "%08xD%06xP%08xD"
+
+/* the arguments of NGX_HTTP_WSHB_ID_FMT for a record */
+#define NGX_HTTP_WSHB_RECORD_ID(rec)                                          \
+    (rec)->worker_start, (rec)->pid, (rec)->counter
 
 #define NGX_HTTP_WSHB_HOST_LEN        32
 #define NGX_HTTP_WSHB_URI_LEN         64
@@ -71,13 +55,6 @@
  */
 #define NGX_HTTP_WSHB_LIMIT_KEY_LEN   64
 
-#define NGX_HTTP_WSHB_STATE_FREE      0
-#define NGX_HTTP_WSHB_STATE_HEALTHY   1
-#define NGX_HTTP_WSHB_STATE_AWAITING  2
-#define NGX_HTTP_WSHB_STATE_CLOSING   3
-#define NGX_HTTP_WSHB_STATE_PASSTHROUGH  4
-#define NGX_HTTP_WSHB_NSTATES         5
-
 /* RTT histogram bounds, ms; one more bucket for +Inf */
 #define NGX_HTTP_WSHB_RTT_BUCKETS     12
 
@@ -91,20 +68,6 @@
 #define NGX_HTTP_WSHB_UPDATED         2
 #define NGX_HTTP_WSHB_DELETED         3
 
-/* why a subscriber was closed */
-#define NGX_HTTP_WSHB_SUB_CLIENT      0
-#define NGX_HTTP_WSHB_SUB_ZOMBIE      1
-#define NGX_HTTP_WSHB_SUB_SLOW        2
-#define NGX_HTTP_WSHB_SUB_SHUTDOWN    3
-#define NGX_HTTP_WSHB_SUB_ERROR       4
-#define NGX_HTTP_WSHB_SUB_NREASONS    5
-
-/* why an upgrade on a location with heartbeats on was passed through */
-#define NGX_HTTP_WSHB_SKIP_NOT_101    0   /* answered another status */
-#define NGX_HTTP_WSHB_SKIP_NOT_HTTP1  1   /* over HTTP/2 or HTTP/3 */
-#define NGX_HTTP_WSHB_SKIP_NOT_WS     2   /* to another protocol */
-#define NGX_HTTP_WSHB_SKIP_FAILED     3   /* could not start (memory) */
-#define NGX_HTTP_WSHB_NSKIPS          4
 
 
 typedef struct {
@@ -255,7 +218,7 @@ typedef struct {
 
 typedef struct {
     ngx_atomic_t                  opened;
-    ngx_atomic_t                  closed[16];   /* by reason */
+    ngx_atomic_t                  closed[NGX_HTTP_WSHB_NREASONS];
     ngx_atomic_t                  rejected;
     ngx_atomic_t                  evicted;
     ngx_atomic_t                  unkeyed;      /* no room for their key */
@@ -269,9 +232,9 @@ typedef struct {
     ngx_atomic_t                  rtt_bucket[2][NGX_HTTP_WSHB_RTT_BUCKETS + 1];
     ngx_atomic_t                  rtt_sum[2];   /* ms */
     ngx_atomic_t                  rtt_count[2];
-    ngx_atomic_t                  duration_bucket[16]      /* by reason */
+    ngx_atomic_t                  duration_bucket[NGX_HTTP_WSHB_NREASONS]
                                       [NGX_HTTP_WSHB_DURATION_BUCKETS + 1];
-    ngx_atomic_t                  duration_sum[16];        /* ms */
+    ngx_atomic_t                  duration_sum[NGX_HTTP_WSHB_NREASONS]; /* ms */
     ngx_atomic_t                  subscribers[2];   /* open: WebSocket, SSE */
     ngx_atomic_t                  subscribed;       /* ever */
     ngx_atomic_t                  unsubscribed[NGX_HTTP_WSHB_SUB_NREASONS];
@@ -302,12 +265,19 @@ typedef struct {
     uint32_t                      nrecords;
     uint32_t                      used;
     uint32_t                      free;         /* head of the free list */
-    uint32_t                      limit_ids[64]; /* whose counter, or 0 */
-    ngx_atomic_t                  limits[64];   /* ws_heartbeat_max_sessions */
-    ngx_atomic_t                  limit_rejected[64];
-    ngx_atomic_t                  limit_evicted[64];
-    uint32_t                      limit_keys[64];   /* keys with sessions */
-    uint16_t                      limit_code[64];   /* of its evictions */
+
+    /*
+     * By limit of ws_heartbeat_max_sessions: whose counter (its id, or
+     * 0), its sessions, rejections, evictions, keys with sessions, and
+     * the close code of its evictions
+     */
+    uint32_t                      limit_ids[NGX_HTTP_WSHB_MAX_LIMITS];
+    ngx_atomic_t                  limits[NGX_HTTP_WSHB_MAX_LIMITS];
+    ngx_atomic_t                  limit_rejected[NGX_HTTP_WSHB_MAX_LIMITS];
+    ngx_atomic_t                  limit_evicted[NGX_HTTP_WSHB_MAX_LIMITS];
+    uint32_t                      limit_keys[NGX_HTTP_WSHB_MAX_LIMITS];
+    uint16_t                      limit_code[NGX_HTTP_WSHB_MAX_LIMITS];
+
     ngx_atomic_t                  seq;          /* of the last delta */
     ngx_atomic_t                  unrecorded;   /* resumes need since >= */
     uint32_t                      nevents;      /* ring size */
@@ -338,7 +308,7 @@ typedef struct {
 } ngx_http_ws_heartbeat_shctx_t;
 
 
-typedef struct {
+struct ngx_http_ws_heartbeat_zone_s {
     ngx_http_ws_heartbeat_shctx_t  *sh;
     ngx_slab_pool_t              *shpool;
     ngx_shm_zone_t               *shm_zone;
@@ -347,7 +317,7 @@ typedef struct {
     ngx_array_t                  *limits;       /* of ..._limit_t * */
     size_t                        tags_room;    /* the longest tags */
     ngx_uint_t                    keyed;        /* has a limit per key */
-} ngx_http_ws_heartbeat_zone_t;
+};
 
 
 void ngx_http_ws_heartbeat_emit_locked(ngx_http_ws_heartbeat_zone_t *zone,
@@ -372,6 +342,10 @@ u_char *ngx_http_ws_heartbeat_tag_next(u_char *p, u_char *end,
     ngx_http_ws_heartbeat_tag_value_t *tag);
 void ngx_http_ws_heartbeat_duration(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_uint_t reason, uint64_t ms);
+ngx_uint_t ngx_http_ws_heartbeat_limits_pressed(
+    ngx_http_ws_heartbeat_zone_t *zone);
+char *ngx_http_ws_heartbeat_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 /* ngx_http_ws_heartbeat_under_pressure(): at or above 90 % of a limit */
@@ -381,12 +355,6 @@ void ngx_http_ws_heartbeat_duration(ngx_http_ws_heartbeat_zone_t *zone,
 
 extern ngx_uint_t  ngx_http_ws_heartbeat_rtt_bounds[];
 extern ngx_uint_t  ngx_http_ws_heartbeat_duration_bounds[];
-extern ngx_str_t   ngx_http_ws_heartbeat_states[];
-extern ngx_str_t   ngx_http_ws_heartbeat_reasons[];
-extern char       *ngx_http_ws_heartbeat_peers[];
-extern char       *ngx_http_ws_heartbeat_directions[];
-extern char       *ngx_http_ws_heartbeat_sub_reasons[];
-extern char       *ngx_http_ws_heartbeat_skips[];
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_ZONE_H_INCLUDED_ */

@@ -96,6 +96,10 @@ typedef struct {
 
 u_char *ngx_http_ws_heartbeat_reserve(ngx_http_ws_heartbeat_out_t *out,
     size_t n);
+ngx_int_t ngx_http_ws_heartbeat_status_error(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *text);
+ngx_int_t ngx_http_ws_heartbeat_status_send(ngx_http_request_t *r,
+    ngx_uint_t status, char *type, ngx_buf_t *b);
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_OUT_H_INCLUDED_ */

@@ -14,8 +14,8 @@
 
 #include "ngx_http_ws_heartbeat_admin.h"
 #include "ngx_http_ws_heartbeat_filter.h"
-#include "ngx_http_ws_heartbeat_session.h"
-#include "ngx_http_ws_heartbeat_status.h"
+#include "ngx_http_ws_heartbeat_command.h"
+#include "ngx_http_ws_heartbeat_out.h"
 #include "ngx_http_ws_heartbeat_wake.h"
 
 
@@ -53,7 +53,7 @@ ngx_http_ws_heartbeat_delete(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+    wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
 
     n = ngx_http_ws_heartbeat_mark(wmcf->zone, q, ids, &unjudged);
 
@@ -142,7 +142,7 @@ ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
     tp = ngx_timeofday();
     now = (uint64_t) tp->sec * 1000 + tp->msec;
 
-    code = q->code ? q->code : 1001;
+    code = q->code ? q->code : NGX_HTTP_WSHB_CLOSE_GOING_AWAY;
 
     if (q->reason_set) {
         text = q->reason.data;
@@ -214,8 +214,8 @@ ngx_http_ws_heartbeat_mark(ngx_http_ws_heartbeat_zone_t *zone,
 
         if (n < NGX_HTTP_WSHB_DELETE_IDS) {
             (void) ngx_sprintf(ids + n * NGX_HTTP_WSHB_ID_LEN,
-                               NGX_HTTP_WSHB_ID_FMT, rec->worker_start,
-                               rec->pid, rec->counter);
+                               NGX_HTTP_WSHB_ID_FMT,
+                               NGX_HTTP_WSHB_RECORD_ID(rec));
         }
 
         n++;

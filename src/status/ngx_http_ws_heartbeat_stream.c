@@ -15,7 +15,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_ws_heartbeat_module.h"
+#include "ngx_http_ws_heartbeat_status_module.h"
 #include "ngx_http_ws_heartbeat_out.h"
 #include "ngx_http_ws_heartbeat_json.h"
 #include "ngx_http_ws_heartbeat_stream.h"
@@ -48,45 +48,6 @@ static void ngx_http_ws_heartbeat_poll(ngx_event_t *ev);
 static void ngx_http_ws_heartbeat_deliver(ngx_http_ws_heartbeat_zone_t *zone);
 static void ngx_http_ws_heartbeat_fan_out(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_ws_heartbeat_event_t *ev);
-
-
-/*
- * The status side as a module of its own, in the same object: it has no
- * directives, only its own request context slot, so that a delta-stream
- * subscriber of a status request is never read as a proxied session
- * (ngx_http_ws_heartbeat_module's slot, which the variables read).
- */
-
-static ngx_http_module_t  ngx_http_ws_heartbeat_status_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
-
-    NULL,                                  /* create main configuration */
-    NULL,                                  /* init main configuration */
-
-    NULL,                                  /* create server configuration */
-    NULL,                                  /* merge server configuration */
-
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
-};
-
-
-ngx_module_t  ngx_http_ws_heartbeat_status_module = {
-    NGX_MODULE_V1,
-    &ngx_http_ws_heartbeat_status_module_ctx, /* module context */
-    NULL,                                  /* module directives */
-    NGX_HTTP_MODULE,                       /* module type */
-    NULL,                                  /* init master */
-    NULL,                                  /* init module */
-    NULL,                                  /* init process */
-    NULL,                                  /* init thread */
-    NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
-    NULL,                                  /* exit master */
-    NGX_MODULE_V1_PADDING
-};
-
 
 
 static ngx_queue_t   ngx_http_ws_heartbeat_subs;
@@ -168,14 +129,16 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q, ngx_uint_t transport,
     ngx_str_t *protocol, ngx_uint_t admin)
 {
-    ngx_int_t                           rc;
-    ngx_pool_cleanup_t                 *cln;
-    ngx_http_ws_heartbeat_sub_t        *sub;
-    ngx_http_ws_heartbeat_loc_conf_t   *wlcf;
-    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
+    ngx_int_t                                 rc;
+    ngx_pool_cleanup_t                       *cln;
+    ngx_http_ws_heartbeat_sub_t              *sub;
+    ngx_http_ws_heartbeat_loc_conf_t         *wlcf;
+    ngx_http_ws_heartbeat_main_conf_t        *wmcf;
+    ngx_http_ws_heartbeat_status_loc_conf_t  *slcf;
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
+    wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
+    wlcf = ngx_http_ws_heartbeat_get_loc_conf(r);
+    slcf = ngx_http_ws_heartbeat_status_get_loc_conf(r);
 
     if (transport == NGX_HTTP_WSHB_WEBSOCKET) {
         rc = ngx_http_ws_heartbeat_handshake(r, protocol);
@@ -215,7 +178,7 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     sub->request = r;
     sub->zone = wmcf->zone;
     sub->transport = transport;
-    sub->limit = wlcf->backlog;
+    sub->limit = slcf->backlog;
     sub->interval = wlcf->interval;
     sub->timeout = wlcf->timeout;
     sub->last = &sub->pending;
@@ -228,7 +191,7 @@ ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
     cln->handler = ngx_http_ws_heartbeat_sub_cleanup;
     cln->data = sub;
 
-    ngx_http_set_ctx(r, sub, ngx_http_ws_heartbeat_status_module);
+    ngx_http_ws_heartbeat_status_set_ctx(r, sub);
 
     (void) ngx_atomic_fetch_add(&sub->zone->sh->totals.subscribers[transport],
                                 1);
@@ -423,8 +386,8 @@ ngx_http_ws_heartbeat_snapshot_next(ngx_event_t *ev)
         ngx_post_event(ev, &ngx_posted_next_events);
 
     } else if (rc != NGX_OK) {
-        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR, 1011,
-                                        "error");
+        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR,
+                                        NGX_HTTP_WSHB_CLOSE_ERROR, "error");
     }
 
     ngx_http_ws_heartbeat_sub_flush(sub);
@@ -673,7 +636,8 @@ ngx_http_ws_heartbeat_poll(ngx_event_t *ev)
             c = sub->request->connection;
 
             ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_SHUTDOWN,
-                                            1001, "server shutting down");
+                                            NGX_HTTP_WSHB_CLOSE_GOING_AWAY,
+                                            "server shutting down");
             ngx_http_run_posted_requests(c);
         }
 
@@ -794,7 +758,8 @@ ngx_http_ws_heartbeat_fan_out(ngx_http_ws_heartbeat_zone_t *zone,
 
             if (ngx_http_ws_heartbeat_snapshot(sub, 1, 1) != NGX_OK) {
                 ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR,
-                                                1011, "error");
+                                                NGX_HTTP_WSHB_CLOSE_ERROR,
+                                                "error");
             }
 
             continue;
@@ -805,7 +770,8 @@ ngx_http_ws_heartbeat_fan_out(ngx_http_ws_heartbeat_zone_t *zone,
             != NGX_OK)
         {
             ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR,
-                                            1011, "error");
+                                            NGX_HTTP_WSHB_CLOSE_ERROR,
+                                            "error");
             continue;
         }
 

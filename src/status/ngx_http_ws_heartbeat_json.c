@@ -444,7 +444,7 @@ ngx_http_ws_heartbeat_json_event(ngx_http_ws_heartbeat_out_t *out,
                        "\"sessionId\":\"" NGX_HTTP_WSHB_ID_FMT "\","
                        "\"timestamp\":\"",
                     ev->seq, types[ev->type < 4 ? ev->type : 0],
-                    rec->worker_start, rec->pid, rec->counter);
+                    NGX_HTTP_WSHB_RECORD_ID(rec));
     p = ngx_http_ws_heartbeat_json_time(p, ev->time);
     *p++ = '"';
 
@@ -520,7 +520,7 @@ ngx_http_ws_heartbeat_json_record(u_char *p,
 {
     p = ngx_sprintf(p, "{\"id\":\"" NGX_HTTP_WSHB_ID_FMT "\",\"pid\":%P,"
                        "\"client_addr\":\"",
-                    rec->worker_start, rec->pid, rec->counter, rec->pid);
+                    NGX_HTTP_WSHB_RECORD_ID(rec), rec->pid);
     p = ngx_http_ws_heartbeat_addr_text(p, &rec->client, 1);
     p = ngx_sprintf(p, "\",\"upstream_addr\":\"");
     p = ngx_http_ws_heartbeat_addr_text(p, &rec->upstream, 1);

@@ -13,16 +13,11 @@
 #include <ngx_http.h>
 
 
-char *ngx_http_ws_heartbeat_status(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+ngx_int_t ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r);
 char *ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_ws_heartbeat_status_origin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-ngx_int_t ngx_http_ws_heartbeat_status_error(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *text);
-ngx_int_t ngx_http_ws_heartbeat_status_send(ngx_http_request_t *r,
-    ngx_uint_t status, char *type, ngx_buf_t *b);
 
 
 #endif /* _NGX_HTTP_WS_HEARTBEAT_STATUS_H_INCLUDED_ */

@@ -15,7 +15,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_ws_heartbeat_module.h"
+#include "ngx_http_ws_heartbeat_status_module.h"
 #include "ngx_http_ws_heartbeat_query.h"
 
 

@@ -217,7 +217,8 @@ ngx_http_ws_heartbeat_message(ngx_http_ws_heartbeat_sub_t *sub,
         ngx_log_error(NGX_LOG_INFO, sub->request->connection->log, 0,
                       "ws_heartbeat: subscriber backlog over %uz bytes, "
                       "closing it", sub->limit);
-        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_SLOW, 1008,
+        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_SLOW,
+                                        NGX_HTTP_WSHB_CLOSE_POLICY,
                                         "backlog limit");
         return NGX_OK;
     }
@@ -473,7 +474,7 @@ ngx_http_ws_heartbeat_sub_read(ngx_http_request_t *r)
     ngx_http_ws_heartbeat_sub_t  *sub;
 
     c = r->connection;
-    sub = ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_status_module);
+    sub = ngx_http_ws_heartbeat_status_get_ctx(r);
 
     if (sub->transport == NGX_HTTP_WSHB_SSE) {
         /* nothing to read: only notice the client going away */
@@ -544,8 +545,8 @@ ngx_http_ws_heartbeat_sub_input(ngx_http_ws_heartbeat_sub_t *sub,
     }
 
     if (sub->parser.closed) {
-        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_CLIENT, 1000,
-                                        "");
+        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_CLIENT,
+                                        NGX_HTTP_WSHB_CLOSE_NORMAL, "");
     }
 }
 
@@ -554,7 +555,7 @@ static void
 ngx_http_ws_heartbeat_sub_write(ngx_http_request_t *r)
 {
     ngx_http_ws_heartbeat_sub_flush(
-              ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_status_module));
+              ngx_http_ws_heartbeat_status_get_ctx(r));
 }
 
 
@@ -612,7 +613,8 @@ ngx_http_ws_heartbeat_sub_tick(ngx_http_ws_heartbeat_sub_t *sub)
                           "ws_heartbeat: subscriber heartbeat timeout, "
                           "closing it");
             ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ZOMBIE,
-                                            1001, "heartbeat timeout");
+                                            NGX_HTTP_WSHB_CLOSE_GOING_AWAY,
+                                            "heartbeat timeout");
             return;
         }
 
@@ -645,7 +647,8 @@ ngx_http_ws_heartbeat_sub_tick(ngx_http_ws_heartbeat_sub_t *sub)
     }
 
     if (ngx_http_ws_heartbeat_frame_out(sub, frame, len) != NGX_OK) {
-        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR, 1011,
+        ngx_http_ws_heartbeat_sub_close(sub, NGX_HTTP_WSHB_SUB_ERROR,
+                                        NGX_HTTP_WSHB_CLOSE_ERROR,
                                         "out of memory");
         return;
     }

@@ -12,7 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_ws_heartbeat_module.h"
+#include "ngx_http_ws_heartbeat_status_module.h"
 #include "ngx_http_ws_heartbeat_status.h"
 #include "ngx_http_ws_heartbeat_query.h"
 #include "ngx_http_ws_heartbeat_out.h"
@@ -28,7 +28,6 @@
 #define NGX_HTTP_WSHB_MAX_UPSTREAMS  256
 
 
-static ngx_int_t ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_ws_heartbeat_status_query(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_query_t *q);
 static ngx_int_t ngx_http_ws_heartbeat_status_method(ngx_http_request_t *r);
@@ -71,30 +70,13 @@ static void ngx_http_ws_heartbeat_limit_counts_locked(
 
 
 
-char *
-ngx_http_ws_heartbeat_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t           *clcf;
-    ngx_http_ws_heartbeat_main_conf_t  *wmcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_ws_heartbeat_status_handler;
-
-    wmcf = ngx_http_conf_get_module_main_conf(cf,
-                                              ngx_http_ws_heartbeat_module);
-    wmcf->status = 1;
-
-    return NGX_CONF_OK;
-}
-
-
 /* ws_heartbeat_status_token token [name=name] [admin] */
 
 char *
 ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_ws_heartbeat_loc_conf_t *wlcf = conf;
+    ngx_http_ws_heartbeat_status_loc_conf_t *slcf = conf;
 
     ngx_str_t                      *value;
     ngx_uint_t                      i;
@@ -106,15 +88,15 @@ ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
         return "takes a non-empty token";
     }
 
-    if (wlcf->tokens == NGX_CONF_UNSET_PTR) {
-        wlcf->tokens = ngx_array_create(cf->pool, 2,
+    if (slcf->tokens == NGX_CONF_UNSET_PTR) {
+        slcf->tokens = ngx_array_create(cf->pool, 2,
                                         sizeof(ngx_http_ws_heartbeat_token_t));
-        if (wlcf->tokens == NULL) {
+        if (slcf->tokens == NULL) {
             return NGX_CONF_ERROR;
         }
     }
 
-    token = ngx_array_push(wlcf->tokens);
+    token = ngx_array_push(slcf->tokens);
     if (token == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -130,7 +112,7 @@ ngx_http_ws_heartbeat_status_token(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     token->name.len = ngx_sprintf(token->name.data, "token%ui",
-                                  wlcf->tokens->nelts)
+                                  slcf->tokens->nelts)
                       - token->name.data;
 
     for (i = 2; i < cf->args->nelts; i++) {
@@ -168,16 +150,16 @@ char *
 ngx_http_ws_heartbeat_status_origin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_ws_heartbeat_loc_conf_t *wlcf = conf;
+    ngx_http_ws_heartbeat_status_loc_conf_t *slcf = conf;
 
     ngx_str_t                       *value;
     ngx_uint_t                       i;
     ngx_http_ws_heartbeat_origin_t  *o;
 
-    if (wlcf->origins == NGX_CONF_UNSET_PTR) {
-        wlcf->origins = ngx_array_create(cf->pool, cf->args->nelts - 1,
+    if (slcf->origins == NGX_CONF_UNSET_PTR) {
+        slcf->origins = ngx_array_create(cf->pool, cf->args->nelts - 1,
                                       sizeof(ngx_http_ws_heartbeat_origin_t));
-        if (wlcf->origins == NULL) {
+        if (slcf->origins == NULL) {
             return NGX_CONF_ERROR;
         }
     }
@@ -185,7 +167,7 @@ ngx_http_ws_heartbeat_status_origin(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
-        o = ngx_array_push(wlcf->origins);
+        o = ngx_array_push(slcf->origins);
         if (o == NULL) {
             return NGX_CONF_ERROR;
         }
@@ -219,15 +201,15 @@ ngx_http_ws_heartbeat_status_origin(ngx_conf_t *cf, ngx_command_t *cmd,
  * subscription or a document
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                          rc, transport;
-    ngx_str_t                          protocol;
-    ngx_array_t                       *tokens;
-    ngx_http_ws_heartbeat_query_t      q;
-    ngx_http_ws_heartbeat_token_t     *token;
-    ngx_http_ws_heartbeat_loc_conf_t  *wlcf;
+    ngx_int_t                                 rc, transport;
+    ngx_str_t                                 protocol;
+    ngx_array_t                              *tokens;
+    ngx_http_ws_heartbeat_query_t             q;
+    ngx_http_ws_heartbeat_token_t            *token;
+    ngx_http_ws_heartbeat_status_loc_conf_t  *slcf;
 
     /* the steps answer NGX_DECLINED to go on, or the request's end */
 
@@ -253,13 +235,13 @@ ngx_http_ws_heartbeat_status_handler(ngx_http_request_t *r)
     ngx_str_null(&protocol);
     token = NULL;
 
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_heartbeat_module);
-    tokens = (wlcf->tokens != NGX_CONF_UNSET_PTR) ? wlcf->tokens : NULL;
+    slcf = ngx_http_ws_heartbeat_status_get_loc_conf(r);
+    tokens = slcf->tokens;
 
     if (r->method != NGX_HTTP_DELETE
         && ngx_http_ws_heartbeat_is_websocket(r))
     {
-        rc = ngx_http_ws_heartbeat_status_from_origin(r, wlcf->origins);
+        rc = ngx_http_ws_heartbeat_status_from_origin(r, slcf->origins);
 
         if (rc != NGX_DECLINED) {
             return rc;
@@ -667,7 +649,7 @@ ngx_http_ws_heartbeat_status_document(ngx_http_request_t *r,
         q->format = NGX_HTTP_WSHB_FORMAT_PROMETHEUS;
     }
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+    wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
 
     if (ngx_http_ws_heartbeat_summary(r, wmcf->zone, q, &sum) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -675,7 +657,7 @@ ngx_http_ws_heartbeat_status_document(ngx_http_request_t *r,
 
     ngx_memzero(&out, sizeof(ngx_http_ws_heartbeat_out_t));
     out.pool = r->pool;
-    out.tag = (ngx_buf_tag_t) &ngx_http_ws_heartbeat_status_module;
+    out.tag = (ngx_buf_tag_t) ngx_http_ws_heartbeat_status_handler;
 
     if (q->format == NGX_HTTP_WSHB_FORMAT_PROMETHEUS) {
         ngx_str_set(&r->headers_out.content_type,
@@ -1101,7 +1083,7 @@ ngx_http_ws_heartbeat_limit_counts(ngx_http_request_t *r,
     ngx_http_ws_heartbeat_main_conf_t    *wmcf;
     ngx_http_ws_heartbeat_limit_count_t  *lc;
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_heartbeat_module);
+    wmcf = ngx_http_ws_heartbeat_get_main_conf(r);
 
     if (ngx_array_init(&sum->limits, r->pool, wmcf->limits.nelts + 1,
                        sizeof(ngx_http_ws_heartbeat_limit_count_t))
@@ -1159,59 +1141,4 @@ ngx_http_ws_heartbeat_limit_counts_locked(ngx_http_ws_heartbeat_zone_t *zone,
                                                               lc[i].top);
         }
     }
-}
-
-
-/* a short text answer: an error, with its reason */
-
-ngx_int_t
-ngx_http_ws_heartbeat_status_error(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *text)
-{
-    ngx_buf_t  *b;
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
-
-    b = ngx_create_temp_buf(r->pool, text->len + 1);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last = ngx_cpymem(b->last, text->data, text->len);
-    *b->last++ = LF;
-
-    return ngx_http_ws_heartbeat_status_send(r, status, "text/plain", b);
-}
-
-
-/* an answer in one buffer */
-
-ngx_int_t
-ngx_http_ws_heartbeat_status_send(ngx_http_request_t *r, ngx_uint_t status,
-    char *type, ngx_buf_t *b)
-{
-    ngx_int_t     rc;
-    ngx_chain_t   out;
-
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    r->headers_out.content_type.data = (u_char *) type;
-    r->headers_out.content_type.len = ngx_strlen(type);
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
 }

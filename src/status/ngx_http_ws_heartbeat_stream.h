@@ -27,8 +27,4 @@ ngx_int_t ngx_http_ws_heartbeat_subscribe(ngx_http_request_t *r,
 ngx_int_t ngx_http_ws_heartbeat_stream_init_worker(ngx_cycle_t *cycle);
 
 
-/* its request context is a delta-stream subscriber */
-extern ngx_module_t  ngx_http_ws_heartbeat_status_module;
-
-
 #endif /* _NGX_HTTP_WS_HEARTBEAT_STREAM_H_INCLUDED_ */

@@ -89,7 +89,7 @@ ngx_http_ws_heartbeat_slices(ngx_http_request_t *r,
         return rc;
     }
 
-    ngx_http_set_ctx(r, sl, ngx_http_ws_heartbeat_status_module);
+    ngx_http_ws_heartbeat_status_set_ctx(r, sl);
 
     r->main->count++;
     r->write_event_handler = ngx_http_ws_heartbeat_slice_handler;
@@ -125,7 +125,7 @@ ngx_http_ws_heartbeat_slice_handler(ngx_http_request_t *r)
         ngx_del_timer(wev);
     }
 
-    sl = ngx_http_get_module_ctx(r, ngx_http_ws_heartbeat_status_module);
+    sl = ngx_http_ws_heartbeat_status_get_ctx(r);
 
     rc = ngx_http_ws_heartbeat_slice(r, sl);
 
