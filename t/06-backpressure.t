@@ -43,7 +43,7 @@ my $base = 'ws://127.0.0.1:' . $t->port('http');
 
 # --- a slow reader with megabytes queued ------------------------------------
 
-my $size = 32 * 1024 * 1024;
+my $size = 64 * 1024 * 1024;
 my $c = $t->ws_client("$base/stream/slow");
 ok($c->expect('open', 10), 'slow reader connected');
 
