@@ -614,7 +614,7 @@ ngx_http_ws_heartbeat_prometheus_sessions(u_char *p, u_char *last,
     }
 
     p = ngx_http_ws_heartbeat_meta(p, "sessions_unkeyed_total", "counter",
-            "Sessions admitted without a limit per key: no room for the key.");
+            "Sessions a limit per key could not count: no room for the key.");
     p = ngx_slprintf(p, last, "nginx_ws_sessions_unkeyed_total %uA\n",
                      t->unkeyed);
 
