@@ -132,6 +132,12 @@ my $canvases = ask('rows .u-wrap>canvas', 'rows')->{rows} // [];
 is(scalar @$canvases, 3, 'three charts are drawn');
 is(ask('wait #closes-seen 3', 'waited')->{ok}, JSON::PP::true,
    'the closes chart counts the three closes');
+my $legend = ask('text #chart-closes>.uplot>.u-legend', 'text')->{text} // '';
+is_deeply([grep { index($legend, $_) < 0 }
+           qw(client_close upstream_close client_timeout upstream_timeout
+              idle_timeout shutdown error proxy_timeout worker_lost admin
+              max_age expired evicted)], [],
+          'its legend has every close reason, learned from the snapshot');
 is(ask('wait #rtt-count 1', 'waited')->{ok}, JSON::PP::true,
    'the RTT chart holds the one open session that has an RTT');
 cmp_ok(ask('text #samples', 'text')->{text} // 0, '>=', 1,

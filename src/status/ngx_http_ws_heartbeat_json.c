@@ -485,9 +485,12 @@ ngx_http_ws_heartbeat_json_snapshot(ngx_http_ws_heartbeat_out_t *out,
     uint64_t seq, ngx_uint_t resync, ngx_uint_t admin)
 {
     u_char      *p;
+    ngx_uint_t   i;
     ngx_time_t  *tp;
 
-    p = ngx_http_ws_heartbeat_reserve(out, 256);
+    /* the header, and the close reasons' names: 13 of at most 16 bytes */
+
+    p = ngx_http_ws_heartbeat_reserve(out, 512);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -501,8 +504,19 @@ ngx_http_ws_heartbeat_json_snapshot(ngx_http_ws_heartbeat_out_t *out,
                     ngx_pid);
     p = ngx_http_ws_heartbeat_json_time(p, (uint64_t) tp->sec * 1000
                                            + tp->msec);
-    out->buf->last = ngx_cpymem(p, "\",\"sessions\":[",
-                                sizeof("\",\"sessions\":[") - 1);
+
+    /* so that a page learns every reason a "deleted" delta may carry */
+
+    p = ngx_cpymem(p, "\",\"close_reasons\":[",
+                   sizeof("\",\"close_reasons\":[") - 1);
+
+    for (i = 1; i < NGX_HTTP_WSHB_NREASONS; i++) {
+        p = ngx_sprintf(p, "%s\"%V\"", i > 1 ? "," : "",
+                        &ngx_http_ws_heartbeat_reasons[i]);
+    }
+
+    out->buf->last = ngx_cpymem(p, "],\"sessions\":[",
+                                sizeof("],\"sessions\":[") - 1);
 
     return NGX_OK;
 }
