@@ -14,10 +14,22 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_keys.h"
+#include "ngx_http_ws_heartbeat_table.h"
+
+
+/* a key of a limit, as its entry holds it */
+
+typedef struct {
+    ngx_uint_t                      limit;
+    ngx_str_t                      *key;
+} ngx_http_ws_heartbeat_key_of_t;
 
 
 static uint32_t ngx_http_ws_heartbeat_key_hash(ngx_uint_t limit, u_char *data,
     size_t len);
+static ngx_int_t ngx_http_ws_heartbeat_key_eq(void *entry, void *data);
+static void ngx_http_ws_heartbeat_keys_table(
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_table_t *t);
 static ngx_http_ws_heartbeat_key_t *ngx_http_ws_heartbeat_key_find_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_uint_t limit, ngx_str_t *key,
     uint32_t hash, uint32_t *off);
@@ -284,20 +296,22 @@ ngx_http_ws_heartbeat_key_top_locked(ngx_http_ws_heartbeat_zone_t *zone,
 }
 
 
+/* a key's hash: its limit's counter, then the key */
+
 static uint32_t
 ngx_http_ws_heartbeat_key_hash(ngx_uint_t limit, u_char *data, size_t len)
 {
-    u_char    k;
-    uint32_t  hash;
+    u_char     k;
+    ngx_str_t  parts[2];
 
     k = (u_char) limit;
 
-    ngx_crc32_init(hash);
-    ngx_crc32_update(&hash, &k, 1);
-    ngx_crc32_update(&hash, data, len);
-    ngx_crc32_final(hash);
+    parts[0].data = &k;
+    parts[0].len = 1;
+    parts[1].data = data;
+    parts[1].len = len;
 
-    return hash;
+    return ngx_http_ws_heartbeat_table_hash(parts, 2);
 }
 
 
@@ -310,33 +324,32 @@ static ngx_http_ws_heartbeat_key_t *
 ngx_http_ws_heartbeat_key_find_locked(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_uint_t limit, ngx_str_t *key, uint32_t hash, uint32_t *off)
 {
-    uint32_t                       *bucket;
-    ngx_http_ws_heartbeat_key_t    *kp;
-    ngx_http_ws_heartbeat_shctx_t  *sh;
+    ngx_http_ws_heartbeat_key_t     *kp;
+    ngx_http_ws_heartbeat_shctx_t   *sh;
+    ngx_http_ws_heartbeat_table_t    t;
+    ngx_http_ws_heartbeat_key_of_t   of;
 
     sh = zone->sh;
-    bucket = &sh->keys[hash & sh->keys_mask];
+    ngx_http_ws_heartbeat_keys_table(zone, &t);
 
-    for (*off = *bucket; *off; *off = kp->next) {
-        kp = ngx_http_ws_heartbeat_key_at(zone, *off);
+    of.limit = limit;
+    of.key = key;
 
-        if (kp->limit == limit && kp->len == key->len
-            && ngx_memcmp(kp->data, key->data, key->len) == 0)
-        {
-            return kp;
-        }
+    *off = ngx_http_ws_heartbeat_table_find(&t, hash,
+                                            ngx_http_ws_heartbeat_key_eq,
+                                            &of);
+    if (*off) {
+        return ngx_http_ws_heartbeat_key_at(zone, *off);
     }
 
-    *off = sh->keys_free;
+    *off = ngx_http_ws_heartbeat_table_take(t.base, &sh->keys_free);
 
     if (*off == 0) {
         return NULL;
     }
 
     kp = ngx_http_ws_heartbeat_key_at(zone, *off);
-    sh->keys_free = kp->next;
 
-    kp->next = *bucket;
     kp->sessions = 0;
     kp->first = NGX_HTTP_WSHB_NO_RECORD;
     kp->last = NGX_HTTP_WSHB_NO_RECORD;
@@ -344,11 +357,32 @@ ngx_http_ws_heartbeat_key_find_locked(ngx_http_ws_heartbeat_zone_t *zone,
     kp->len = (u_char) key->len;
     ngx_memcpy(kp->data, key->data, key->len);
 
-    *bucket = *off;
+    ngx_http_ws_heartbeat_table_link(&t, hash, *off);
 
     sh->limit_keys[limit]++;
 
     return kp;
+}
+
+
+static ngx_int_t
+ngx_http_ws_heartbeat_key_eq(void *entry, void *data)
+{
+    ngx_http_ws_heartbeat_key_t     *kp = entry;
+    ngx_http_ws_heartbeat_key_of_t  *of = data;
+
+    return kp->limit == of->limit && kp->len == of->key->len
+           && ngx_memcmp(kp->data, of->key->data, of->key->len) == 0;
+}
+
+
+static void
+ngx_http_ws_heartbeat_keys_table(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_table_t *t)
+{
+    t->base = (u_char *) zone->shpool;
+    t->buckets = zone->sh->keys;
+    t->mask = zone->sh->keys_mask;
 }
 
 
@@ -381,28 +415,23 @@ static void
 ngx_http_ws_heartbeat_key_free_locked(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_ws_heartbeat_key_t *kp)
 {
-    uint32_t                        off, *link;
-    ngx_http_ws_heartbeat_key_t    *prev;
+    uint32_t                        off;
     ngx_http_ws_heartbeat_shctx_t  *sh;
+    ngx_http_ws_heartbeat_table_t   t;
 
     sh = zone->sh;
-    off = (uint32_t) ((u_char *) kp - (u_char *) zone->shpool);
+    ngx_http_ws_heartbeat_keys_table(zone, &t);
 
-    link = &sh->keys[ngx_http_ws_heartbeat_key_hash(kp->limit, kp->data,
-                                                    kp->len)
-                     & sh->keys_mask];
+    off = (uint32_t) ((u_char *) kp - t.base);
 
-    while (*link != off) {
-        prev = ngx_http_ws_heartbeat_key_at(zone, *link);
-        link = &prev->next;
-    }
-
-    *link = kp->next;
+    ngx_http_ws_heartbeat_table_unlink(&t,
+                                       ngx_http_ws_heartbeat_key_hash(
+                                           kp->limit, kp->data, kp->len),
+                                       off);
 
     sh->limit_keys[kp->limit]--;
 
-    kp->next = sh->keys_free;
-    sh->keys_free = off;
+    ngx_http_ws_heartbeat_table_give(t.base, &sh->keys_free, off);
 }
 
 

@@ -13,6 +13,15 @@
 
 #include "ngx_http_ws_heartbeat_session.h"
 #include "ngx_http_ws_heartbeat_keys.h"
+#include "ngx_http_ws_heartbeat_table.h"
+
+
+/* a host, URI and tags, as a names entry holds them */
+
+typedef struct {
+    ngx_str_t                       parts[3];   /* host, URI, tags */
+    ngx_uint_t                      cut;
+} ngx_http_ws_heartbeat_names_of_t;
 
 
 static void ngx_http_ws_heartbeat_record_init(
@@ -28,8 +37,6 @@ static ngx_http_ws_heartbeat_event_t *ngx_http_ws_heartbeat_zone_ring(
     size_t *nev);
 static ngx_http_ws_heartbeat_shctx_t *ngx_http_ws_heartbeat_zone_records(
     ngx_slab_pool_t *shpool, size_t n, size_t slot, size_t key);
-static void ngx_http_ws_heartbeat_zone_entries(ngx_slab_pool_t *shpool,
-    u_char *p, size_t n, size_t size, uint32_t *head);
 static ngx_int_t ngx_http_ws_heartbeat_zone_reuse(ngx_shm_zone_t *shm_zone,
     ngx_http_ws_heartbeat_zone_t *zone);
 static ngx_int_t ngx_http_ws_heartbeat_zone_counters(
@@ -41,13 +48,13 @@ static size_t ngx_http_ws_heartbeat_tags(ngx_http_request_t *r,
 static size_t ngx_http_ws_heartbeat_tags_fit(u_char *tags, size_t len,
     size_t room);
 static uint32_t ngx_http_ws_heartbeat_names_ref_locked(
-    ngx_http_ws_heartbeat_zone_t *zone, uint32_t hash, ngx_str_t *host,
-    ngx_str_t *uri, ngx_str_t *tags, ngx_uint_t cut);
+    ngx_http_ws_heartbeat_zone_t *zone, uint32_t hash,
+    ngx_http_ws_heartbeat_names_of_t *of);
+static ngx_int_t ngx_http_ws_heartbeat_names_eq(void *entry, void *data);
 static void ngx_http_ws_heartbeat_names_unref_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_record_t *rec);
-static uint32_t ngx_http_ws_heartbeat_names_hash(u_char *host,
-    size_t host_len, u_char *uri, size_t uri_len, u_char *tags,
-    size_t tags_len);
+static void ngx_http_ws_heartbeat_names_table(
+    ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_table_t *t);
 static void ngx_http_ws_heartbeat_text_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_record_t *rec,
     ngx_http_ws_heartbeat_text_t *text);
@@ -61,8 +68,7 @@ static void ngx_http_ws_heartbeat_owner_locked(
 static void ngx_http_ws_heartbeat_peer_count_locked(
     ngx_http_ws_heartbeat_zone_t *zone, ngx_http_ws_heartbeat_addr_t *addr,
     ngx_int_t delta);
-static uint32_t ngx_http_ws_heartbeat_addr_hash(
-    ngx_http_ws_heartbeat_addr_t *addr);
+static ngx_int_t ngx_http_ws_heartbeat_peer_eq(void *entry, void *data);
 
 
 ngx_uint_t  ngx_http_ws_heartbeat_rtt_bounds[] = {
@@ -326,39 +332,17 @@ ngx_http_ws_heartbeat_zone_records(ngx_slab_pool_t *shpool, size_t n,
 
     p = (u_char *) &sh->records[n];
 
-    ngx_http_ws_heartbeat_zone_entries(shpool, p, n, slot, &sh->names_free);
+    ngx_http_ws_heartbeat_table_entries((u_char *) shpool, p, n, slot,
+                                        &sh->names_free);
     sh->names_slot = (uint32_t) slot;
 
     if (key) {
-        ngx_http_ws_heartbeat_zone_entries(shpool, p + n * slot, n, key,
-                                           &sh->keys_free);
+        ngx_http_ws_heartbeat_table_entries((u_char *) shpool, p + n * slot,
+                                            n, key, &sh->keys_free);
         sh->nkeys = (uint32_t) n;
     }
 
     return sh;
-}
-
-
-/*
- * n entries of size bytes at p on a free list through their first field,
- * an offset in the zone as the hash chains have
- */
-
-static void
-ngx_http_ws_heartbeat_zone_entries(ngx_slab_pool_t *shpool, u_char *p,
-    size_t n, size_t size, uint32_t *head)
-{
-    size_t    i;
-    uint32_t  off;
-
-    off = (uint32_t) (p - (u_char *) shpool);
-    *head = off;
-
-    for (i = 0; i < n; i++) {
-        *(uint32_t *) (p + i * size) = (i + 1 < n)
-                                       ? off + (uint32_t) ((i + 1) * size)
-                                       : 0;
-    }
 }
 
 
@@ -511,13 +495,14 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_request_t *r, ngx_array_t *tags, uint32_t counter,
     uint32_t ends, uint32_t end, uint32_t key)
 {
-    u_char                           buf[NGX_HTTP_WSHB_TAGS_LEN];
-    size_t                           len;
-    uint32_t                         i, hash;
-    ngx_str_t                        host, uri, tag;
-    ngx_uint_t                       warn, cut;
-    ngx_http_ws_heartbeat_shctx_t   *sh;
-    ngx_http_ws_heartbeat_record_t  *rec, tmp;
+    u_char                            buf[NGX_HTTP_WSHB_TAGS_LEN];
+    size_t                            len;
+    uint32_t                          i, hash;
+    ngx_str_t                        *host, *uri, *tag;
+    ngx_uint_t                        warn, cut;
+    ngx_http_ws_heartbeat_shctx_t    *sh;
+    ngx_http_ws_heartbeat_record_t   *rec, tmp;
+    ngx_http_ws_heartbeat_names_of_t  of;
 
     sh = zone->sh;
 
@@ -532,24 +517,29 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     tmp.ends = (u_char) ends;
     tmp.end = end;
 
-    host.data = r->headers_in.server.data;
-    host.len = ngx_http_ws_heartbeat_cut(host.data, r->headers_in.server.len,
-                                         NGX_HTTP_WSHB_HOST_LEN);
+    host = &of.parts[0];
+    uri = &of.parts[1];
+    tag = &of.parts[2];
 
-    uri.data = r->unparsed_uri.data;
-    uri.len = ngx_http_ws_heartbeat_cut(uri.data, r->unparsed_uri.len,
-                                        NGX_HTTP_WSHB_URI_LEN);
+    host->data = r->headers_in.server.data;
+    host->len = ngx_http_ws_heartbeat_cut(host->data,
+                                          r->headers_in.server.len,
+                                          NGX_HTTP_WSHB_HOST_LEN);
 
-    tag.data = buf;
+    uri->data = r->unparsed_uri.data;
+    uri->len = ngx_http_ws_heartbeat_cut(uri->data, r->unparsed_uri.len,
+                                         NGX_HTTP_WSHB_URI_LEN);
+
+    tag->data = buf;
     len = tags ? ngx_http_ws_heartbeat_tags(r, tags, buf) : 0;
 
     /* whole tags, as many as the room the zone was made with holds */
 
-    tag.len = ngx_http_ws_heartbeat_tags_fit(buf, len, sh->tags_room);
-    cut = (tag.len < len);
+    tag->len = ngx_http_ws_heartbeat_tags_fit(buf, len, sh->tags_room);
+    cut = (tag->len < len);
+    of.cut = cut;
 
-    hash = ngx_http_ws_heartbeat_names_hash(host.data, host.len, uri.data,
-                                            uri.len, tag.data, tag.len);
+    hash = ngx_http_ws_heartbeat_table_hash(of.parts, 3);
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -586,8 +576,7 @@ ngx_http_ws_heartbeat_record_alloc(ngx_http_ws_heartbeat_zone_t *zone,
     sh->free = rec->next;
     sh->used++;
 
-    tmp.names = ngx_http_ws_heartbeat_names_ref_locked(zone, hash, &host,
-                                                       &uri, &tag, cut);
+    tmp.names = ngx_http_ws_heartbeat_names_ref_locked(zone, hash, &of);
     warn = 0;
 
     if (cut) {
@@ -883,57 +872,49 @@ ngx_http_ws_heartbeat_emit_locked(ngx_http_ws_heartbeat_zone_t *zone,
 
 static uint32_t
 ngx_http_ws_heartbeat_names_ref_locked(ngx_http_ws_heartbeat_zone_t *zone,
-    uint32_t hash, ngx_str_t *host, ngx_str_t *uri, ngx_str_t *tags,
-    ngx_uint_t cut)
+    uint32_t hash, ngx_http_ws_heartbeat_names_of_t *of)
 {
-    u_char                         *base;
-    uint32_t                        off, *bucket;
+    u_char                         *p;
+    uint32_t                        off;
+    ngx_uint_t                      i;
     ngx_http_ws_heartbeat_names_t  *nm;
     ngx_http_ws_heartbeat_shctx_t  *sh;
+    ngx_http_ws_heartbeat_table_t   t;
 
     sh = zone->sh;
-    base = (u_char *) zone->shpool;
-    bucket = &sh->names[hash & sh->names_mask];
+    ngx_http_ws_heartbeat_names_table(zone, &t);
 
-    for (off = *bucket; off; off = nm->next) {
-        nm = (ngx_http_ws_heartbeat_names_t *) (base + off);
-
-        if (nm->host_len == host->len
-            && nm->uri_len == uri->len
-            && nm->tags_len == tags->len
-            && nm->cut == cut
-            && ngx_memcmp(nm->data, host->data, host->len) == 0
-            && ngx_memcmp(nm->data + host->len, uri->data, uri->len) == 0
-            && ngx_memcmp(nm->data + host->len + uri->len, tags->data,
-                          tags->len)
-               == 0)
-        {
-            nm->refs++;
-            return off;
-        }
+    off = ngx_http_ws_heartbeat_table_find(&t, hash,
+                                           ngx_http_ws_heartbeat_names_eq,
+                                           of);
+    if (off) {
+        nm = (ngx_http_ws_heartbeat_names_t *) (t.base + off);
+        nm->refs++;
+        return off;
     }
 
-    off = sh->names_free;
+    off = ngx_http_ws_heartbeat_table_take(t.base, &sh->names_free);
 
     if (off == 0) {
         /* not reached: the records are as many as the entries */
         return 0;
     }
 
-    nm = (ngx_http_ws_heartbeat_names_t *) (base + off);
-    sh->names_free = nm->next;
+    nm = (ngx_http_ws_heartbeat_names_t *) (t.base + off);
 
-    nm->next = *bucket;
     nm->refs = 1;
-    nm->cut = (u_char) cut;
-    nm->host_len = (u_char) host->len;
-    nm->uri_len = (u_char) uri->len;
-    nm->tags_len = (uint16_t) tags->len;
-    ngx_memcpy(nm->data, host->data, host->len);
-    ngx_memcpy(nm->data + host->len, uri->data, uri->len);
-    ngx_memcpy(nm->data + host->len + uri->len, tags->data, tags->len);
+    nm->cut = (u_char) of->cut;
+    nm->host_len = (u_char) of->parts[0].len;
+    nm->uri_len = (u_char) of->parts[1].len;
+    nm->tags_len = (uint16_t) of->parts[2].len;
 
-    *bucket = off;
+    p = nm->data;
+
+    for (i = 0; i < 3; i++) {
+        p = ngx_cpymem(p, of->parts[i].data, of->parts[i].len);
+    }
+
+    ngx_http_ws_heartbeat_table_link(&t, hash, off);
 
     sh->nnames++;
 
@@ -941,22 +922,56 @@ ngx_http_ws_heartbeat_names_ref_locked(ngx_http_ws_heartbeat_zone_t *zone,
 }
 
 
+static ngx_int_t
+ngx_http_ws_heartbeat_names_eq(void *entry, void *data)
+{
+    ngx_http_ws_heartbeat_names_t     *nm = entry;
+    ngx_http_ws_heartbeat_names_of_t  *of = data;
+
+    u_char      *p;
+    ngx_uint_t   i;
+
+    if (nm->host_len != of->parts[0].len
+        || nm->uri_len != of->parts[1].len
+        || nm->tags_len != of->parts[2].len
+        || nm->cut != of->cut)
+    {
+        return 0;
+    }
+
+    p = nm->data;
+
+    for (i = 0; i < 3; i++) {
+        if (ngx_memcmp(p, of->parts[i].data, of->parts[i].len) != 0) {
+            return 0;
+        }
+
+        p += of->parts[i].len;
+    }
+
+    return 1;
+}
+
+
 static void
 ngx_http_ws_heartbeat_names_unref_locked(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_ws_heartbeat_record_t *rec)
 {
-    u_char                         *base;
-    uint32_t                        hash, *link;
-    ngx_http_ws_heartbeat_names_t  *nm, *prev;
+    uint32_t                        off;
+    ngx_str_t                       parts[3];
+    ngx_http_ws_heartbeat_names_t  *nm;
     ngx_http_ws_heartbeat_shctx_t  *sh;
+    ngx_http_ws_heartbeat_table_t   t;
 
     if (rec->names == 0) {
         return;
     }
 
     sh = zone->sh;
-    base = (u_char *) zone->shpool;
-    nm = (ngx_http_ws_heartbeat_names_t *) (base + rec->names);
+    ngx_http_ws_heartbeat_names_table(zone, &t);
+
+    off = rec->names;
+    nm = (ngx_http_ws_heartbeat_names_t *) (t.base + off);
 
     rec->names = 0;
 
@@ -968,43 +983,30 @@ ngx_http_ws_heartbeat_names_unref_locked(ngx_http_ws_heartbeat_zone_t *zone,
         return;
     }
 
-    hash = ngx_http_ws_heartbeat_names_hash(nm->data, nm->host_len,
-                                            nm->data + nm->host_len,
-                                            nm->uri_len,
-                                            nm->data + nm->host_len
-                                            + nm->uri_len,
-                                            nm->tags_len);
-    link = &sh->names[hash & sh->names_mask];
+    parts[0].data = nm->data;
+    parts[0].len = nm->host_len;
+    parts[1].data = parts[0].data + parts[0].len;
+    parts[1].len = nm->uri_len;
+    parts[2].data = parts[1].data + parts[1].len;
+    parts[2].len = nm->tags_len;
 
-    while (*link != (uint32_t) ((u_char *) nm - base)) {
-        prev = (ngx_http_ws_heartbeat_names_t *) (base + *link);
-        link = &prev->next;
-    }
-
-    *link = nm->next;
-
+    ngx_http_ws_heartbeat_table_unlink(&t,
+                                       ngx_http_ws_heartbeat_table_hash(parts,
+                                                                        3),
+                                       off);
     sh->nnames--;
 
-    nm->next = sh->names_free;
-    sh->names_free = (uint32_t) ((u_char *) nm - base);
+    ngx_http_ws_heartbeat_table_give(t.base, &sh->names_free, off);
 }
 
 
-/* a names entry's hash: its host, URI and tags, one after the other */
-
-static uint32_t
-ngx_http_ws_heartbeat_names_hash(u_char *host, size_t host_len, u_char *uri,
-    size_t uri_len, u_char *tags, size_t tags_len)
+static void
+ngx_http_ws_heartbeat_names_table(ngx_http_ws_heartbeat_zone_t *zone,
+    ngx_http_ws_heartbeat_table_t *t)
 {
-    uint32_t  hash;
-
-    ngx_crc32_init(hash);
-    ngx_crc32_update(&hash, host, host_len);
-    ngx_crc32_update(&hash, uri, uri_len);
-    ngx_crc32_update(&hash, tags, tags_len);
-    ngx_crc32_final(hash);
-
-    return hash;
+    t->base = (u_char *) zone->shpool;
+    t->buckets = zone->sh->names;
+    t->mask = zone->sh->names_mask;
 }
 
 
@@ -1284,26 +1286,25 @@ static void
 ngx_http_ws_heartbeat_peer_count_locked(ngx_http_ws_heartbeat_zone_t *zone,
     ngx_http_ws_heartbeat_addr_t *addr, ngx_int_t delta)
 {
-    uint32_t                            off, *link;
-    ngx_http_ws_heartbeat_shctx_t      *sh;
-    ngx_http_ws_heartbeat_peer_count_t *pc;
+    uint32_t                             off, hash;
+    ngx_str_t                            part;
+    ngx_http_ws_heartbeat_shctx_t       *sh;
+    ngx_http_ws_heartbeat_table_t        t;
+    ngx_http_ws_heartbeat_peer_count_t  *pc;
 
     sh = zone->sh;
-    link = &sh->peers[ngx_http_ws_heartbeat_addr_hash(addr)
-                      % NGX_HTTP_WSHB_PEER_BUCKETS];
 
-    for (off = *link; off; off = pc->next) {
-        pc = (ngx_http_ws_heartbeat_peer_count_t *) ((u_char *) zone->shpool
-                                                     + off);
+    t.base = (u_char *) zone->shpool;
+    t.buckets = sh->peers;
+    t.mask = NGX_HTTP_WSHB_PEER_BUCKETS - 1;
 
-        if (ngx_memcmp(&pc->addr, addr, sizeof(ngx_http_ws_heartbeat_addr_t))
-            == 0)
-        {
-            break;
-        }
+    part.data = (u_char *) addr;
+    part.len = sizeof(ngx_http_ws_heartbeat_addr_t);
 
-        link = &pc->next;
-    }
+    hash = ngx_http_ws_heartbeat_table_hash(&part, 1);
+    off = ngx_http_ws_heartbeat_table_find(&t, hash,
+                                           ngx_http_ws_heartbeat_peer_eq,
+                                           addr);
 
     if (off == 0) {
         if (delta < 0) {
@@ -1317,35 +1318,32 @@ ngx_http_ws_heartbeat_peer_count_locked(ngx_http_ws_heartbeat_zone_t *zone,
             return;
         }
 
-        pc->next = 0;
         pc->sessions = 0;
         pc->addr = *addr;
 
-        *link = (uint32_t) ((u_char *) pc - (u_char *) zone->shpool);
+        off = (uint32_t) ((u_char *) pc - t.base);
+        ngx_http_ws_heartbeat_table_link(&t, hash, off);
         sh->npeers++;
     }
 
+    pc = (ngx_http_ws_heartbeat_peer_count_t *) (t.base + off);
     pc->sessions += delta;
 
     if (pc->sessions == 0) {
-        *link = pc->next;
+        ngx_http_ws_heartbeat_table_unlink(&t, hash, off);
         sh->npeers--;
         ngx_slab_free_locked(zone->shpool, pc);
     }
 }
 
 
-static uint32_t
-ngx_http_ws_heartbeat_addr_hash(ngx_http_ws_heartbeat_addr_t *addr)
+static ngx_int_t
+ngx_http_ws_heartbeat_peer_eq(void *entry, void *data)
 {
-    uint32_t  hash;
+    ngx_http_ws_heartbeat_peer_count_t  *pc = entry;
 
-    ngx_crc32_init(hash);
-    ngx_crc32_update(&hash, (u_char *) addr,
-                     sizeof(ngx_http_ws_heartbeat_addr_t));
-    ngx_crc32_final(hash);
-
-    return hash;
+    return ngx_memcmp(&pc->addr, data, sizeof(ngx_http_ws_heartbeat_addr_t))
+           == 0;
 }
 
 
