@@ -3,9 +3,10 @@
  * Copyright (C) The ngx_http_ws_heartbeat_module authors
  *
  * What the module knows of nginx's upgrade buffers (those of
- * ngx_http_upstream_process_upgraded()): the bytes they hold for a peer,
- * and a frame appended to them.  For liveness (pings) and close (close
- * frames) only.
+ * ngx_http_upstream_process_upgraded()): the bytes that came with the
+ * handshake, for session; the bytes they hold for a peer, and a frame
+ * appended to them, for liveness (pings) and close (close frames).  The
+ * recv wrappers read only the buffer that nginx hands them.
  */
 
 
@@ -38,6 +39,33 @@ ngx_http_ws_heartbeat_pending_to(ngx_http_ws_heartbeat_ctx_t *ctx,
 
     return (u->from_client.last - u->from_client.pos)
            + (r->header_in->last - r->header_in->pos);
+}
+
+
+/*
+ * The bytes from peer i that came with the handshake, which never pass
+ * through recv: the upstream's after its 101, in the upstream buffer; the
+ * client's after its request, pipelined, in header_in
+ */
+
+static ngx_inline void
+ngx_http_ws_heartbeat_handshake_bytes(ngx_http_ws_heartbeat_ctx_t *ctx,
+    ngx_uint_t i, ngx_str_t *bytes)
+{
+    ngx_buf_t           *b;
+    ngx_http_request_t  *r;
+
+    r = ngx_http_ws_heartbeat_request(ctx);
+
+    b = (i == NGX_HTTP_WSHB_UPSTREAM) ? &r->upstream->buffer : r->header_in;
+
+    if (b == NULL || b->pos == NULL || b->last <= b->pos) {
+        ngx_str_null(bytes);
+        return;
+    }
+
+    bytes->data = b->pos;
+    bytes->len = b->last - b->pos;
 }
 
 

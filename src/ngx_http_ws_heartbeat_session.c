@@ -16,6 +16,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_ws_heartbeat_session.h"
+#include "ngx_http_ws_heartbeat_buffers.h"
 #include "ngx_http_ws_heartbeat_liveness.h"
 #include "ngx_http_ws_heartbeat_close.h"
 #include "ngx_http_ws_heartbeat_keys.h"
@@ -39,7 +40,7 @@
 static void ngx_http_ws_heartbeat_peers_init(ngx_http_ws_heartbeat_ctx_t *ctx,
     ngx_connection_t *c, ngx_connection_t *uc, ngx_uint_t upstream);
 static void ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx,
-    ngx_uint_t i, ngx_buf_t *b);
+    ngx_uint_t i);
 static ssize_t ngx_http_ws_heartbeat_recv_client(ngx_connection_t *c,
     u_char *buf, size_t size);
 static ssize_t ngx_http_ws_heartbeat_recv_upstream(ngx_connection_t *c,
@@ -218,8 +219,8 @@ ngx_http_ws_heartbeat_start(ngx_http_request_t *r,
 
     /* bytes that arrived with the handshake never pass through recv */
 
-    ngx_http_ws_heartbeat_early(ctx, NGX_HTTP_WSHB_UPSTREAM, &u->buffer);
-    ngx_http_ws_heartbeat_early(ctx, NGX_HTTP_WSHB_CLIENT, r->header_in);
+    ngx_http_ws_heartbeat_early(ctx, NGX_HTTP_WSHB_UPSTREAM);
+    ngx_http_ws_heartbeat_early(ctx, NGX_HTTP_WSHB_CLIENT);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "ws_heartbeat: session " NGX_HTTP_WSHB_ID_FMT " started",
@@ -267,24 +268,23 @@ ngx_http_ws_heartbeat_peers_init(ngx_http_ws_heartbeat_ctx_t *ctx,
 
 
 static void
-ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i,
-    ngx_buf_t *b)
+ngx_http_ws_heartbeat_early(ngx_http_ws_heartbeat_ctx_t *ctx, ngx_uint_t i)
 {
-    size_t  len;
+    ngx_str_t  bytes;
 
-    if (b == NULL || b->pos == NULL || b->last <= b->pos) {
+    ngx_http_ws_heartbeat_handshake_bytes(ctx, i, &bytes);
+
+    if (bytes.len == 0) {
         return;
     }
-
-    len = b->last - b->pos;
 
     /* nothing can be removed yet: no ping of ours went out */
 
     (void) ngx_http_ws_heartbeat_parse(&ctx->peer[i].parser,
                                        ngx_http_ws_heartbeat_worker.cookie,
-                                       b->pos, len, NULL);
+                                       bytes.data, bytes.len, NULL);
 
-    ctx->peer[i].rx_bytes += len;
+    ctx->peer[i].rx_bytes += bytes.len;
 
     ngx_http_ws_heartbeat_events(ctx, i, 0);
 }
