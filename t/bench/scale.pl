@@ -325,18 +325,22 @@ EOF
                  $s{peer_cpu}, $s{pings});
 
         if ($module) {
-            my (@c, @f, $len);
+            my (@c, @p, @f, $len);
             push @c, (fetch($port, '/status?sessions=0'))[0] for 1 .. 20;
+            push @p, (fetch($port, '/status?format=prometheus'))[0]
+                for 1 .. 20;
             for (1 .. 3) {
                 my ($secs, $l) = fetch($port, "/status?sessions=$N");
                 push @f, $secs;
                 $len = $l;
             }
             $s{counts_ms} = median(@c) * 1000;
+            $s{prom_ms} = median(@p) * 1000;
             $s{full_ms} = median(@f) * 1000;
             say_line('module  %6d sessions: status counts only %.2f ms, '
-                     . 'full JSON %.0f ms (%.1f MB)', $up, $s{counts_ms},
-                     $s{full_ms}, $len / 1e6);
+                     . 'Prometheus %.2f ms, full JSON %.0f ms (%.1f MB)',
+                     $up, $s{counts_ms}, $s{prom_ms}, $s{full_ms},
+                     $len / 1e6);
         }
 
         $r{$name}{$step} = \%s;
