@@ -40,6 +40,8 @@ static ngx_int_t ngx_http_ws_heartbeat_snapshot_slice(
     ngx_http_ws_heartbeat_sub_t *sub, ngx_uint_t resync);
 static ngx_int_t ngx_http_ws_heartbeat_snapshot(
     ngx_http_ws_heartbeat_sub_t *sub, ngx_uint_t resync, ngx_uint_t counted);
+static ngx_int_t ngx_http_ws_heartbeat_replay_slice(
+    ngx_http_ws_heartbeat_sub_t *sub);
 static ngx_int_t ngx_http_ws_heartbeat_replay(
     ngx_http_ws_heartbeat_sub_t *sub, uint64_t from, uint64_t to);
 static ngx_int_t ngx_http_ws_heartbeat_render(
@@ -355,7 +357,10 @@ ngx_http_ws_heartbeat_snapshot(ngx_http_ws_heartbeat_sub_t *sub,
 }
 
 
-/* the next slice of a snapshot, a turn of the event loop later */
+/*
+ * the next slice of a snapshot, or of the deltas after it, a turn of the
+ * event loop later
+ */
 
 static void
 ngx_http_ws_heartbeat_snapshot_next(ngx_event_t *ev)
@@ -380,7 +385,8 @@ ngx_http_ws_heartbeat_snapshot_next(ngx_event_t *ev)
         return;
     }
 
-    rc = ngx_http_ws_heartbeat_snapshot_slice(sub, 0);
+    rc = sub->replaying ? ngx_http_ws_heartbeat_replay_slice(sub)
+                        : ngx_http_ws_heartbeat_snapshot_slice(sub, 0);
 
     if (rc == NGX_AGAIN) {
         ngx_post_event(ev, &ngx_posted_next_events);
@@ -398,9 +404,9 @@ ngx_http_ws_heartbeat_snapshot_next(ngx_event_t *ev)
 
 /*
  * One slice of a snapshot: its head with the first, at most
- * NGX_HTTP_WSHB_SNAPSHOT_SLICE sessions, copied in batches under the
+ * NGX_HTTP_WSHB_SLICE sessions, copied in batches under the
  * mutex, its tail with the last.  NGX_AGAIN while more is to come; once
- * all is queued, the deltas since are.
+ * all is queued, the deltas since are, a slice a turn too.
  */
 
 static ngx_int_t
@@ -497,29 +503,64 @@ ngx_http_ws_heartbeat_snapshot_slice(ngx_http_ws_heartbeat_sub_t *sub,
         return sub->closing ? NGX_OK : NGX_AGAIN;
     }
 
-    sub->snapping = 0;
+    sub->replaying = 1;
 
-    if (sub->closing || sub->seq == sh->seq) {
-        return NGX_OK;
-    }
-
-    if (ngx_http_ws_heartbeat_replay(sub, sub->seq, sh->seq) == NGX_OK
-        || sub->closing)
-    {
-        return NGX_OK;
-    }
-
-    /* the ring moved past it meanwhile: once more */
-
-    (void) ngx_atomic_fetch_add(&sh->totals.resyncs, 1);
-
-    return ngx_http_ws_heartbeat_snapshot(sub, 1, 1);
+    return ngx_http_ws_heartbeat_replay_slice(sub);
 
 failed:
 
     ngx_destroy_pool(pool);
 
     return NGX_ERROR;
+}
+
+
+/*
+ * At most NGX_HTTP_WSHB_SLICE of the deltas after the snapshot: while
+ * the table was sent the ring may have filled, and each delta is copied,
+ * rendered and queued apart.  The snapshot stays under way until they
+ * are all queued, the ones that come meanwhile too, so that none is also
+ * fanned out to it.  NGX_AGAIN while more is to come.
+ */
+
+static ngx_int_t
+ngx_http_ws_heartbeat_replay_slice(ngx_http_ws_heartbeat_sub_t *sub)
+{
+    uint64_t                        to;
+    ngx_http_ws_heartbeat_shctx_t  *sh;
+
+    sh = sub->zone->sh;
+    to = sh->seq;
+
+    if (!sub->closing && sub->seq != to) {
+        if (to - sub->seq > NGX_HTTP_WSHB_SLICE) {
+            to = sub->seq + NGX_HTTP_WSHB_SLICE;
+        }
+
+        if (ngx_http_ws_heartbeat_replay(sub, sub->seq, to) != NGX_OK) {
+            sub->replaying = 0;
+            sub->snapping = 0;
+
+            if (sub->closing) {
+                return NGX_OK;
+            }
+
+            /* the ring moved past it meanwhile: once more */
+
+            (void) ngx_atomic_fetch_add(&sh->totals.resyncs, 1);
+
+            return ngx_http_ws_heartbeat_snapshot(sub, 1, 1);
+        }
+
+        if (!sub->closing && sub->seq != sh->seq) {
+            return NGX_AGAIN;
+        }
+    }
+
+    sub->replaying = 0;
+    sub->snapping = 0;
+
+    return NGX_OK;
 }
 
 

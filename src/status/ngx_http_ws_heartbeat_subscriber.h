@@ -57,6 +57,7 @@ typedef struct {
     ngx_event_t                     slicer;     /* a snapshot's next slice */
     uint32_t                        snap_next;  /* its next record slot */
     unsigned                        snapping:1; /* a snapshot under way */
+    unsigned                        replaying:1; /* its deltas after it */
     unsigned                        snap_any:1; /* has a session in it */
     unsigned                        snap_counted:1;
     unsigned                        awaiting:1;

@@ -12,6 +12,7 @@
  *                  [-d seconds] [-n messages]
  *                  [-m echo|stream|idle|slow|zombie]
  *                  [-b src1,src2,...] [-z seconds] [-i ms] [-r ms]
+ *                  [-W pid1,pid2,...]
  *       echo:   each connection sends a masked frame of -s bytes, waits for
  *               it to come back and checks every byte; -n stops after that
  *               many round trips in total (lock-step, for callgrind); with
@@ -24,8 +25,14 @@
  *       zombie: like idle, then after -z seconds stops reading and
  *               answering; reports when each connection was closed (one
  *               still open at the end counts as closed then)
+ *   -W: connection i is wanted in the worker process pid(i mod count);
+ *   one whose 101 response says another pid in its X-Worker header (the
+ *   proxy's "add_header X-Worker $pid always") is closed and dialled
+ *   again, until it lands there (a listen with reuseport picks a worker
+ *   per connection).  Without -W the header is only read.
  *   The client prints one line of JSON with its results, among them the
- *   data frames received and the connections still open at the end.
+ *   data frames received and the connections still open at the end, and,
+ *   where the 101 responses named workers, the latency per worker.
  *   Pings are answered like a browser does: a masked pong with the same
  *   payload.
  */
@@ -67,6 +74,8 @@ struct conn_s {
     int        waiting;        /* an echo is outstanding */
     double     closed_at;
     double     next_at;        /* -i: when to send the next echo */
+    long       worker;         /* the pid in the 101's X-Worker, or 0 */
+    long       want;           /* -W: the pid it must reach, or 0 */
     conn_t    *prev;           /* server: the list of connections */
     conn_t    *next;
 };
@@ -75,6 +84,7 @@ struct conn_s {
 static double      start_time;
 static uint64_t    round_trips, bytes_moved, mismatches, errors, frames_in;
 static double     *lat;
+static long       *lat_worker;
 static size_t      nlat, lat_cap;
 
 
@@ -492,12 +502,98 @@ send_message(conn_t *c, size_t size, uint8_t *tmp, uint8_t *payload)
 }
 
 
+/* a nonblocking connection to sin, from src if not NULL, in epoll */
+
+static int
+dial(conn_t *c, int ep, struct sockaddr_in *sin, const char *src)
+{
+    struct sockaddr_in  from;
+    struct epoll_event  ev;
+
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    if (src) {
+#ifdef IP_BIND_ADDRESS_NO_PORT
+        /* the port is chosen at connect(), per destination */
+        int  one = 1;
+
+        setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                   sizeof(one));
+#endif
+        memset(&from, 0, sizeof(from));
+        from.sin_family = AF_INET;
+        inet_pton(AF_INET, src, &from.sin_addr);
+        bind(c->fd, (struct sockaddr *) &from, sizeof(from));
+    }
+
+    if (connect(c->fd, (struct sockaddr *) sin, sizeof(*sin)) < 0) {
+        return -1;
+    }
+
+    nonblock(c->fd);
+
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = c;
+    epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+
+    return 0;
+}
+
+
+/* the latency per worker named in the 101 responses, as JSON */
+
+static void
+print_workers(void)
+{
+    size_t   i, j, n, m;
+    long     ws[64];
+    double  *v;
+
+    n = 0;
+
+    for (i = 0; i < nlat; i++) {
+        for (j = 0; j < n && ws[j] != lat_worker[i]; j++) { /* void */ }
+
+        if (j == n && n < 64 && lat_worker[i]) {
+            ws[n++] = lat_worker[i];
+        }
+    }
+
+    if (n == 0) {
+        return;
+    }
+
+    v = malloc(nlat * sizeof(double));
+    printf(",\"workers\":{");
+
+    for (j = 0; j < n; j++) {
+        m = 0;
+
+        for (i = 0; i < nlat; i++) {
+            if (lat_worker[i] == ws[j]) {
+                v[m++] = lat[i];
+            }
+        }
+
+        qsort(v, m, sizeof(double), cmp);
+        printf("%s\"%ld\":{\"samples\":%zu,\"p50_us\":%.1f,"
+               "\"p99_us\":%.1f}", j ? "," : "", ws[j], m,
+               v[m / 2] * 1e6, v[(size_t) (m * 0.99)] * 1e6);
+    }
+
+    printf("}");
+    free(v);
+}
+
+
 static int
 client(int argc, char **argv)
 {
     int                  i, n, k, ep, port, conns, mode, opt, op, nsrc;
-    int                  wait, still_open;
-    char                *host, *path, *srcs[16], *p;
+    int                  wait, still_open, nwant;
+    char                *host, *path, *srcs[16], *p, *xw;
+    long                 wants[64];
+    uint64_t             redials;
     double               duration, zombie_after, end, t, first_close, every;
     double               read_for, phase;
     conn_t              *cs, *c;
@@ -507,8 +603,8 @@ client(int argc, char **argv)
     uint64_t             messages, opened, closed_early, cycle, last_cycle;
     const uint8_t       *mask;
     struct pollfd        pfd;
-    struct epoll_event   ev, *evs;
-    struct sockaddr_in   sin, src;
+    struct epoll_event  *evs;
+    struct sockaddr_in   sin;
     char                 req[1024];
     int                  reqlen;
 
@@ -524,8 +620,10 @@ client(int argc, char **argv)
     zombie_after = 1;
     every = 0;
     read_for = 0.010;
+    nwant = 0;
+    redials = 0;
 
-    while ((opt = getopt(argc, argv, "p:H:u:c:s:d:n:m:b:z:i:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:H:u:c:s:d:n:m:b:z:i:r:W:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'H': host = optarg; break;
@@ -555,6 +653,13 @@ client(int argc, char **argv)
                 srcs[nsrc++] = p;
             }
             break;
+        case 'W':
+            for (p = strtok(optarg, ","); p && nwant < 64;
+                 p = strtok(NULL, ","))
+            {
+                wants[nwant++] = atol(p);
+            }
+            break;
         default:
             return 2;
         }
@@ -574,6 +679,7 @@ client(int argc, char **argv)
     expect = malloc(BUF_SIZE);
     lat_cap = 1 << 20;
     lat = malloc(lat_cap * sizeof(double));
+    lat_worker = malloc(lat_cap * sizeof(long));
     evs = malloc((conns > 256 ? conns : 256) * sizeof(struct epoll_event));
     ep = epoll_create1(0);
 
@@ -592,37 +698,18 @@ client(int argc, char **argv)
 
     for (i = 0; i < conns; i++) {
         c = &cs[i];
-        c->fd = socket(AF_INET, SOCK_STREAM, 0);
+        c->want = nwant ? wants[i % nwant] : 0;
 
-        if (nsrc) {
-#ifdef IP_BIND_ADDRESS_NO_PORT
-            /* the port is chosen at connect(), per destination */
-            int  one = 1;
-
-            setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-                       sizeof(one));
-#endif
-            memset(&src, 0, sizeof(src));
-            src.sin_family = AF_INET;
-            inet_pton(AF_INET, srcs[i % nsrc], &src.sin_addr);
-            bind(c->fd, (struct sockaddr *) &src, sizeof(src));
-        }
-
-        if (connect(c->fd, (struct sockaddr *) &sin, sizeof(sin)) < 0) {
+        if (dial(c, ep, &sin, nsrc ? srcs[i % nsrc] : NULL) < 0) {
             errors++;
             c->state = 2;
             continue;
         }
 
-        nonblock(c->fd);
         c->in = malloc(mode >= 2 ? 4096 : BUF_SIZE + 64);
         c->out = malloc(mode >= 2 ? 4096 : BUF_SIZE + 64);
         queue(c, (uint8_t *) req, reqlen);
         flush(c);
-
-        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        ev.data.ptr = c;
-        epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
     }
 
     start_time = now();
@@ -740,6 +827,34 @@ client(int argc, char **argv)
                         break;
                     }
 
+                    *e = '\0';
+                    xw = strstr((char *) c->in, "\r\nX-Worker: ");
+                    c->worker = xw ? atol(xw + 12) : 0;
+
+                    if (c->want && c->worker != c->want
+                        && redials < 1000 * (uint64_t) conns)
+                    {
+                        /* another worker took it: dial again */
+                        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                        close(c->fd);
+                        c->in_len = 0;
+                        c->out_len = 0;
+                        c->out_sent = 0;
+                        redials++;
+
+                        if (dial(c, ep, &sin,
+                                 nsrc ? srcs[(c - cs) % nsrc] : NULL) < 0)
+                        {
+                            errors++;
+                            c->state = 2;
+                            break;
+                        }
+
+                        queue(c, (uint8_t *) req, reqlen);
+                        flush(c);
+                        break;
+                    }
+
                     kk = e + 4 - c->in;
                     memmove(c->in, c->in + kk, c->in_len - kk);
                     c->in_len -= kk;
@@ -778,6 +893,7 @@ client(int argc, char **argv)
                         }
 
                         if (nlat < lat_cap) {
+                            lat_worker[nlat] = c->worker;
                             lat[nlat++] = t - c->sent_at;
                         }
 
@@ -876,11 +992,14 @@ client(int argc, char **argv)
 
     t = now() - start_time;
 
+    printf("{\"redials\":%llu", (unsigned long long) redials);
+    print_workers();
+
     if (nlat) {
         qsort(lat, nlat, sizeof(double), cmp);
     }
 
-    printf("{\"mode\":\"%s\",\"conns\":%d,\"opened\":%llu,\"seconds\":%.3f,"
+    printf(",\"mode\":\"%s\",\"conns\":%d,\"opened\":%llu,\"seconds\":%.3f,"
            "\"messages\":%llu,\"msgs_per_s\":%.1f,\"mb_per_s\":%.2f,"
            "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
            "\"mismatches\":%llu,\"errors\":%llu,\"closed_early\":%llu,"
