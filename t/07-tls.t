@@ -14,9 +14,7 @@ use WsHb;
 my $t = WsHb->new->need('openssl', 'node', 'ws');
 my $p = $t->prefix;
 
-system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost"
-       . " -keyout $p/key.pem -out $p/cert.pem >/dev/null 2>&1") == 0
-    or BAIL_OUT('openssl could not make a certificate');
+$t->certificate;
 
 $t->write_conf(<<'EOF');
     server {

@@ -121,9 +121,7 @@ sub start {
 {
     my $t = WsHb->new;
     my $p = $t->prefix;
-    system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
-           . "-subj /CN=localhost -keyout $p/key.pem -out $p/cert.pem "
-           . ">/dev/null 2>&1") == 0 or BAIL_OUT('openssl');
+    $t->certificate;
 
     $t->write_conf(adapt($recipe{'chat-tls'}));
     my $app = $t->ws_server($t->port('app'));

@@ -500,6 +500,21 @@ sub check_logs {
     ok(!@reports, 'no sanitizer reports') or diag(substr $text, 0, 6000);
 }
 
+# a self-signed certificate for localhost in the prefix: cert.pem and
+# key.pem, which configurations name as %%PREFIX%%/cert.pem and key.pem
+
+sub certificate {
+    my ($self) = @_;
+    my $p = $self->{prefix};
+
+    system("openssl req -x509 -newkey rsa:2048 -nodes -days 2"
+           . " -subj /CN=localhost -keyout $p/key.pem -out $p/cert.pem"
+           . " >/dev/null 2>&1") == 0
+        or BAIL_OUT('openssl could not make a certificate');
+
+    return ("$p/cert.pem", "$p/key.pem");
+}
+
 sub valgrind_errors {
     my ($log) = @_;
 
